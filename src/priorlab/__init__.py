@@ -1,0 +1,1 @@
+"""priorlab: does the RL algorithm matter, or does the prior set the ceiling?"""
