@@ -1,0 +1,58 @@
+"""RL primitives as pure tensor functions, registered by name, and the algorithm presets.
+
+`algos/` never imports `models/` or `tasks/`.
+"""
+
+from priorlab.algos.advantages import ADVANTAGES, gae, group_stats
+from priorlab.algos.filters import mask_truncated, mixed_groups, overlong_penalty
+from priorlab.algos.losses import (
+    AGGREGATIONS,
+    KL_ESTIMATORS,
+    POLICY_LOSSES,
+    approx_kl,
+    clip_fraction,
+    entropy_from_logits,
+)
+from priorlab.algos.presets import PRESETS, Algorithm, make_algorithm
+from priorlab.errors import lookup
+
+__all__ = [
+    "ADVANTAGES",
+    "AGGREGATIONS",
+    "KL_ESTIMATORS",
+    "POLICY_LOSSES",
+    "PRESETS",
+    "Algorithm",
+    "approx_kl",
+    "clip_fraction",
+    "entropy_from_logits",
+    "gae",
+    "get",
+    "group_stats",
+    "make_algorithm",
+    "mask_truncated",
+    "mixed_groups",
+    "overlong_penalty",
+]
+
+
+class _Registry(dict):
+    """A dict whose missing keys raise ValueError listing the valid names."""
+
+    def __init__(self, kind: str, items: dict):
+        super().__init__(items)
+        self.kind = kind
+
+    def __missing__(self, name):
+        lookup(dict(self), name, self.kind)
+
+
+ADVANTAGES = _Registry("advantage", ADVANTAGES)
+AGGREGATIONS = _Registry("aggregation", AGGREGATIONS)
+KL_ESTIMATORS = _Registry("KL estimator", KL_ESTIMATORS)
+POLICY_LOSSES = _Registry("policy loss", POLICY_LOSSES)
+
+
+def get(registry: dict, name: str):
+    """registry[name], or ValueError listing the valid names."""
+    return registry[name]

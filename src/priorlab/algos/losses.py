@@ -1,0 +1,107 @@
+"""Per-token policy losses (B, T), their aggregation to a scalar, KL estimators, entropy."""
+
+from __future__ import annotations
+
+import torch
+
+
+def _per_token(adv: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """A sequence advantage (B,) broadcast over its tokens; (B, T) passes through."""
+    return adv[:, None].expand_as(like) if adv.dim() == 1 else adv
+
+
+def clip(logp, old_logp, adv, *, eps_low=0.2, eps_high=0.2, dual_clip=None):
+    """PPO clipped surrogate: -min(rho A, clip(rho, 1-eps_low, 1+eps_high) A), rho = e^(logp-old).
+
+    eps_high > eps_low is DAPO's clip-higher (0.2 / 0.28, Yu et al. 2025). `dual_clip` = c
+    caps the loss of tokens with A < 0 at -c A (Ye et al. 2020). Shapes (B, T); adv (B,) or (B, T).
+    """
+    adv = _per_token(adv, logp)
+    ratio = torch.exp(logp - old_logp)
+    loss = torch.maximum(-ratio * adv, -ratio.clamp(1 - eps_low, 1 + eps_high) * adv)
+    if dual_clip is not None:
+        loss = torch.where(adv < 0, torch.minimum(loss, -dual_clip * adv), loss)
+    return loss
+
+
+def reinforce(logp, old_logp, adv):
+    """-rho A with rho = exp(logp - old_logp): REINFORCE with an importance weight (no clip).
+
+    On-policy (logp == old_logp) its gradient is -A grad log pi. Shapes (B, T).
+    """
+    return -torch.exp(logp - old_logp) * _per_token(adv, logp)
+
+
+def nll(logp, old_logp=None, adv=None):
+    """-log pi(token): cross-entropy on the given tokens (SFT, Expert Iteration, RCRL)."""
+    return -logp
+
+
+POLICY_LOSSES = {"clip": clip, "reinforce": reinforce, "nll": nll}
+
+
+def token_mean(loss_mat, mask):
+    """sum(L m) / sum(m) over the whole batch: every token weighs the same (DAPO, Lite PPO)."""
+    return (loss_mat * mask).sum() / mask.sum().clamp(min=1)
+
+
+def seq_mean_token_mean(loss_mat, mask):
+    """mean_i (sum_t L m / sum_t m): every sequence weighs the same (original GRPO)."""
+    per_seq = (loss_mat * mask).sum(1) / mask.sum(1).clamp(min=1)
+    return per_seq.mean()
+
+
+def seq_mean_token_sum(loss_mat, mask):
+    """mean_i sum_t L m: longer sequences weigh more."""
+    return (loss_mat * mask).sum(1).mean()
+
+
+def seq_sum_norm(loss_mat, mask, *, norm_len: int | None = None):
+    """sum(L m) / (B * T_max), T_max a constant, default the padded length (Dr. GRPO)."""
+    B, T = loss_mat.shape
+    return (loss_mat * mask).sum() / (B * (norm_len or T))
+
+
+AGGREGATIONS = {
+    "token_mean": token_mean,
+    "seq_mean_token_mean": seq_mean_token_mean,
+    "seq_mean_token_sum": seq_mean_token_sum,
+    "seq_sum_norm": seq_sum_norm,
+}
+
+
+def kl_k1(logp, ref_logp):
+    """k1 = d, d = logp - ref_logp: unbiased, can be negative. Schulman 2020."""
+    return logp - ref_logp
+
+
+def kl_k2(logp, ref_logp):
+    """k2 = d^2 / 2: low variance, biased."""
+    return (logp - ref_logp) ** 2 / 2
+
+
+def kl_k3(logp, ref_logp):
+    """k3 = exp(-d) + d - 1 >= 0: unbiased and low variance (GRPO's KL)."""
+    d = logp - ref_logp
+    return torch.exp(-d) + d - 1
+
+
+KL_ESTIMATORS = {"k1": kl_k1, "k2": kl_k2, "k3": kl_k3}
+
+
+def entropy_from_logits(logits):
+    """H = -sum_v p_v log p_v over the last dim: (..., V) -> (...)."""
+    logprobs = torch.log_softmax(logits.float(), -1)
+    return -(logprobs.exp() * logprobs).sum(-1)
+
+
+def clip_fraction(logp, old_logp, mask, *, eps_low=0.2, eps_high=0.2):
+    """Share of real tokens whose ratio lies outside [1 - eps_low, 1 + eps_high]."""
+    ratio = torch.exp(logp - old_logp)
+    clipped = ((ratio < 1 - eps_low) | (ratio > 1 + eps_high)).float()
+    return token_mean(clipped, mask)
+
+
+def approx_kl(logp, old_logp, mask):
+    """k3 estimate of KL(pi_old || pi) over real tokens (cleanrl's approx_kl)."""
+    return token_mean(kl_k3(logp, old_logp), mask)

@@ -1,0 +1,125 @@
+"""Every algorithm priorlab compares, as data: a frozen composition of named primitives.
+
+Read side by side, these presets are the seed's argument: GRPO, Dr. GRPO, DAPO, Lite PPO,
+RLOO and REINFORCE++ differ only in a handful of fields. `kind` says which loop runs
+them: "online" (rollout -> reward -> filter -> advantage -> clipped update), or the offline
+loops "expert_iteration", "return_conditioned" and "sft" built from the same pieces.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+
+from priorlab.errors import ConfigError
+
+KINDS = ("online", "expert_iteration", "return_conditioned", "sft")
+
+
+@dataclass(frozen=True)
+class Algorithm:
+    name: str
+    kind: str = "online"
+    """Which loop runs it: online, expert_iteration, return_conditioned or sft."""
+    advantage: str = "grpo"
+    """Advantage estimator (ADVANTAGES) or "gae" with a critic."""
+    policy_loss: str = "clip"
+    """Per-token loss (POLICY_LOSSES): clip, reinforce or nll."""
+    aggregation: str = "seq_mean_token_mean"
+    """How the (B, T) loss becomes a scalar (AGGREGATIONS)."""
+    eps_low: float = 0.2
+    """Lower clip range of the ratio."""
+    eps_high: float = 0.2
+    """Upper clip range; 0.28 is DAPO's clip-higher."""
+    dual_clip: float | None = None
+    """Cap the loss of A < 0 tokens at -c A (c = 3 typical); None disables."""
+    kl_coef: float = 0.0
+    """Weight of the KL to the frozen reference (0 = no reference model)."""
+    kl_estimator: str = "k3"
+    """k1, k2 or k3 (KL_ESTIMATORS)."""
+    kl_in_reward: bool = False
+    """PPO-style: subtract kl_coef * k1 from the per-token reward instead of adding a loss."""
+    entropy_coef: float = 0.0
+    """Entropy bonus weight (loss -= coef * mean token entropy)."""
+    dynamic_sampling: bool = False
+    """DAPO: drop all-correct / all-wrong groups and resample until the batch is full."""
+    overlong_cache: int = 0
+    """DAPO soft overlong punishment window in tokens (0 = off); L_max is max_new_tokens."""
+    mask_truncated: bool = False
+    """Exclude completions that hit max_new_tokens from the loss."""
+    whiten_adv: bool = False
+    """Whiten token advantages over the batch (PPO)."""
+    critic: bool = False
+    """Train a value head (GAE advantages, clipped value loss)."""
+    vf_coef: float = 0.5
+    """Weight of the value loss."""
+    gamma: float = 1.0
+    """GAE discount."""
+    lam: float = 0.95
+    """GAE lambda."""
+    min_group_size: int = 1
+    """Smallest group size the advantage makes sense with (grpo needs 2 to have a std)."""
+
+
+PRESETS: dict[str, Algorithm] = {
+    # --- group-relative, critic-free ---
+    "grpo": Algorithm("grpo", advantage="grpo", kl_coef=0.04, min_group_size=2),
+    "dr_grpo": Algorithm("dr_grpo", advantage="dr_grpo", aggregation="seq_sum_norm",
+                         min_group_size=2),
+    "dapo": Algorithm("dapo", advantage="grpo", aggregation="token_mean", eps_high=0.28,
+                      dynamic_sampling=True, overlong_cache=8, min_group_size=2),
+    "lite_ppo": Algorithm("lite_ppo", advantage="lite_ppo", aggregation="token_mean",
+                          min_group_size=2),
+    "rloo": Algorithm("rloo", advantage="rloo", aggregation="token_mean", min_group_size=2),
+    "reinforce_pp": Algorithm("reinforce_pp", advantage="reinforce_pp",
+                              aggregation="token_mean", kl_coef=0.01, kl_estimator="k2"),
+    # --- the three algorithms of Havrilla et al. 2024 ---
+    "ppo": Algorithm("ppo", advantage="gae", critic=True, kl_coef=0.05, kl_in_reward=True,
+                     kl_estimator="k1", whiten_adv=True, aggregation="token_mean"),
+    "ei": Algorithm("ei", kind="expert_iteration", policy_loss="nll",
+                    aggregation="token_mean", advantage="none"),
+    "rcrl": Algorithm("rcrl", kind="return_conditioned", policy_loss="nll",
+                      aggregation="token_mean", advantage="none"),
+    # --- the baseline: supervised fine-tuning on gold solutions, same budget ---
+    "sft": Algorithm("sft", kind="sft", policy_loss="nll", aggregation="token_mean",
+                     advantage="none"),
+}
+
+
+def make_algorithm(name: str, **overrides) -> Algorithm:
+    """A preset with any of its fields overridden (e.g. grpo with aggregation="token_mean")."""
+    if name not in PRESETS:
+        raise ConfigError("algo", f"unknown algorithm {name!r}; valid: {', '.join(PRESETS)}")
+    valid = {f.name for f in fields(Algorithm)} - {"name"}
+    for key in overrides:
+        if key not in valid:
+            raise ConfigError(f"algo.{key}", f"no such field; valid: {', '.join(sorted(valid))}")
+    algo = replace(PRESETS[name], **overrides)
+    validate(algo)
+    return algo
+
+
+def validate(algo: Algorithm) -> None:
+    """Raise ConfigError naming the first invalid field."""
+    from priorlab.algos import ADVANTAGES, AGGREGATIONS, KL_ESTIMATORS, POLICY_LOSSES
+
+    choices = {
+        "kind": KINDS,
+        "advantage": (*ADVANTAGES, "gae"),
+        "policy_loss": tuple(POLICY_LOSSES),
+        "aggregation": tuple(AGGREGATIONS),
+        "kl_estimator": tuple(KL_ESTIMATORS),
+    }
+    for name, valid in choices.items():
+        if getattr(algo, name) not in valid:
+            raise ConfigError(
+                f"algo.{name}", f"{getattr(algo, name)!r} is not one of {', '.join(valid)}"
+            )
+    for name in ("eps_low", "eps_high", "kl_coef", "entropy_coef", "vf_coef", "overlong_cache"):
+        if getattr(algo, name) < 0:
+            raise ConfigError(f"algo.{name}", f"must be >= 0, got {getattr(algo, name)}")
+    if algo.dual_clip is not None and algo.dual_clip <= 1:
+        raise ConfigError("algo.dual_clip", f"must be > 1 or null, got {algo.dual_clip}")
+    if not (0 <= algo.gamma <= 1 and 0 <= algo.lam <= 1):
+        raise ConfigError("algo.gamma", "gamma and lam must lie in [0, 1]")
+    if (algo.advantage == "gae") != algo.critic:
+        raise ConfigError("algo.advantage", "gae needs critic=true and critic needs gae")

@@ -1,0 +1,153 @@
+"""The command line: the only module that knows about terminal arguments.
+
+Every command takes `--config FILE.yaml` and repeated `--set field=value` overrides;
+a few common fields have their own flags. A user mistake prints one line and exits 2.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from priorlab.config import (
+    EvalConfig,
+    PretrainConfig,
+    TrainConfig,
+    build,
+    load_yaml,
+    merge,
+    parse_overrides,
+)
+from priorlab.errors import PriorlabError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="priorlab: does the RL algorithm matter, or does the prior set the ceiling?")
+
+ConfigOpt = typer.Option(None, "--config", "-c", help="YAML file of config fields.")
+SetOpt = typer.Option(None, "--set", "-s", help="Override a field: --set lr=3e-4 (repeatable).")
+
+
+def _config(cls, path, sets, **flags):
+    data = merge(load_yaml(path), parse_overrides(sets or []))
+    data = merge(data, {k: v for k, v in flags.items() if v is not None})
+    return build(cls, data)
+
+
+def _fields_help(cls) -> str:
+    return "\n".join(f"  {f.name} = {f.default if f.default is not dataclasses.MISSING else '{}'!s}"
+                     f"  # {f.metadata.get('help', '')}" for f in dataclasses.fields(cls))
+
+
+@app.command()
+def pretrain(
+    config: Optional[Path] = ConfigOpt,
+    set: Optional[list[str]] = SetOpt,
+    out: Optional[str] = typer.Option(None, help="Checkpoint directory."),
+    task: Optional[str] = typer.Option(None, help="arith or countdown."),
+    steps: Optional[int] = typer.Option(None, help="Pretraining steps."),
+    sft: Optional[str] = typer.Option(None, help="none, light, heavy or N steps."),
+    seed: Optional[int] = typer.Option(None),
+    quiet: bool = typer.Option(False, "--quiet", "-q"),
+):
+    """Pretrain a prior with explicit strength knobs (steps, wrong_frac, withhold, sft)."""
+    from priorlab.priors import pretrain as run
+
+    cfg = _config(PretrainConfig, config, set, out=out, task=task, steps=steps, sft=sft, seed=seed)
+    run(cfg, quiet=quiet)
+    typer.echo(f"prior saved to {cfg.out}")
+
+
+@app.command()
+def train(
+    config: Optional[Path] = ConfigOpt,
+    set: Optional[list[str]] = SetOpt,
+    algo: Optional[str] = typer.Option(None, help="Algorithm preset (priorlab algos)."),
+    model: Optional[str] = typer.Option(None, help="Prior checkpoint directory."),
+    out: Optional[str] = typer.Option(None, help="Run directory."),
+    budget: Optional[int] = typer.Option(None, help="Rollout budget in completions."),
+    seed: Optional[int] = typer.Option(None),
+    quiet: bool = typer.Option(False, "--quiet", "-q"),
+):
+    """Train one algorithm from a prior at a fixed rollout budget, then evaluate it."""
+    from priorlab.train import train as run
+
+    cfg = _config(TrainConfig, config, set, algo=algo, model=model, out=out,
+                  rollout_budget=budget, seed=seed)
+    summary = run(cfg, quiet=quiet)
+    i, f = summary["initial"], summary["final"]
+    typer.echo(f"{cfg.algo}: pass@1 {i['eval/pass@1']:.3f} -> {f['eval/pass@1']:.3f}, "
+               f"samples {summary['samples']}; run in {cfg.out}")
+
+
+@app.command("eval")
+def eval_(
+    config: Optional[Path] = ConfigOpt,
+    set: Optional[list[str]] = SetOpt,
+    model: Optional[str] = typer.Option(None, help="Policy checkpoint directory."),
+    out: Optional[str] = typer.Option(None, help="Output directory."),
+    samples: Optional[int] = typer.Option(None, "--samples", "-n", help="Samples per problem."),
+    k: Optional[int] = typer.Option(None, help="Largest k to report."),
+    seed: Optional[int] = typer.Option(None),
+):
+    """pass@k (unbiased), maj@k, greedy maj@1 and entropy on held-out problems."""
+    from priorlab.evaluate import evaluate_policy
+
+    cfg = _config(EvalConfig, config, set, model=model, out=out, samples=samples, k=k, seed=seed)
+    metrics = evaluate_policy(cfg)
+    typer.echo(json.dumps(metrics, indent=2))
+
+
+@app.command()
+def algos():
+    """List the algorithm presets and the fields each sets."""
+    from priorlab.algos import PRESETS
+
+    base = dataclasses.asdict(PRESETS["grpo"].__class__("base"))
+    for name, algo in PRESETS.items():
+        changed = {k: v for k, v in dataclasses.asdict(algo).items()
+                   if k != "name" and v != base[k]}
+        typer.echo(f"{name:14s} {changed}")
+
+
+@app.command()
+def fields(command: str = typer.Argument(..., help="pretrain, train or eval")):
+    """Every config field of a command with its default and help."""
+    classes = {"pretrain": PretrainConfig, "train": TrainConfig, "eval": EvalConfig}
+    if command not in classes:
+        raise PriorlabError(f"command: {command!r} is not one of {', '.join(classes)}")
+    typer.echo(_fields_help(classes[command]))
+
+
+def main() -> None:
+    """Entry point: user mistakes become one line on stderr and exit code 2."""
+    try:
+        app(standalone_mode=False)
+    except PriorlabError as e:
+        typer.echo(f"error: {e}", err=True)
+        sys.exit(2)
+    except ValueError as e:  # registry look-ups and task knobs speak in ValueError
+        typer.echo(f"error: {e}", err=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        sys.exit(130)
+    except SystemExit:
+        raise
+    except Exception as e:  # click usage errors
+        import click
+
+        if isinstance(e, click.exceptions.ClickException):
+            e.show()
+            sys.exit(2)
+        if isinstance(e, click.exceptions.Abort):
+            sys.exit(130)
+        raise
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,203 @@
+"""Typed configs: one dataclass per command, a one-line help string on every field.
+
+Configs come from YAML files and `key=value` overrides (values parsed as YAML, dotted
+keys reach into dict fields such as `algo_params.eps_high=0.28`). Every invalid value
+raises ConfigError naming the field and what is accepted, before any work starts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from priorlab.errors import ConfigError
+
+
+def doc(default, help: str, **kw):
+    """A dataclass field with its help text (the CLI and README read it from here)."""
+    if isinstance(default, (dict, list)):
+        return field(default_factory=lambda: type(default)(default), metadata={"help": help}, **kw)
+    return field(default=default, metadata={"help": help}, **kw)
+
+
+@dataclass
+class PretrainConfig:
+    """`priorlab pretrain`: build a prior whose strength is set by explicit knobs."""
+
+    out: str = doc("runs/prior", "Directory to write the prior checkpoint into.")
+    task: str = doc("arith", "Task whose corpus the prior learns (arith, countdown).")
+    task_params: dict = doc({}, "Task knobs, e.g. {steps: 3, operand_max: 9}.")
+    size: str = doc("1m", "Model size: 0.1m, 1m, 3m, 6m, 20m parameters.")
+    max_len: int = doc(64, "Longest prompt + completion in tokens.")
+    corpus_size: int = doc(20000, "Distinct training problems in the pretraining corpus.")
+    steps: int = doc(1500, "Pretraining steps (the prior's strength).")
+    batch_size: int = doc(64, "Sequences per pretraining step.")
+    lr: float = doc(1e-3, "Peak AdamW learning rate (cosine decay, 5% warm-up).")
+    wrong_frac: float = doc(0.5, "Fraction of corpus solutions with a corrupted step (0-1).")
+    withhold: list = doc([], "Skills kept out of the corpus, e.g. ['*'] for arith.")
+    sft: str = doc("none", "SFT on gold solutions after pretraining: none, light, heavy or N steps.")
+    seed: int = doc(0, "Seed for the corpus, initialisation and batches.")
+
+
+@dataclass
+class TrainConfig:
+    """`priorlab train`: one algorithm from one prior at a fixed rollout budget."""
+
+    model: str = doc("runs/prior", "Prior checkpoint directory (from `priorlab pretrain`).")
+    out: str = doc("runs/train", "Run directory: metrics, evaluation samples, final policy.")
+    task: str = doc("arith", "Task to train on; must match the prior's alphabet (arith, countdown).")
+    task_params: dict = doc({}, "Task knobs (default: those the prior was trained with).")
+    algo: str = doc("grpo", "Algorithm preset (see `priorlab algos`).")
+    algo_params: dict = doc({}, "Overrides of the preset's fields, e.g. {aggregation: token_mean}.")
+    reward: str = doc("verifier", "Reward source driving training (verifier, format).")
+    seed: int = doc(0, "The run's one seed: sampling, batches, evaluation.")
+    rollout_budget: int = doc(4096, "Total sampled completions (the equal-budget axis).")
+    prompts_per_step: int = doc(32, "Distinct prompts per online step.")
+    group_size: int = doc(8, "Samples per prompt (EI/RCRL: K samples per prompt per round).")
+    max_new_tokens: int = doc(40, "Longest completion in tokens.")
+    temperature: float = doc(1.0, "Sampling temperature during training (> 0).")
+    top_p: float = doc(1.0, "Nucleus sampling mass during training, in (0, 1].")
+    lr: float = doc(1e-4, "AdamW learning rate (> 0).")
+    epochs: int = doc(1, "Passes over each online batch (PPO epochs).")
+    minibatch_size: int = doc(256, "Rows per gradient step.")
+    max_grad_norm: float = doc(1.0, "Gradient clipping norm.")
+    rounds: int = doc(4, "EI / RCRL rounds of sample-then-fine-tune.")
+    ft_epochs: int = doc(2, "EI / RCRL fine-tuning epochs over the collected samples per round.")
+    train_problems: int = doc(4000, "Size of the training problem pool.")
+    eval_problems: int = doc(200, "Held-out test problems for evaluation.")
+    eval_samples: int = doc(16, "Samples per test problem (n of pass@k).")
+    eval_temperature: float = doc(1.0, "Sampling temperature for evaluation.")
+    eval_every: int = doc(0, "Evaluate every N steps (0: only before and after training).")
+    eval_require: list = doc([], "Skills every test problem must use (e.g. a withheld one).")
+
+
+@dataclass
+class EvalConfig:
+    """`priorlab eval`: pass@k, maj@k and entropy of a policy on held-out problems."""
+
+    model: str = doc("runs/prior", "Policy checkpoint directory.")
+    out: str = doc("runs/eval", "Directory for samples.parquet and metrics.json.")
+    task: str = doc("arith", "Task to evaluate on.")
+    task_params: dict = doc({}, "Task knobs (default: those the policy was trained with).")
+    problems: int = doc(200, "Number of held-out test problems.")
+    samples: int = doc(16, "Samples per problem (n); pass@k is reported for k = 1, 2, 4 ... n.")
+    k: int = doc(0, "Largest k to report (0: n); must be <= samples.")
+    temperature: float = doc(1.0, "Sampling temperature.")
+    max_new_tokens: int = doc(40, "Longest completion in tokens.")
+    require: list = doc([], "Skills every test problem must use.")
+    seed: int = doc(0, "Seed for problem draw and sampling.")
+
+
+def _accepts(tp, value) -> bool:
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        return any(_accepts(t, value) for t in typing.get_args(tp))
+    if tp is type(None):
+        return value is None
+    if tp is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if tp is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, origin or tp)
+
+
+def build(cls, data: dict, *, where: str = "config"):
+    """Instantiate dataclass `cls` from a dict, naming any unknown or mistyped field."""
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    for key, value in data.items():
+        if key not in hints:
+            raise ConfigError(key, f"unknown field in {where}; valid: {', '.join(names)}")
+        if not _accepts(hints[key], value):
+            tname = getattr(hints[key], "__name__", str(hints[key]))
+            raise ConfigError(key, f"expected {tname}, got {value!r}")
+    return cls(**data)
+
+
+def parse_overrides(pairs: list[str]) -> dict:
+    """["a=1", "algo_params.eps_high=0.28"] -> {"a": 1, "algo_params": {"eps_high": 0.28}}."""
+    out: dict = {}
+    for pair in pairs:
+        if "=" not in pair:
+            raise ConfigError(pair, "overrides look like field=value")
+        key, raw = pair.split("=", 1)
+        try:
+            value = yaml.safe_load(raw) if raw else ""
+        except yaml.YAMLError:
+            value = raw
+        node = out
+        *parents, leaf = key.strip().split(".")
+        for p in parents:
+            node = node.setdefault(p, {})
+        node[leaf] = value
+    return out
+
+
+def merge(base: dict, extra: dict) -> dict:
+    """Recursive dict merge; `extra` wins."""
+    out = dict(base)
+    for k, v in extra.items():
+        out[k] = merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def load_yaml(path: str | Path | None) -> dict:
+    """A YAML mapping from `path` (empty when None); a missing or bad file is a ConfigError."""
+    if path is None:
+        return {}
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError("config", f"file not found: {path}")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        line = f" line {mark.line + 1}" if mark else ""
+        raise ConfigError("config", f"{path}{line}: not valid YAML") from None
+    if not isinstance(data, dict):
+        raise ConfigError("config", f"{path}: expected a mapping of field: value")
+    return data
+
+
+def check(cond: bool, field_name: str, message: str) -> None:
+    if not cond:
+        raise ConfigError(field_name, message)
+
+
+def validate_train(cfg: TrainConfig) -> None:
+    """Checks that need no model or data; the algorithm's own fields are checked by make_algorithm."""
+    check(cfg.lr > 0, "lr", f"must be > 0, got {cfg.lr}")
+    check(cfg.rollout_budget > 0, "rollout_budget", "must be > 0")
+    check(cfg.prompts_per_step > 0, "prompts_per_step", "must be > 0")
+    check(cfg.group_size >= 1, "group_size", "must be >= 1")
+    check(cfg.max_new_tokens >= 1, "max_new_tokens", "must be >= 1")
+    check(cfg.temperature > 0, "temperature", f"must be > 0, got {cfg.temperature}")
+    check(0 < cfg.top_p <= 1, "top_p", f"must be in (0, 1], got {cfg.top_p}")
+    check(cfg.epochs >= 1, "epochs", "must be >= 1")
+    check(cfg.minibatch_size >= 1, "minibatch_size", "must be >= 1")
+    check(cfg.rounds >= 1, "rounds", "must be >= 1")
+    check(cfg.ft_epochs >= 1, "ft_epochs", "must be >= 1")
+    check(cfg.eval_samples >= 1, "eval_samples", "must be >= 1")
+    check(cfg.eval_problems >= 1, "eval_problems", "must be >= 1")
+    check(cfg.eval_temperature >= 0, "eval_temperature", "must be >= 0")
+
+
+def validate_pretrain(cfg: PretrainConfig) -> None:
+    check(cfg.lr > 0, "lr", f"must be > 0, got {cfg.lr}")
+    check(cfg.steps >= 0, "steps", "must be >= 0")
+    check(cfg.batch_size >= 1, "batch_size", "must be >= 1")
+    check(0 <= cfg.wrong_frac <= 1, "wrong_frac", f"must be in [0, 1], got {cfg.wrong_frac}")
+    check(cfg.corpus_size >= 1, "corpus_size", "must be >= 1")
+
+
+def validate_eval(cfg: EvalConfig) -> None:
+    check(cfg.samples >= 1, "samples", "must be >= 1")
+    check(cfg.k <= cfg.samples, "k", f"must be <= samples ({cfg.samples}), got {cfg.k}")
+    check(cfg.k >= 0, "k", "must be >= 0")
+    check(cfg.problems >= 1, "problems", "must be >= 1")
+    check(cfg.temperature >= 0, "temperature", "must be >= 0")

@@ -1,0 +1,73 @@
+"""One policy interface for everything above `models/`: a model, its tokenizer, save and load.
+
+The model must offer `forward(tokens, key_valid, cache) -> (logits, values)`,
+`decode_step(token, key_valid, cache) -> logits`, `new_cache(batch, max_len)` and
+`has_value_head`; the tokenizer `encode`, `decode`, `pad_id`, `eos_id`, `return_token`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from priorlab.errors import PriorlabError
+from priorlab.models.tokenizer import CharTokenizer
+from priorlab.models.transformer import SIZES, ModelConfig, TinyGPT
+
+CONFIG_FILE, WEIGHTS_FILE = "config.json", "model.safetensors"
+
+
+@dataclass
+class Policy:
+    model: TinyGPT
+    tokenizer: CharTokenizer
+    meta: dict
+
+    def save(self, path: str | Path) -> None:
+        """Write `model.safetensors` and `config.json` atomically into directory `path`."""
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        weights = {k: v.detach().contiguous().cpu() for k, v in self.model.state_dict().items()}
+        save_file(weights, str(path / (WEIGHTS_FILE + ".tmp")))
+        os.replace(path / (WEIGHTS_FILE + ".tmp"), path / WEIGHTS_FILE)
+        config = {"backend": "tiny", "model": self.model.cfg.to_dict(), "meta": self.meta}
+        (path / (CONFIG_FILE + ".tmp")).write_text(json.dumps(config, indent=2))
+        os.replace(path / (CONFIG_FILE + ".tmp"), path / CONFIG_FILE)
+
+    def with_value_head(self) -> Policy:
+        """A copy of this policy whose model carries a freshly initialised value head."""
+        if self.model.has_value_head:
+            return self
+        cfg = ModelConfig(**{**self.model.cfg.to_dict(), "value_head": True})
+        model = TinyGPT(cfg)
+        model.load_state_dict(self.model.state_dict(), strict=False)
+        return Policy(model, self.tokenizer, dict(self.meta))
+
+
+def build_policy(size: str = "1m", *, max_len: int = 128, seed: int = 0, **overrides) -> Policy:
+    """A randomly initialised built-in policy of a named size (see `SIZES`)."""
+    if size not in SIZES:
+        raise PriorlabError(f"model.size: unknown size {size!r}; valid: {', '.join(SIZES)}")
+    tok = CharTokenizer()
+    cfg = ModelConfig(vocab_size=tok.vocab_size, max_len=max_len, **{**SIZES[size], **overrides})
+    torch.manual_seed(seed)
+    return Policy(TinyGPT(cfg), tok, {"size": size})
+
+
+def load_policy(path: str | Path) -> Policy:
+    """Load a policy saved by `Policy.save`; a missing or foreign path is one clear error."""
+    path = Path(path)
+    if not (path / CONFIG_FILE).is_file() or not (path / WEIGHTS_FILE).is_file():
+        raise PriorlabError(
+            f"model: no priorlab checkpoint at {path} (expected {CONFIG_FILE} and {WEIGHTS_FILE};"
+            " create one with `priorlab pretrain`)"
+        )
+    config = json.loads((path / CONFIG_FILE).read_text())
+    model = TinyGPT(ModelConfig(**config["model"]))
+    model.load_state_dict(load_file(str(path / WEIGHTS_FILE)))
+    return Policy(model, CharTokenizer(), config.get("meta", {}))

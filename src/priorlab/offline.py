@@ -1,0 +1,116 @@
+"""The offline algorithms, built from the online loop's pieces: SFT, Expert Iteration, RCRL.
+
+Each spends the same rollout budget as the online algorithms: SFT consumes `budget` gold
+solutions; EI and RCRL sample `budget` completions over `rounds` rounds.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+
+from priorlab.train import Run
+from priorlab.train_utils import encode_pairs, make_optimizer, sft_step
+
+
+def fine_tune(run: Run, examples: list[tuple], opt, *, epochs: int) -> float:
+    """Cross-entropy on (problem, completion, prefix) triples, in seeded minibatches."""
+    cfg, tok = run.cfg, run.policy.tokenizer
+    loss = float("nan")
+    for _ in range(epochs):
+        order = torch.randperm(len(examples), generator=run.gen).tolist()
+        for start in range(0, len(order), cfg.minibatch_size):
+            chunk = [examples[i] for i in order[start : start + cfg.minibatch_size]]
+            samples = encode_pairs(
+                tok, [p.prompt for p, _, _ in chunk], [c for _, c, _ in chunk],
+                max_len=run.policy.model.cfg.max_len, prefixes=[x or [] for _, _, x in chunk],
+            )
+            loss = sft_step(run.policy, opt, samples, max_grad_norm=cfg.max_grad_norm)
+    return loss
+
+
+def sft(run: Run, tick) -> None:
+    """Supervised fine-tuning on gold solutions: the baseline every RL run must beat."""
+    cfg = run.cfg
+    opt = make_optimizer(run.policy.model, cfg.lr)
+    while run.samples_used < cfg.rollout_budget:
+        n = min(cfg.minibatch_size, cfg.rollout_budget - run.samples_used)
+        problems = run.next_problems(n)
+        loss = fine_tune(run, [(p, p.solution, None) for p in problems], opt, epochs=1)
+        run.samples_used += n
+        run.step += 1
+        run.record({"loss/sft": loss})
+        tick()
+
+
+def expert_iteration(run: Run, tick) -> None:
+    """Sample K per prompt, keep the correct ones, de-duplicate, fine-tune; repeat.
+
+    Havrilla et al. 2024: the kept set is the union over rounds, and each round fine-tunes
+    the initial policy afresh on that union (so later rounds sample from a better policy
+    without compounding over-fitting).
+    """
+    cfg = run.cfg
+    initial = copy.deepcopy(run.policy.model.state_dict())
+    kept: dict[tuple[str, str], tuple] = {}
+    per_round = cfg.rollout_budget // cfg.rounds
+    for _ in range(cfg.rounds):
+        batch = _sample_round(run, per_round)
+        for p, text, ok in zip(batch.problems, batch.texts, batch.correct.tolist()):
+            if ok:
+                kept.setdefault((p.id, text), (p, text, None))
+        run.policy.model.load_state_dict(initial)
+        opt = make_optimizer(run.policy.model, cfg.lr)
+        loss = fine_tune(run, list(kept.values()), opt, epochs=cfg.ft_epochs) if kept else 0.0
+        run.step += 1
+        run.record({"task/accuracy": batch.correct.float().mean().item(),
+                    "reward/mean": batch.rewards.mean().item(),
+                    "ei/kept": len(kept), "loss/sft": loss})
+        tick()
+
+
+def return_conditioned(run: Run, tick) -> None:
+    """RCRL: label every sample with a return token, fine-tune on all; sample on the best.
+
+    The return token (`<r1>` for reward > 0, else `<r0>`) goes right after BOS, before the
+    prompt; samples are drawn conditioned on `<r1>`, and so is evaluation.
+    """
+    cfg, tok = run.cfg, run.policy.tokenizer
+    best = [tok.return_token(True)]
+    labelled: list[tuple] = []
+    opt = make_optimizer(run.policy.model, cfg.lr)
+    per_round = cfg.rollout_budget // cfg.rounds
+    for _ in range(cfg.rounds):
+        batch = _sample_round(run, per_round, prefix=best)
+        labelled += [
+            (p, text, [tok.return_token(r > 0)])
+            for p, text, r in zip(batch.problems, batch.texts, batch.rewards.tolist())
+        ]
+        loss = fine_tune(run, labelled, opt, epochs=cfg.ft_epochs)
+        run.step += 1
+        run.record({"task/accuracy": batch.correct.float().mean().item(),
+                    "reward/mean": batch.rewards.mean().item(),
+                    "rcrl/labelled": len(labelled), "loss/sft": loss})
+        tick()
+    run.prefix = best
+
+
+def _sample_round(run: Run, n: int, prefix=None):
+    """n completions: n // group_size prompts x group_size samples, in chunks of one step."""
+    from priorlab.rollout import cat_batches
+
+    cfg = run.cfg
+    batches, left = [], n // cfg.group_size
+    while left > 0:
+        k = min(left, cfg.prompts_per_step)
+        batches.append(run.sample(run.next_problems(k), cfg.group_size, prefix=prefix))
+        left -= k
+    return cat_batches(batches)
+
+
+OFFLINE_LOOPS = {
+    "sft": sft,
+    "expert_iteration": expert_iteration,
+    "return_conditioned": return_conditioned,
+}

@@ -1,0 +1,99 @@
+"""Priors whose strength is a set of explicit knobs: `priorlab pretrain`.
+
+Pretraining is next-token prediction on `prompt + solution` texts from the task's train
+split, where a fraction `wrong_frac` of solutions carry a corrupted step (so the prior
+holds right and wrong solutions side by side) and `withhold` skills never appear. An
+optional SFT stage then trains on gold solutions only (loss on the completion), the
+"SFT initialisation" of Havrilla et al. 2024: none, light (10% of the pretraining steps)
+or heavy (50%).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+
+from priorlab.config import PretrainConfig, validate_pretrain
+from priorlab.errors import ConfigError
+from priorlab.models import Policy, build_policy
+from priorlab.tasks import make_task
+from priorlab.train_utils import encode_pairs, make_optimizer, progress, sft_step
+
+SFT_LEVELS = {"none": 0.0, "light": 0.1, "heavy": 0.5}
+
+
+def sft_steps(level: str, pretrain_steps: int) -> int:
+    """Steps of the SFT stage for a level name or an explicit integer."""
+    if level in SFT_LEVELS:
+        return int(SFT_LEVELS[level] * pretrain_steps)
+    if str(level).isdigit():
+        return int(level)
+    raise ConfigError("sft", f"{level!r}: use none, light, heavy or a number of steps")
+
+
+def corpus(task, cfg: PretrainConfig, rng: random.Random) -> tuple[list, list[str]]:
+    """Problems and their (possibly corrupted) solutions for pretraining."""
+    problems = task.problems(
+        "train", cfg.corpus_size, seed=cfg.seed, exclude_skills=tuple(cfg.withhold)
+    )
+    texts = [
+        task.wrong_solution(p, rng) if rng.random() < cfg.wrong_frac else p.solution
+        for p in problems
+    ]
+    return problems, texts
+
+
+def pretrain(cfg: PretrainConfig, *, quiet: bool = False) -> Policy:
+    """Pretrain (and optionally SFT) a prior; saves it to `cfg.out` and returns it."""
+    validate_pretrain(cfg)
+    n_sft = sft_steps(cfg.sft, cfg.steps)
+    task = make_task(cfg.task, **cfg.task_params)
+    rng = random.Random(cfg.seed)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    policy = build_policy(cfg.size, max_len=cfg.max_len, seed=cfg.seed)
+    problems, texts = corpus(task, cfg, rng)
+    gold = [p.solution for p in problems]
+
+    stages = [("pretrain", cfg.steps, texts, True), ("sft", n_sft, gold, False)]
+    with progress(quiet) as bar:
+        for name, steps, targets, full_text in stages:
+            if steps == 0:
+                continue
+            opt = make_optimizer(policy.model, cfg.lr if name == "pretrain" else cfg.lr / 3)
+            sched = _cosine(opt, steps)
+            job = bar.add_task(name, total=steps)
+            for _ in range(steps):
+                idx = torch.randint(len(problems), (cfg.batch_size,), generator=gen).tolist()
+                batch = encode_pairs(
+                    policy.tokenizer,
+                    [problems[i].prompt for i in idx],
+                    [targets[i] for i in idx],
+                    max_len=cfg.max_len,
+                )
+                loss = sft_step(policy, opt, batch, include_prompt=full_text)
+                sched.step()
+                bar.update(job, advance=1, description=f"{name} loss {loss:.3f}")
+
+    policy.meta = {
+        "size": cfg.size,
+        "task": cfg.task,
+        "task_params": cfg.task_params,
+        "pretrain": asdict(cfg),
+    }
+    policy.save(Path(cfg.out))
+    return policy
+
+
+def _cosine(opt, steps: int, warmup_frac: float = 0.05):
+    warm = max(1, int(warmup_frac * steps))
+
+    def factor(step):
+        if step < warm:
+            return (step + 1) / warm
+        return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * (step - warm) / max(1, steps - warm)))
+
+    return torch.optim.lr_scheduler.LambdaLR(opt, factor)

@@ -1,0 +1,254 @@
+"""Batched, KV-cached sampling and the batch that carries a step's samples to the update.
+
+The sampler is the hot path: one prefill over the left-padded prompts, then one
+`decode_step` per new token into a preallocated cache, stopping when every row has
+emitted EOS. Log-probs are recorded under the temperature-scaled distribution
+(before top-p truncation), the same distribution the update recomputes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+
+from priorlab.models import Policy
+
+
+@dataclass
+class Samples:
+    """What the sampler returns for B prompts; response tensors are (B, T)."""
+
+    prompt: torch.Tensor  # (B, P) left-padded prompt ids
+    prompt_mask: torch.Tensor  # (B, P) bool, real prompt tokens
+    response: torch.Tensor  # (B, T) sampled ids, pad after EOS
+    mask: torch.Tensor  # (B, T) float, 1 on generated tokens (EOS included)
+    logp: torch.Tensor  # (B, T) log-prob of each sampled token under the sampling policy
+    entropy: torch.Tensor  # (B, T) entropy of the sampling distribution at each step
+    lengths: torch.Tensor  # (B,) generated tokens
+    truncated: torch.Tensor  # (B,) bool, hit max_new_tokens before EOS
+
+
+@dataclass
+class Batch:
+    """One step's samples; each stage adds its fields (rewards, adv, ...) rather than re-deriving."""
+
+    samples: Samples
+    problems: list  # (B,) the Problem each row answers
+    group_ids: torch.Tensor  # (B,) rows with equal id share a prompt
+    texts: list[str]  # (B,) decoded completions
+    rewards: torch.Tensor | None = None  # (B,) shaped reward driving training
+    correct: torch.Tensor | None = None  # (B,) bool, raw verifier result
+    parsed: torch.Tensor | None = None  # (B,) bool, an answer could be extracted
+    answers: list = field(default_factory=list)  # (B,) extracted answers
+    adv: torch.Tensor | None = None  # (B,) or (B, T)
+    extra: dict = field(default_factory=dict)  # ref_logp, values, returns ...
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    @property
+    def mask(self) -> torch.Tensor:
+        return self.samples.mask
+
+    def select(self, keep: torch.Tensor) -> Batch:
+        """The rows where `keep` (B,) is True, every field sliced alike."""
+        idx = keep.nonzero().squeeze(1)
+        ix = idx.tolist()
+        s = self.samples
+        samples = Samples(*(getattr(s, f)[idx] for f in s.__dataclass_fields__))
+        pick = lambda t: None if t is None else t[idx]  # noqa: E731
+        return Batch(
+            samples,
+            [self.problems[i] for i in ix],
+            self.group_ids[idx],
+            [self.texts[i] for i in ix],
+            pick(self.rewards),
+            pick(self.correct),
+            pick(self.parsed),
+            [self.answers[i] for i in ix] if self.answers else [],
+            pick(self.adv),
+            {k: v[idx] for k, v in self.extra.items()},
+        )
+
+
+def cat_batches(batches: list[Batch]) -> Batch:
+    """Concatenate batches sampled with the same settings, padding responses to one width."""
+    if len(batches) == 1:
+        return batches[0]
+    P = max(b.samples.prompt.shape[1] for b in batches)
+    T = max(b.samples.response.shape[1] for b in batches)
+
+    def pad(t, width, left=False, value=0):
+        gap = width - t.shape[1]
+        return F.pad(t, (gap, 0) if left else (0, gap), value=value) if gap else t
+
+    def field_(name):
+        ts = [getattr(b.samples, name) for b in batches]
+        if name in ("prompt", "prompt_mask"):
+            ts = [pad(t, P, left=True) for t in ts]
+        elif ts[0].dim() == 2:
+            ts = [pad(t, T) for t in ts]
+        return torch.cat(ts)
+
+    samples = Samples(*(field_(f) for f in Samples.__dataclass_fields__))
+    cat = lambda name: None if getattr(batches[0], name) is None else torch.cat(  # noqa: E731
+        [getattr(b, name) for b in batches]
+    )
+    offset, group_ids = 0, []
+    for b in batches:  # keep groups of different batches apart
+        group_ids.append(b.group_ids + offset)
+        offset += int(b.group_ids.max()) + 1 if len(b) else 0
+    return Batch(
+        samples,
+        [p for b in batches for p in b.problems],
+        torch.cat(group_ids),
+        [t for b in batches for t in b.texts],
+        cat("rewards"),
+        cat("correct"),
+        cat("parsed"),
+        [a for b in batches for a in b.answers],
+        cat("adv"),
+        {},
+    )
+
+
+def left_pad(seqs: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(B, P) ids and (B, P) bool mask, each row right-aligned."""
+    width = max(len(s) for s in seqs)
+    ids = torch.full((len(seqs), width), pad_id, dtype=torch.long)
+    valid = torch.zeros((len(seqs), width), dtype=torch.bool)
+    for i, s in enumerate(seqs):
+        ids[i, width - len(s) :] = torch.tensor(s, dtype=torch.long)
+        valid[i, width - len(s) :] = True
+    return ids, valid
+
+
+@torch.no_grad()
+def sample(
+    policy: Policy,
+    prompts: list[list[int]],
+    *,
+    max_new_tokens: int,
+    generator: torch.Generator,
+    temperature: float = 1.0,
+    top_p: float = 1.0,
+) -> Samples:
+    """Sample one completion per prompt. temperature 0 is greedy decoding.
+
+    Deterministic for a given generator state. Rows stop at EOS; the loop ends when all
+    rows have stopped or after `max_new_tokens`.
+    """
+    model, tok = policy.model, policy.tokenizer
+    was_training = model.training
+    model.eval()
+    device = model.head.weight.device
+    prompt, prompt_mask = left_pad(prompts, tok.pad_id)
+    prompt, prompt_mask = prompt.to(device), prompt_mask.to(device)
+    B, P = prompt.shape
+    max_new_tokens = min(max_new_tokens, model.cfg.max_len - P)
+    key_valid = torch.zeros(B, P + max_new_tokens, dtype=torch.bool, device=device)
+    key_valid[:, :P] = prompt_mask
+    cache = model.new_cache(B, P + max_new_tokens)
+    logits = model(prompt, prompt_mask, cache)[0][:, -1]  # (B, V)
+
+    tokens = torch.full((B, max_new_tokens), tok.pad_id, dtype=torch.long, device=device)
+    logps = torch.zeros(B, max_new_tokens, device=device)
+    ents = torch.zeros(B, max_new_tokens, device=device)
+    alive = torch.ones(B, dtype=torch.bool, device=device)
+    steps = 0
+    for t in range(max_new_tokens):
+        logprobs = F.log_softmax(logits.float() / max(temperature, 1e-8), dim=-1)  # (B, V)
+        probs = logprobs.exp()
+        if temperature == 0:
+            nxt = logits.argmax(-1)
+        else:
+            nxt = torch.multinomial(_top_p(probs, top_p), 1, generator=generator).squeeze(1)
+        nxt = torch.where(alive, nxt, tok.pad_id)
+        tokens[:, t] = nxt
+        logps[:, t] = logprobs.gather(1, nxt[:, None]).squeeze(1) * alive
+        ents[:, t] = -(probs * logprobs).sum(-1) * alive
+        key_valid[:, P + t] = alive
+        alive = alive & (nxt != tok.eos_id)
+        steps = t + 1
+        if not alive.any() or t + 1 == max_new_tokens:
+            break
+        logits = model.decode_step(nxt, key_valid[:, : P + t + 1], cache)
+
+    mask = key_valid[:, P : P + steps].float()
+    model.train(was_training)
+    return Samples(
+        prompt=prompt,
+        prompt_mask=prompt_mask,
+        response=tokens[:, :steps],
+        mask=mask,
+        logp=logps[:, :steps],
+        entropy=ents[:, :steps],
+        lengths=mask.sum(1).long(),
+        truncated=alive,
+    )
+
+
+def _top_p(probs: torch.Tensor, top_p: float) -> torch.Tensor:
+    """Zero the tail of each row outside the smallest set with mass >= top_p (B, V)."""
+    if top_p >= 1.0:
+        return probs
+    sorted_p, order = probs.sort(-1, descending=True)
+    outside = sorted_p.cumsum(-1) - sorted_p >= top_p  # mass before this token already enough
+    sorted_p = sorted_p.masked_fill(outside, 0.0)
+    return torch.zeros_like(probs).scatter(-1, order, sorted_p)
+
+
+def rollout(
+    policy: Policy,
+    problems: list,
+    *,
+    group_size: int,
+    max_new_tokens: int,
+    generator: torch.Generator,
+    temperature: float = 1.0,
+    top_p: float = 1.0,
+    prefix: list[int] | None = None,
+) -> Batch:
+    """`group_size` samples for each problem; rows of one problem share a group id.
+
+    `prefix` tokens (e.g. an RCRL return token) go right after BOS, before the prompt.
+    """
+    tok = policy.tokenizer
+    rows = [p for p in problems for _ in range(group_size)]
+    prompts = [_prompt_ids(tok, p.prompt, prefix) for p in rows]
+    samples = sample(
+        policy,
+        prompts,
+        max_new_tokens=max_new_tokens,
+        generator=generator,
+        temperature=temperature,
+        top_p=top_p,
+    )
+    texts = [tok.decode(r) for r in samples.response.tolist()]
+    group_ids = torch.arange(len(problems)).repeat_interleave(group_size)
+    return Batch(samples, rows, group_ids, texts)
+
+
+def _prompt_ids(tok, text: str, prefix: list[int] | None) -> list[int]:
+    ids = tok.encode(text)
+    return [ids[0], *prefix, *ids[1:]] if prefix else ids
+
+
+def sequence_logp(policy: Policy, samples: Samples, *, temperature: float = 1.0, values=False):
+    """Teacher-forced log-probs (B, T), entropies (B, T) and values (B, T) or None.
+
+    Logits at position P-1+t predict response token t; values are read at the same
+    positions (the state before the token is chosen).
+    """
+    tokens = torch.cat([samples.prompt, samples.response], 1)  # (B, P+T)
+    key_valid = torch.cat([samples.prompt_mask, samples.mask.bool()], 1)
+    P, T = samples.prompt.shape[1], samples.response.shape[1]
+    logits, v = policy.model(tokens, key_valid)
+    logits = logits[:, P - 1 : P - 1 + T].float() / max(temperature, 1e-8)  # (B, T, V)
+    logprobs = F.log_softmax(logits, -1)
+    logp = logprobs.gather(-1, samples.response[..., None]).squeeze(-1)
+    entropy = -(logprobs.exp() * logprobs).sum(-1)
+    values = v[:, P - 1 : P - 1 + T] if (values and v is not None) else None
+    return logp, entropy, values

@@ -1,0 +1,293 @@
+"""`priorlab train`: one loop for the online algorithms, and the dispatch to the offline ones.
+
+The online loop reads top to bottom: rollout -> reward -> filter -> advantage -> epochs
+of minibatch updates -> log. Everything is counted in sampled completions, so runs of
+different algorithms are compared at equal rollout budget.
+"""
+
+from __future__ import annotations
+
+import copy
+import random
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+
+from priorlab import algos
+from priorlab.algos import Algorithm, make_algorithm
+from priorlab.config import TrainConfig, check, validate_train
+from priorlab.evaluate import sample_table, save_samples, summarize
+from priorlab.models import Policy, load_policy
+from priorlab.rewards import get_reward
+from priorlab.rollout import Batch, cat_batches, rollout, sequence_logp
+from priorlab.tasks import make_task
+from priorlab.train_utils import MetricsLog, make_optimizer, progress, write_json_atomic
+
+EVAL_PROBLEM_SEED = 0  # every run of every algorithm is evaluated on the same test problems
+
+
+class Run:
+    """What one training run holds: config, algorithm, task, policy, seeded streams, logs."""
+
+    def __init__(self, cfg: TrainConfig):
+        validate_train(cfg)
+        self.cfg = cfg
+        self.algo: Algorithm = make_algorithm(cfg.algo, **cfg.algo_params)
+        check(
+            cfg.group_size >= self.algo.min_group_size,
+            "group_size",
+            f"{cfg.algo} needs group_size >= {self.algo.min_group_size}, got {cfg.group_size}",
+        )
+        self.reward_fn = get_reward(cfg.reward)
+        self.policy: Policy = load_policy(cfg.model)
+        self.task_params = cfg.task_params or self.policy.meta.get("task_params", {})
+        self.task = make_task(cfg.task, **self.task_params)
+        torch.manual_seed(cfg.seed)
+        self.gen = torch.Generator().manual_seed(cfg.seed)
+        self.rng = random.Random(cfg.seed)
+        self.pool = self.task.problems("train", cfg.train_problems, seed=cfg.seed + 1)
+        self.test = self.task.problems(
+            "test", cfg.eval_problems, seed=EVAL_PROBLEM_SEED,
+            require_skills=tuple(cfg.eval_require),
+        )
+        self.order: list[int] = []
+        self.dir = Path(cfg.out)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(self.dir / "config.json", {**asdict(cfg), "algo_resolved": asdict(self.algo)})
+        self.log = MetricsLog(self.dir)
+        self.samples_used = 0
+        self.tokens_used = 0
+        self.step = 0
+        self.prefix: list[int] | None = None  # prompt condition at test time (RCRL)
+
+    def next_problems(self, n: int) -> list:
+        """The next n training problems, cycling through seeded shuffles of the pool."""
+        out = []
+        while len(out) < n:
+            if not self.order:
+                self.order = torch.randperm(len(self.pool), generator=self.gen).tolist()
+            out.append(self.pool[self.order.pop()])
+        return out
+
+    def sample(self, problems: list, group_size: int, prefix=None) -> Batch:
+        """Rollout and score: rewards, raw correctness, extracted answers; counts the budget."""
+        cfg = self.cfg
+        batch = rollout(
+            self.policy, problems, group_size=group_size, max_new_tokens=cfg.max_new_tokens,
+            generator=self.gen, temperature=cfg.temperature, top_p=cfg.top_p, prefix=prefix,
+        )
+        verdicts = [self.task.verify(p, t) for p, t in zip(batch.problems, batch.texts)]
+        rewards = self.reward_fn(batch.problems, batch.texts, verdicts, rng=self.rng)
+        batch.rewards = torch.tensor(rewards, dtype=torch.float32)
+        batch.correct = torch.tensor([v.correct for v in verdicts])
+        batch.parsed = torch.tensor([v.parsed for v in verdicts])
+        batch.answers = [v.answer for v in verdicts]
+        self.samples_used += len(batch)
+        self.tokens_used += int(batch.samples.lengths.sum())
+        return batch
+
+    def evaluate(self, tag: str) -> dict:
+        """Sample the test problems, save the per-sample table, return eval/* metrics."""
+        cfg = self.cfg
+        gen = torch.Generator().manual_seed(cfg.seed + 7919)  # same draws whatever was trained
+        table = sample_table(
+            self.policy, self.task, self.test, n=cfg.eval_samples,
+            max_new_tokens=cfg.max_new_tokens, generator=gen,
+            temperature=cfg.eval_temperature, prefix=self.prefix,
+        )
+        save_samples(table, self.dir / f"samples_{tag}.parquet")
+        return summarize(table, seed=cfg.seed)
+
+    def record(self, row: dict) -> None:
+        self.log.log({"step": self.step, "samples": self.samples_used,
+                      "tokens": self.tokens_used, **row})
+
+
+def train(cfg: TrainConfig, *, quiet: bool = False) -> dict:
+    """Train one algorithm from a prior; returns the final summary (also in summary.json)."""
+    run = Run(cfg)
+    initial = run.evaluate("initial")
+    run.record({f"{k}": v for k, v in initial.items()})
+    with progress(quiet) as bar:
+        job = bar.add_task(f"{cfg.algo}", total=cfg.rollout_budget)
+        if run.algo.kind == "online":
+            online(run, lambda: bar.update(job, completed=min(run.samples_used, cfg.rollout_budget)))
+        else:
+            from priorlab.offline import OFFLINE_LOOPS
+
+            OFFLINE_LOOPS[run.algo.kind](
+                run, lambda: bar.update(job, completed=min(run.samples_used, cfg.rollout_budget))
+            )
+    final = run.evaluate("final")
+    run.record(final)
+    run.policy.meta = {**run.policy.meta, "condition_prefix": run.prefix}
+    run.policy.save(run.dir / "policy")
+    summary = {
+        "algo": cfg.algo, "seed": cfg.seed, "samples": run.samples_used,
+        "tokens": run.tokens_used, "steps": run.step,
+        "initial": initial, "final": final,
+    }
+    write_json_atomic(run.dir / "summary.json", summary)
+    return summary
+
+
+# --- the online loop ---------------------------------------------------------------------
+
+
+def online(run: Run, tick) -> None:
+    """rollout -> reward -> filter -> advantage -> update, until the budget is spent."""
+    cfg, algo, policy = run.cfg, run.algo, run.policy
+    if algo.critic:
+        policy = run.policy = policy.with_value_head()
+    ref = _frozen(policy) if algo.kl_coef > 0 else None
+    opt = make_optimizer(policy.model, cfg.lr)
+    per_step = cfg.prompts_per_step * cfg.group_size
+    while run.samples_used + per_step <= cfg.rollout_budget or run.step == 0:
+        t0 = time.perf_counter()
+        batch = collect(run, per_step)  # rollout + reward (+ dynamic sampling)
+        if len(batch) == 0:
+            run.record({"filter/empty_batch": 1.0})
+            continue
+        stats = update(run, batch, ref, opt)
+        run.step += 1
+        dt = time.perf_counter() - t0
+        run.record({**batch_metrics(batch, run.cfg.group_size), **stats,
+                    "perf/tokens_per_s": float(batch.samples.lengths.sum()) / dt,
+                    "perf/step_s": dt})
+        tick()
+        if cfg.eval_every and run.step % cfg.eval_every == 0:
+            run.record(run.evaluate(f"step{run.step}"))
+
+
+def collect(run: Run, rows: int) -> Batch:
+    """One step's batch. DAPO dynamic sampling keeps only groups of mixed correctness and
+    samples more prompts until `rows` are kept or the budget (or 3 x rows) is spent."""
+    cfg, algo = run.cfg, run.algo
+    batch = run.sample(run.next_problems(cfg.prompts_per_step), cfg.group_size)
+    if algo.overlong_cache:
+        batch.rewards = batch.rewards + algos.overlong_penalty(
+            batch.samples.lengths, max_len=cfg.max_new_tokens, cache_len=algo.overlong_cache)
+    if not algo.dynamic_sampling:
+        return batch
+    kept, drawn = [], 0
+    while True:
+        keep = algos.mixed_groups(batch.correct, batch.group_ids)
+        kept.append(batch.select(keep))
+        drawn += len(batch)
+        have = sum(len(b) for b in kept)
+        if have >= rows or drawn >= 3 * rows or run.samples_used + rows > cfg.rollout_budget:
+            break
+        batch = run.sample(run.next_problems(cfg.prompts_per_step), cfg.group_size)
+        if algo.overlong_cache:
+            batch.rewards = batch.rewards + algos.overlong_penalty(
+                batch.samples.lengths, max_len=cfg.max_new_tokens, cache_len=algo.overlong_cache)
+    out = cat_batches(kept)
+    return out.select(torch.arange(len(out)) < rows) if len(out) > rows else out
+
+
+def advantages(run: Run, batch: Batch, ref) -> None:
+    """Fill batch.adv (and ref_logp, values, returns in batch.extra)."""
+    cfg, algo, s = run.cfg, run.algo, batch.samples
+    if ref is not None:
+        with torch.no_grad():
+            batch.extra["ref_logp"] = sequence_logp(ref, s, temperature=cfg.temperature)[0]
+    if not algo.critic:
+        batch.adv = algos.ADVANTAGES[algo.advantage](batch.rewards, batch.group_ids)
+        return
+    with torch.no_grad():
+        values = sequence_logp(run.policy, s, temperature=cfg.temperature, values=True)[2]
+    token_rewards = torch.zeros_like(s.logp)  # (B, T): the outcome reward on the last token
+    token_rewards[torch.arange(len(batch)), (s.lengths - 1).clamp(min=0)] = batch.rewards
+    if algo.kl_in_reward:
+        kl = algos.KL_ESTIMATORS[algo.kl_estimator](s.logp, batch.extra["ref_logp"])
+        token_rewards = token_rewards - algo.kl_coef * kl * s.mask
+    adv, returns = algos.gae(token_rewards, values, s.mask, gamma=algo.gamma, lam=algo.lam)
+    if algo.whiten_adv:
+        m = s.mask.bool()
+        adv = torch.where(m, (adv - adv[m].mean()) / (adv[m].std() + 1e-8), adv)
+    batch.adv, batch.extra["values"], batch.extra["returns"] = adv, values, returns
+
+
+def update(run: Run, batch: Batch, ref, opt) -> dict:
+    """Epochs of minibatch steps on the clipped (or chosen) policy loss."""
+    cfg, algo = run.cfg, run.algo
+    advantages(run, batch, ref)
+    mask = batch.mask
+    if algo.mask_truncated:
+        mask = algos.mask_truncated(mask, batch.samples.truncated)
+    loss_fn = algos.POLICY_LOSSES[algo.policy_loss]
+    clip_kw = {"eps_low": algo.eps_low, "eps_high": algo.eps_high, "dual_clip": algo.dual_clip}
+    agg = _aggregate(algo, cfg)
+    B = len(batch)
+    totals: dict[str, float] = {}
+    n_updates = 0
+    for _ in range(cfg.epochs):
+        for idx in torch.randperm(B, generator=run.gen).split(cfg.minibatch_size):
+            mb = batch.select(torch.zeros(B, dtype=torch.bool).index_fill_(0, idx, True))
+            m, old_logp = mask[idx.sort().values], mb.samples.logp
+            logp, ent, values = sequence_logp(run.policy, mb.samples,
+                                              temperature=cfg.temperature, values=algo.critic)
+            kw = clip_kw if algo.policy_loss == "clip" else {}
+            loss = pg_loss = agg(loss_fn(logp, old_logp, mb.adv, **kw), m)
+            stats = {"loss/policy": pg_loss.item()}
+            if ref is not None:
+                kl = algos.KL_ESTIMATORS[algo.kl_estimator](logp, mb.extra["ref_logp"])
+                stats["loss/kl"] = algos.AGGREGATIONS["token_mean"](kl, m).item()
+                if not algo.kl_in_reward:
+                    loss = loss + algo.kl_coef * agg(kl, m)
+            if algo.entropy_coef:
+                loss = loss - algo.entropy_coef * agg(ent, m)
+            if algo.critic:
+                vloss = _value_loss(values, mb.extra["values"], mb.extra["returns"], m)
+                loss = loss + algo.vf_coef * vloss
+                stats["loss/value"] = vloss.item()
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            stats["policy/grad_norm"] = float(
+                torch.nn.utils.clip_grad_norm_(run.policy.model.parameters(), cfg.max_grad_norm))
+            opt.step()
+            with torch.no_grad():
+                stats["policy/clipfrac"] = algos.clip_fraction(
+                    logp, old_logp, m, eps_low=algo.eps_low, eps_high=algo.eps_high).item()
+                stats["policy/approx_kl"] = algos.approx_kl(logp, old_logp, m).item()
+            for k, v in stats.items():
+                totals[k] = totals.get(k, 0.0) + v
+            n_updates += 1
+    return {k: v / n_updates for k, v in totals.items()}
+
+
+def _aggregate(algo: Algorithm, cfg: TrainConfig):
+    fn = algos.AGGREGATIONS[algo.aggregation]
+    if algo.aggregation == "seq_sum_norm":  # Dr. GRPO: a constant, the generation budget
+        return lambda loss_mat, mask: fn(loss_mat, mask, norm_len=cfg.max_new_tokens)
+    return fn
+
+
+def _value_loss(values, old_values, returns, mask, clip_range: float = 0.2):
+    """Clipped value loss 0.5 max((V - R)^2, (clip(V, V_old +- c) - R)^2), token mean."""
+    clipped = old_values + (values - old_values).clamp(-clip_range, clip_range)
+    loss = 0.5 * torch.maximum((values - returns) ** 2, (clipped - returns) ** 2)
+    return algos.AGGREGATIONS["token_mean"](loss, mask)
+
+
+def _frozen(policy: Policy) -> Policy:
+    ref = Policy(copy.deepcopy(policy.model), policy.tokenizer, policy.meta)
+    ref.model.requires_grad_(False)
+    return ref
+
+
+def batch_metrics(batch: Batch, group_size: int) -> dict:
+    """Reward, true accuracy (always apart from the reward), entropy, length, zero-variance groups."""
+    s = batch.samples
+    _, std, _ = algos.group_stats(batch.rewards, batch.group_ids)
+    return {
+        "reward/mean": batch.rewards.mean().item(),
+        "task/accuracy": batch.correct.float().mean().item(),
+        "task/parsed": batch.parsed.float().mean().item(),
+        "policy/entropy": algos.AGGREGATIONS["token_mean"](s.entropy, s.mask).item(),
+        "response/length": s.lengths.float().mean().item(),
+        "response/truncated": s.truncated.float().mean().item(),
+        "groups/zero_var_frac": (std == 0).float().mean().item(),
+    }

@@ -1,0 +1,105 @@
+"""Pieces shared by pretraining, the online loop and the offline loops."""
+
+from __future__ import annotations
+
+import json
+import os
+from contextlib import contextmanager
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from priorlab.rollout import Samples, left_pad
+
+
+def encode_pairs(tok, prompts: list[str], completions: list[str], *, max_len: int,
+                 prefixes: list[list[int]] | None = None) -> Samples:
+    """Teacher-forcing batch: left-padded prompts, right-padded completions + EOS.
+
+    Completions are cut so that prompt + completion fits in `max_len` tokens.
+    """
+    prompt_ids = []
+    for i, p in enumerate(prompts):
+        ids = tok.encode(p)
+        if prefixes is not None:
+            ids = [ids[0], *prefixes[i], *ids[1:]]
+        prompt_ids.append(ids)
+    prompt, prompt_mask = left_pad(prompt_ids, tok.pad_id)
+    resp = [
+        (tok.encode(c, bos=False) + [tok.eos_id])[: max(1, max_len - len(p))]
+        for p, c in zip(prompt_ids, completions)
+    ]
+    T = max(len(r) for r in resp)
+    response = torch.full((len(resp), T), tok.pad_id, dtype=torch.long)
+    mask = torch.zeros(len(resp), T)
+    for i, r in enumerate(resp):
+        response[i, : len(r)] = torch.tensor(r)
+        mask[i, : len(r)] = 1.0
+    zeros = torch.zeros(len(resp), T)
+    lengths = mask.sum(1).long()
+    return Samples(prompt, prompt_mask, response, mask, zeros, zeros, lengths, lengths < 0)
+
+
+def lm_loss(policy, samples: Samples, *, include_prompt: bool) -> torch.Tensor:
+    """Token-mean cross-entropy on the completion (and on the prompt when include_prompt)."""
+    tokens = torch.cat([samples.prompt, samples.response], 1)  # (B, P+T)
+    valid = torch.cat([samples.prompt_mask, samples.mask.bool()], 1)
+    logits, _ = policy.model(tokens, valid)
+    P = samples.prompt.shape[1]
+    target_mask = valid[:, 1:].float()
+    if not include_prompt:
+        target_mask[:, : P - 1] = 0.0
+    nll = F.cross_entropy(
+        logits[:, :-1].reshape(-1, logits.shape[-1]), tokens[:, 1:].reshape(-1), reduction="none"
+    ).view_as(target_mask)
+    return (nll * target_mask).sum() / target_mask.sum().clamp(min=1)
+
+
+def make_optimizer(model, lr: float):
+    return torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.95), weight_decay=0.0)
+
+
+def sft_step(policy, opt, samples: Samples, *, include_prompt: bool = False,
+             max_grad_norm: float = 1.0) -> float:
+    """One cross-entropy step; returns the loss."""
+    loss = lm_loss(policy, samples, include_prompt=include_prompt)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(policy.model.parameters(), max_grad_norm)
+    opt.step()
+    return float(loss)
+
+
+@contextmanager
+def progress(quiet: bool = False):
+    """A rich progress bar (disabled when quiet or not on a terminal)."""
+    columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TimeRemainingColumn()]
+    with Progress(*columns, disable=quiet, transient=False) as bar:
+        yield bar
+
+
+class MetricsLog:
+    """Appends one JSON object per step to `metrics.jsonl` in the run directory."""
+
+    def __init__(self, run_dir: Path):
+        self.path = Path(run_dir) / "metrics.jsonl"
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.write_text("")
+        self.rows: list[dict] = []
+
+    def log(self, row: dict) -> None:
+        row = {k: (float(v) if isinstance(v, torch.Tensor) else v) for k, v in row.items()}
+        self.rows.append(row)
+        with self.path.open("a") as f:
+            f.write(json.dumps(row) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+
+
+def write_json_atomic(path: Path, data) -> None:
+    tmp = Path(str(path) + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, default=str))
+    os.replace(tmp, path)

@@ -1,0 +1,109 @@
+import math
+
+import pytest
+import torch
+
+from priorlab.algos import AGGREGATIONS, KL_ESTIMATORS, POLICY_LOSSES, clip_fraction
+from priorlab.algos.filters import mask_truncated, mixed_groups, overlong_penalty
+from priorlab.algos.losses import entropy_from_logits
+
+LOGP = torch.log(torch.tensor([[0.5, 0.5]]))
+
+
+def test_clip_by_hand_positive_advantage():
+    old = torch.log(torch.tensor([[0.25, 0.5]]))  # ratios 2.0 and 1.0
+    loss = POLICY_LOSSES["clip"](LOGP, old, torch.tensor([1.0]), eps_low=0.2, eps_high=0.2)
+    # ratio 2 clipped to 1.2 -> -min(2, 1.2) = -1.2; ratio 1 -> -1
+    assert torch.allclose(loss, torch.tensor([[-1.2, -1.0]]))
+
+
+def test_clip_higher_is_asymmetric():
+    old = torch.log(torch.tensor([[0.25, 1.0]]))  # ratios 2.0, 0.5
+    loss = POLICY_LOSSES["clip"](LOGP, old, torch.tensor([1.0]), eps_low=0.2, eps_high=0.28)
+    # A > 0: -min(2, 1.28) = -1.28 ; -min(0.5, 0.8) = -0.5
+    assert torch.allclose(loss, torch.tensor([[-1.28, -0.5]]))
+
+
+def test_clip_negative_advantage_and_dual_clip():
+    old = torch.log(torch.tensor([[0.1, 0.5]]))  # ratios 5.0 and 1.0
+    adv = torch.tensor([-1.0])
+    plain = POLICY_LOSSES["clip"](LOGP, old, adv)
+    assert torch.allclose(plain, torch.tensor([[5.0, 1.0]]))  # max(5, 1.2) = 5
+    dual = POLICY_LOSSES["clip"](LOGP, old, adv, dual_clip=3.0)
+    assert torch.allclose(dual, torch.tensor([[3.0, 1.0]]))  # capped at -c A = 3
+
+
+def test_reinforce_and_nll():
+    adv = torch.tensor([2.0])
+    assert torch.allclose(POLICY_LOSSES["reinforce"](LOGP, LOGP, adv), torch.tensor([[-2.0, -2.0]]))
+    assert torch.allclose(POLICY_LOSSES["nll"](LOGP, LOGP, adv), -LOGP)
+
+
+def test_unknown_loss_and_aggregation_names():
+    with pytest.raises(ValueError, match="valid: clip, nll, reinforce"):
+        POLICY_LOSSES["ppo2"]
+    with pytest.raises(ValueError, match="seq_mean_token_mean"):
+        AGGREGATIONS["mean"]
+
+
+L = torch.tensor([[1.0, 2.0, 3.0, 4.0], [5.0, 6.0, 0.0, 0.0]])
+M = torch.tensor([[1.0, 1.0, 1.0, 1.0], [1.0, 1.0, 0.0, 0.0]])
+
+
+def test_token_mean_and_seq_mean_differ_on_unequal_lengths():
+    # token_mean: (1+2+3+4+5+6) / 6 = 3.5 ; seq_mean_token_mean: mean(2.5, 5.5) = 4.0
+    assert AGGREGATIONS["token_mean"](L, M).item() == pytest.approx(3.5)
+    assert AGGREGATIONS["seq_mean_token_mean"](L, M).item() == pytest.approx(4.0)
+
+
+def test_seq_mean_token_sum_and_seq_sum_norm():
+    assert AGGREGATIONS["seq_mean_token_sum"](L, M).item() == pytest.approx((10 + 11) / 2)
+    assert AGGREGATIONS["seq_sum_norm"](L, M).item() == pytest.approx(21 / (2 * 4))
+    assert AGGREGATIONS["seq_sum_norm"](L, M, norm_len=10).item() == pytest.approx(21 / 20)
+
+
+@pytest.mark.parametrize("name", list(AGGREGATIONS))
+def test_every_aggregation_ignores_masked_tokens(name):
+    noisy = L.clone()
+    noisy[1, 2:] = 1000.0
+    assert AGGREGATIONS[name](noisy, M).item() == pytest.approx(AGGREGATIONS[name](L, M).item())
+
+
+def test_kl_estimators_by_hand():
+    logp, ref = torch.tensor([0.0, -1.0]), torch.tensor([-1.0, 0.0])  # d = 1, -1
+    assert torch.allclose(KL_ESTIMATORS["k1"](logp, ref), torch.tensor([1.0, -1.0]))
+    assert torch.allclose(KL_ESTIMATORS["k2"](logp, ref), torch.tensor([0.5, 0.5]))
+    expect = torch.tensor([math.exp(-1) + 1 - 1, math.exp(1) - 1 - 1])
+    assert torch.allclose(KL_ESTIMATORS["k3"](logp, ref), expect)
+
+
+def test_k3_is_never_negative():
+    g = torch.Generator().manual_seed(0)
+    d = torch.randn(10_000, generator=g) * 5
+    assert (KL_ESTIMATORS["k3"](d, torch.zeros_like(d)) >= 0).all()
+
+
+def test_entropy_and_clipfrac():
+    uniform = torch.zeros(1, 4)
+    assert entropy_from_logits(uniform).item() == pytest.approx(math.log(4))
+    old = torch.log(torch.tensor([[0.25, 0.5]]))
+    assert clip_fraction(LOGP, old, torch.ones(1, 2)).item() == pytest.approx(0.5)
+
+
+def test_dynamic_sampling_judges_raw_correctness():
+    correct = torch.tensor([True, True, False, True, False, False, True, True])
+    groups = torch.tensor([0, 0, 1, 1, 2, 2, 3, 3])
+    assert mixed_groups(correct, groups).tolist() == [False, False, True, True] + [False] * 4
+
+
+def test_overlong_penalty_by_hand():
+    lengths = torch.tensor([10, 12, 14, 16, 17])
+    # L_max 16, cache 4: free up to 12, then (12 - len) / 4, -1 beyond 16
+    pen = overlong_penalty(lengths, max_len=16, cache_len=4)
+    assert torch.allclose(pen, torch.tensor([0.0, 0.0, -0.5, -1.0, -1.0]))
+
+
+def test_mask_truncated():
+    m = torch.ones(2, 3)
+    out = mask_truncated(m, torch.tensor([True, False]))
+    assert out.tolist() == [[0, 0, 0], [1, 1, 1]]
