@@ -72,7 +72,11 @@ class Block(nn.Module):
             cache.v[layer, :, :, start : start + T] = v
             k = cache.k[layer, :, :, : start + T]  # (B, nh, S, hs)
             v = cache.v[layer, :, :, : start + T]
-        y = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask)  # (B, nh, T, hs)
+        if T == 1:  # decode: a plain masked softmax is faster than SDPA's dispatch on CPU
+            att = (q @ k.transpose(-1, -2)) * (k.shape[-1] ** -0.5)  # (B, nh, 1, S)
+            y = att.masked_fill(~attn_mask, float("-inf")).softmax(-1) @ v  # (B, nh, 1, hs)
+        else:
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask)  # (B, nh, T, hs)
         x = x + self.proj(y.transpose(1, 2).reshape(B, T, C))
         return x + self.fc_out(F.gelu(self.fc(self.ln2(x))))
 

@@ -1,0 +1,61 @@
+import torch
+
+from priorlab.models import build_policy
+from priorlab.rollout import _top_p, sample, sequence_logp
+
+
+def _prompts(tok):
+    return [tok.encode(t) for t in ("1+2=", "13*4-7=", "9=", "5+5+5+5=")]
+
+
+def test_sampler_log_probs_match_teacher_forcing():
+    policy = build_policy("0.1m", seed=1)
+    g = torch.Generator().manual_seed(0)
+    s = sample(policy, _prompts(policy.tokenizer), max_new_tokens=12, generator=g)
+    logp, ent, _ = sequence_logp(policy, s)
+    assert torch.allclose(logp * s.mask, s.logp, atol=1e-5)
+    assert torch.allclose(ent * s.mask, s.entropy, atol=1e-4)
+
+
+def test_sampler_is_deterministic_for_a_seed():
+    policy = build_policy("0.1m", seed=1)
+    a = sample(policy, _prompts(policy.tokenizer), max_new_tokens=10,
+               generator=torch.Generator().manual_seed(5))
+    b = sample(policy, _prompts(policy.tokenizer), max_new_tokens=10,
+               generator=torch.Generator().manual_seed(5))
+    assert torch.equal(a.response, b.response) and torch.equal(a.logp, b.logp)
+
+
+def test_rows_stop_at_eos_and_report_truncation():
+    policy = build_policy("0.1m", seed=1)
+    tok = policy.tokenizer
+    with torch.no_grad():  # constant final hidden state aligned with EOS: P(EOS) ~ 1/2
+        policy.model.ln_f.weight.zero_()
+        policy.model.ln_f.bias.fill_(1.0)
+        policy.model.head.weight[tok.eos_id] = 4.6 / policy.model.cfg.d_model
+    s = sample(policy, _prompts(tok), max_new_tokens=6, generator=torch.Generator().manual_seed(0))
+    for row, m, length, trunc in zip(s.response, s.mask, s.lengths, s.truncated):
+        n = int(length)
+        assert m[:n].all() and not m[n:].any()
+        if not trunc:
+            assert row[n - 1] == tok.eos_id and (row[: n - 1] != tok.eos_id).all()
+        else:
+            assert n == 6
+    assert not s.truncated.all() and s.lengths.min() < 6
+
+
+def test_greedy_is_argmax():
+    policy = build_policy("0.1m", seed=2)
+    g = torch.Generator().manual_seed(0)
+    s = sample(policy, _prompts(policy.tokenizer), max_new_tokens=5, generator=g,
+               temperature=0)
+    t = sample(policy, _prompts(policy.tokenizer), max_new_tokens=5, generator=g,
+               temperature=0)
+    assert torch.equal(s.response, t.response)
+
+
+def test_top_p_keeps_the_smallest_nucleus():
+    probs = torch.tensor([[0.5, 0.3, 0.15, 0.05]])
+    assert torch.allclose(_top_p(probs, 0.7), torch.tensor([[0.5, 0.3, 0.0, 0.0]]))
+    assert torch.allclose(_top_p(probs, 0.5), torch.tensor([[0.5, 0.0, 0.0, 0.0]]))
+    assert torch.equal(_top_p(probs, 1.0), probs)
