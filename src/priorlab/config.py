@@ -110,7 +110,13 @@ def build(cls, data: dict, *, where: str = "config"):
     """Instantiate dataclass `cls` from a dict, naming any unknown or mistyped field."""
     hints = typing.get_type_hints(cls)
     names = [f.name for f in dataclasses.fields(cls)]
+    data = dict(data)
     for key, value in data.items():
+        if key in hints and isinstance(value, str) and _accepts(hints[key], 0.5):
+            try:  # YAML 1.1 reads 3e-4 as a string
+                data[key] = value = float(value)
+            except ValueError:
+                pass
         if key not in hints:
             raise ConfigError(key, f"unknown field in {where}; valid: {', '.join(names)}")
         if not _accepts(hints[key], value):
@@ -130,6 +136,11 @@ def parse_overrides(pairs: list[str]) -> dict:
             value = yaml.safe_load(raw) if raw else ""
         except yaml.YAMLError:
             value = raw
+        if isinstance(value, str):
+            try:  # YAML 1.1 reads 3e-4 as a string
+                value = float(value)
+            except ValueError:
+                pass
         node = out
         *parents, leaf = key.strip().split(".")
         for p in parents:
