@@ -69,7 +69,7 @@ def sft_step(policy, opt, samples: Samples, *, include_prompt: bool = False,
     loss.backward()
     torch.nn.utils.clip_grad_norm_(policy.model.parameters(), max_grad_norm)
     opt.step()
-    return float(loss)
+    return loss.item()
 
 
 @contextmanager

@@ -72,9 +72,9 @@ class Block(nn.Module):
             cache.v[layer, :, :, start : start + T] = v
             k = cache.k[layer, :, :, : start + T]  # (B, nh, S, hs)
             v = cache.v[layer, :, :, : start + T]
-        if T == 1:  # decode: a plain masked softmax is faster than SDPA's dispatch on CPU
-            att = (q @ k.transpose(-1, -2)) * (k.shape[-1] ** -0.5)  # (B, nh, 1, S)
-            y = att.masked_fill(~attn_mask, float("-inf")).softmax(-1) @ v  # (B, nh, 1, hs)
+        if attn_mask.dtype != torch.bool:  # decode: additive mask, plain softmax beats SDPA
+            att = (q * k.shape[-1] ** -0.5) @ k.transpose(-1, -2)  # (B, nh, 1, S)
+            y = (att + attn_mask).softmax(-1) @ v  # (B, nh, 1, hs)
         else:
             y = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask)  # (B, nh, T, hs)
         x = x + self.proj(y.transpose(1, 2).reshape(B, T, C))
@@ -135,7 +135,8 @@ class TinyGPT(nn.Module):
         B = token.shape[0]
         pos = key_valid.long().sum(1, keepdim=True) - 1  # (B, 1)
         x = self.tok_emb(token[:, None]) + self.pos_emb(pos)
-        attn_mask = key_valid[:, None, None, :]  # (B, 1, 1, S)
+        attn_mask = torch.zeros(key_valid.shape, dtype=x.dtype, device=x.device)
+        attn_mask = attn_mask.masked_fill_(~key_valid, float("-inf"))[:, None, None]  # (B,1,1,S)
         for i, block in enumerate(self.blocks):
             x = block(x, attn_mask, cache, i)
         cache.length += 1
