@@ -42,16 +42,26 @@ def main() -> None:
 
     policy = build_policy("1m", max_len=args.prompt + args.new + 2)
     cfg = policy.model.cfg
-    hf = LlamaForCausalLM(LlamaConfig(
-        vocab_size=cfg.vocab_size, hidden_size=cfg.d_model, intermediate_size=4 * cfg.d_model,
-        num_hidden_layers=cfg.n_layer, num_attention_heads=cfg.n_head,
-        num_key_value_heads=cfg.n_head, max_position_embeddings=256,
-        bos_token_id=1, eos_token_id=2, pad_token_id=0,
-    )).eval()
-    print(f"priorlab model {count_parameters(policy.model) / 1e6:.2f}M params, "
-          f"HF Llama {count_parameters(hf) / 1e6:.2f}M params; "
-          f"d={cfg.d_model} layers={cfg.n_layer} heads={cfg.n_head} vocab={cfg.vocab_size}; "
-          f"prompt {args.prompt} tokens, {args.new} new, threads {torch.get_num_threads()}")
+    hf = LlamaForCausalLM(
+        LlamaConfig(
+            vocab_size=cfg.vocab_size,
+            hidden_size=cfg.d_model,
+            intermediate_size=4 * cfg.d_model,
+            num_hidden_layers=cfg.n_layer,
+            num_attention_heads=cfg.n_head,
+            num_key_value_heads=cfg.n_head,
+            max_position_embeddings=256,
+            bos_token_id=1,
+            eos_token_id=2,
+            pad_token_id=0,
+        )
+    ).eval()
+    print(
+        f"priorlab model {count_parameters(policy.model) / 1e6:.2f}M params, "
+        f"HF Llama {count_parameters(hf) / 1e6:.2f}M params; "
+        f"d={cfg.d_model} layers={cfg.n_layer} heads={cfg.n_head} vocab={cfg.vocab_size}; "
+        f"prompt {args.prompt} tokens, {args.new} new, threads {torch.get_num_threads()}"
+    )
     gen = torch.Generator().manual_seed(0)
     for B in args.batches:
         prompts = torch.randint(5, cfg.vocab_size, (B, args.prompt), generator=gen)
@@ -63,14 +73,21 @@ def main() -> None:
 
         def theirs():
             with torch.no_grad():
-                out = hf.generate(prompts, attention_mask=torch.ones_like(prompts),
-                                  do_sample=True, max_new_tokens=args.new,
-                                  min_new_tokens=args.new, top_k=0)
+                out = hf.generate(
+                    prompts,
+                    attention_mask=torch.ones_like(prompts),
+                    do_sample=True,
+                    max_new_tokens=args.new,
+                    min_new_tokens=args.new,
+                    top_k=0,
+                )
             return float((out.shape[1] - args.prompt) * B)
 
         a, b = best_of(ours, args.repeats), best_of(theirs, args.repeats)
-        print(f"batch {B:4d}: priorlab {a:9,.0f} tok/s | HF generate {b:9,.0f} tok/s | "
-              f"ratio {a / b:.2f}x")
+        print(
+            f"batch {B:4d}: priorlab {a:9,.0f} tok/s | HF generate {b:9,.0f} tok/s | "
+            f"ratio {a / b:.2f}x"
+        )
 
 
 if __name__ == "__main__":

@@ -30,8 +30,12 @@ def test_mistyped_value_names_the_field():
 
 @pytest.mark.parametrize(
     "field,value,pattern",
-    [("lr", -1e-4, "lr: must be > 0"), ("temperature", 0.0, "temperature"),
-     ("top_p", 1.5, "top_p"), ("rollout_budget", 0, "rollout_budget")],
+    [
+        ("lr", -1e-4, "lr: must be > 0"),
+        ("temperature", 0.0, "temperature"),
+        ("top_p", 1.5, "top_p"),
+        ("rollout_budget", 0, "rollout_budget"),
+    ],
 )
 def test_invalid_hyper_parameters(field, value, pattern):
     with pytest.raises(ConfigError, match=pattern):

@@ -19,10 +19,18 @@ def test_sampler_log_probs_match_teacher_forcing():
 
 def test_sampler_is_deterministic_for_a_seed():
     policy = build_policy("0.1m", seed=1)
-    a = sample(policy, _prompts(policy.tokenizer), max_new_tokens=10,
-               generator=torch.Generator().manual_seed(5))
-    b = sample(policy, _prompts(policy.tokenizer), max_new_tokens=10,
-               generator=torch.Generator().manual_seed(5))
+    a = sample(
+        policy,
+        _prompts(policy.tokenizer),
+        max_new_tokens=10,
+        generator=torch.Generator().manual_seed(5),
+    )
+    b = sample(
+        policy,
+        _prompts(policy.tokenizer),
+        max_new_tokens=10,
+        generator=torch.Generator().manual_seed(5),
+    )
     assert torch.equal(a.response, b.response) and torch.equal(a.logp, b.logp)
 
 
@@ -47,10 +55,8 @@ def test_rows_stop_at_eos_and_report_truncation():
 def test_greedy_is_argmax():
     policy = build_policy("0.1m", seed=2)
     g = torch.Generator().manual_seed(0)
-    s = sample(policy, _prompts(policy.tokenizer), max_new_tokens=5, generator=g,
-               temperature=0)
-    t = sample(policy, _prompts(policy.tokenizer), max_new_tokens=5, generator=g,
-               temperature=0)
+    s = sample(policy, _prompts(policy.tokenizer), max_new_tokens=5, generator=g, temperature=0)
+    t = sample(policy, _prompts(policy.tokenizer), max_new_tokens=5, generator=g, temperature=0)
     assert torch.equal(s.response, t.response)
 
 

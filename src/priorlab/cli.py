@@ -25,8 +25,11 @@ from priorlab.config import (
 )
 from priorlab.errors import PriorlabError
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
-                  help="priorlab: does the RL algorithm matter, or does the prior set the ceiling?")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="priorlab: does the RL algorithm matter, or does the prior set the ceiling?",
+)
 
 ConfigOpt = typer.Option(None, "--config", "-c", help="YAML file of config fields.")
 SetOpt = typer.Option(None, "--set", "-s", help="Override a field: --set lr=3e-4 (repeatable).")
@@ -39,8 +42,11 @@ def _config(cls, path, sets, **flags):
 
 
 def _fields_help(cls) -> str:
-    return "\n".join(f"  {f.name} = {f.default if f.default is not dataclasses.MISSING else '{}'!s}"
-                     f"  # {f.metadata.get('help', '')}" for f in dataclasses.fields(cls))
+    return "\n".join(
+        f"  {f.name} = {f.default if f.default is not dataclasses.MISSING else '{}'!s}"
+        f"  # {f.metadata.get('help', '')}"
+        for f in dataclasses.fields(cls)
+    )
 
 
 @app.command()
@@ -76,12 +82,15 @@ def train(
     """Train one algorithm from a prior at a fixed rollout budget, then evaluate it."""
     from priorlab.train import train as run
 
-    cfg = _config(TrainConfig, config, set, algo=algo, model=model, out=out,
-                  rollout_budget=budget, seed=seed)
+    cfg = _config(
+        TrainConfig, config, set, algo=algo, model=model, out=out, rollout_budget=budget, seed=seed
+    )
     summary = run(cfg, quiet=quiet)
     i, f = summary["initial"], summary["final"]
-    typer.echo(f"{cfg.algo}: pass@1 {i['eval/pass@1']:.3f} -> {f['eval/pass@1']:.3f}, "
-               f"samples {summary['samples']}; run in {cfg.out}")
+    typer.echo(
+        f"{cfg.algo}: pass@1 {i['eval/pass@1']:.3f} -> {f['eval/pass@1']:.3f}, "
+        f"samples {summary['samples']}; run in {cfg.out}"
+    )
 
 
 @app.command("eval")
@@ -109,8 +118,9 @@ def algos():
 
     base = dataclasses.asdict(PRESETS["grpo"].__class__("base"))
     for name, algo in PRESETS.items():
-        changed = {k: v for k, v in dataclasses.asdict(algo).items()
-                   if k != "name" and v != base[k]}
+        changed = {
+            k: v for k, v in dataclasses.asdict(algo).items() if k != "name" and v != base[k]
+        }
         typer.echo(f"{name:14s} {changed}")
 
 

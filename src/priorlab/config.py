@@ -40,7 +40,9 @@ class PretrainConfig:
     lr: float = doc(1e-3, "Peak AdamW learning rate (cosine decay, 5% warm-up).")
     wrong_frac: float = doc(0.5, "Fraction of corpus solutions with a corrupted step (0-1).")
     withhold: list = doc([], "Skills kept out of the corpus, e.g. ['*'] for arith.")
-    sft: str = doc("none", "SFT on gold solutions after pretraining: none, light, heavy or N steps.")
+    sft: str = doc(
+        "none", "SFT on gold solutions after pretraining: none, light, heavy or N steps."
+    )
     seed: int = doc(0, "Seed for the corpus, initialisation and batches.")
 
 
@@ -50,7 +52,9 @@ class TrainConfig:
 
     model: str = doc("runs/prior", "Prior checkpoint directory (from `priorlab pretrain`).")
     out: str = doc("runs/train", "Run directory: metrics, evaluation samples, final policy.")
-    task: str = doc("arith", "Task to train on; must match the prior's alphabet (arith, countdown).")
+    task: str = doc(
+        "arith", "Task to train on; must match the prior's alphabet (arith, countdown)."
+    )
     task_params: dict = doc({}, "Task knobs (default: those the prior was trained with).")
     algo: str = doc("grpo", "Algorithm preset (see `priorlab algos`).")
     algo_params: dict = doc({}, "Overrides of the preset's fields, e.g. {aggregation: token_mean}.")
@@ -181,7 +185,7 @@ def check(cond: bool, field_name: str, message: str) -> None:
 
 
 def validate_train(cfg: TrainConfig) -> None:
-    """Checks that need no model or data; the algorithm's own fields are checked by make_algorithm."""
+    """Checks that need no model or data; the algorithm's fields: make_algorithm."""
     check(cfg.lr > 0, "lr", f"must be > 0, got {cfg.lr}")
     check(cfg.rollout_budget > 0, "rollout_budget", "must be > 0")
     check(cfg.prompts_per_step > 0, "prompts_per_step", "must be > 0")

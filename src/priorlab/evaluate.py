@@ -289,18 +289,27 @@ def evaluate_policy(cfg) -> dict:
     validate_eval(cfg)
     policy = load_policy(cfg.model)
     task = make_task(cfg.task, **(cfg.task_params or policy.meta.get("task_params", {})))
-    problems = task.problems("test", cfg.problems, seed=cfg.seed,
-                             require_skills=tuple(cfg.require))
+    problems = task.problems("test", cfg.problems, seed=cfg.seed, require_skills=tuple(cfg.require))
     gen = torch.Generator().manual_seed(cfg.seed)
-    table = sample_table(policy, task, problems, n=cfg.samples, generator=gen,
-                         max_new_tokens=cfg.max_new_tokens, temperature=cfg.temperature,
-                         prefix=policy.meta.get("condition_prefix"))
+    table = sample_table(
+        policy,
+        task,
+        problems,
+        n=cfg.samples,
+        generator=gen,
+        max_new_tokens=cfg.max_new_tokens,
+        temperature=cfg.temperature,
+        prefix=policy.meta.get("condition_prefix"),
+    )
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     save_samples(table, out / "samples.parquet")
     metrics = summarize(table, seed=cfg.seed)
     if cfg.k:
-        metrics = {k: v for k, v in metrics.items()
-                   if "@" not in k or "greedy" in k or int(k.split("@")[1]) <= cfg.k}
+        metrics = {
+            k: v
+            for k, v in metrics.items()
+            if "@" not in k or "greedy" in k or int(k.split("@")[1]) <= cfg.k
+        }
     write_json_atomic(out / "metrics.json", metrics)
     return metrics

@@ -23,8 +23,11 @@ def fine_tune(run: Run, examples: list[tuple], opt, *, epochs: int) -> float:
         for start in range(0, len(order), cfg.minibatch_size):
             chunk = [examples[i] for i in order[start : start + cfg.minibatch_size]]
             samples = encode_pairs(
-                tok, [p.prompt for p, _, _ in chunk], [c for _, c, _ in chunk],
-                max_len=run.policy.model.cfg.max_len, prefixes=[x or [] for _, _, x in chunk],
+                tok,
+                [p.prompt for p, _, _ in chunk],
+                [c for _, c, _ in chunk],
+                max_len=run.policy.model.cfg.max_len,
+                prefixes=[x or [] for _, _, x in chunk],
             )
             loss = sft_step(run.policy, opt, samples, max_grad_norm=cfg.max_grad_norm)
     return loss
@@ -64,9 +67,14 @@ def expert_iteration(run: Run, tick) -> None:
         opt = make_optimizer(run.policy.model, cfg.lr)
         loss = fine_tune(run, list(kept.values()), opt, epochs=cfg.ft_epochs) if kept else 0.0
         run.step += 1
-        run.record({"task/accuracy": batch.correct.float().mean().item(),
-                    "reward/mean": batch.rewards.mean().item(),
-                    "ei/kept": len(kept), "loss/sft": loss})
+        run.record(
+            {
+                "task/accuracy": batch.correct.float().mean().item(),
+                "reward/mean": batch.rewards.mean().item(),
+                "ei/kept": len(kept),
+                "loss/sft": loss,
+            }
+        )
         tick()
 
 
@@ -89,9 +97,14 @@ def return_conditioned(run: Run, tick) -> None:
         ]
         loss = fine_tune(run, labelled, opt, epochs=cfg.ft_epochs)
         run.step += 1
-        run.record({"task/accuracy": batch.correct.float().mean().item(),
-                    "reward/mean": batch.rewards.mean().item(),
-                    "rcrl/labelled": len(labelled), "loss/sft": loss})
+        run.record(
+            {
+                "task/accuracy": batch.correct.float().mean().item(),
+                "reward/mean": batch.rewards.mean().item(),
+                "rcrl/labelled": len(labelled),
+                "loss/sft": loss,
+            }
+        )
         tick()
     run.prefix = best
 

@@ -32,7 +32,7 @@ class Samples:
 
 @dataclass
 class Batch:
-    """One step's samples; each stage adds its fields (rewards, adv, ...) rather than re-deriving."""
+    """One step's samples; each stage adds its fields (rewards, adv, ...)."""
 
     samples: Samples
     problems: list  # (B,) the Problem each row answers
@@ -93,8 +93,12 @@ def cat_batches(batches: list[Batch]) -> Batch:
         return torch.cat(ts)
 
     samples = Samples(*(field_(f) for f in Samples.__dataclass_fields__))
-    cat = lambda name: None if getattr(batches[0], name) is None else torch.cat(  # noqa: E731
-        [getattr(b, name) for b in batches]
+    cat = lambda name: (
+        None
+        if getattr(batches[0], name) is None
+        else torch.cat(  # noqa: E731
+            [getattr(b, name) for b in batches]
+        )
     )
     offset, group_ids = 0, []
     for b in batches:  # keep groups of different batches apart

@@ -49,13 +49,17 @@ class Run:
         self.rng = random.Random(cfg.seed)
         self.pool = self.task.problems("train", cfg.train_problems, seed=cfg.seed + 1)
         self.test = self.task.problems(
-            "test", cfg.eval_problems, seed=EVAL_PROBLEM_SEED,
+            "test",
+            cfg.eval_problems,
+            seed=EVAL_PROBLEM_SEED,
             require_skills=tuple(cfg.eval_require),
         )
         self.order: list[int] = []
         self.dir = Path(cfg.out)
         self.dir.mkdir(parents=True, exist_ok=True)
-        write_json_atomic(self.dir / "config.json", {**asdict(cfg), "algo_resolved": asdict(self.algo)})
+        write_json_atomic(
+            self.dir / "config.json", {**asdict(cfg), "algo_resolved": asdict(self.algo)}
+        )
         self.log = MetricsLog(self.dir)
         self.samples_used = 0
         self.tokens_used = 0
@@ -75,8 +79,14 @@ class Run:
         """Rollout and score: rewards, raw correctness, extracted answers; counts the budget."""
         cfg = self.cfg
         batch = rollout(
-            self.policy, problems, group_size=group_size, max_new_tokens=cfg.max_new_tokens,
-            generator=self.gen, temperature=cfg.temperature, top_p=cfg.top_p, prefix=prefix,
+            self.policy,
+            problems,
+            group_size=group_size,
+            max_new_tokens=cfg.max_new_tokens,
+            generator=self.gen,
+            temperature=cfg.temperature,
+            top_p=cfg.top_p,
+            prefix=prefix,
         )
         verdicts = [self.task.verify(p, t) for p, t in zip(batch.problems, batch.texts)]
         rewards = self.reward_fn(batch.problems, batch.texts, verdicts, rng=self.rng)
@@ -93,16 +103,22 @@ class Run:
         cfg = self.cfg
         gen = torch.Generator().manual_seed(cfg.seed + 7919)  # same draws whatever was trained
         table = sample_table(
-            self.policy, self.task, self.test, n=cfg.eval_samples,
-            max_new_tokens=cfg.max_new_tokens, generator=gen,
-            temperature=cfg.eval_temperature, prefix=self.prefix,
+            self.policy,
+            self.task,
+            self.test,
+            n=cfg.eval_samples,
+            max_new_tokens=cfg.max_new_tokens,
+            generator=gen,
+            temperature=cfg.eval_temperature,
+            prefix=self.prefix,
         )
         save_samples(table, self.dir / f"samples_{tag}.parquet")
         return summarize(table, seed=cfg.seed)
 
     def record(self, row: dict) -> None:
-        self.log.log({"step": self.step, "samples": self.samples_used,
-                      "tokens": self.tokens_used, **row})
+        self.log.log(
+            {"step": self.step, "samples": self.samples_used, "tokens": self.tokens_used, **row}
+        )
 
 
 def train(cfg: TrainConfig, *, quiet: bool = False) -> dict:
@@ -113,7 +129,9 @@ def train(cfg: TrainConfig, *, quiet: bool = False) -> dict:
     with progress(quiet) as bar:
         job = bar.add_task(f"{cfg.algo}", total=cfg.rollout_budget)
         if run.algo.kind == "online":
-            online(run, lambda: bar.update(job, completed=min(run.samples_used, cfg.rollout_budget)))
+            online(
+                run, lambda: bar.update(job, completed=min(run.samples_used, cfg.rollout_budget))
+            )
         else:
             from priorlab.offline import OFFLINE_LOOPS
 
@@ -125,9 +143,13 @@ def train(cfg: TrainConfig, *, quiet: bool = False) -> dict:
     run.policy.meta = {**run.policy.meta, "condition_prefix": run.prefix}
     run.policy.save(run.dir / "policy")
     summary = {
-        "algo": cfg.algo, "seed": cfg.seed, "samples": run.samples_used,
-        "tokens": run.tokens_used, "steps": run.step,
-        "initial": initial, "final": final,
+        "algo": cfg.algo,
+        "seed": cfg.seed,
+        "samples": run.samples_used,
+        "tokens": run.tokens_used,
+        "steps": run.step,
+        "initial": initial,
+        "final": final,
     }
     write_json_atomic(run.dir / "summary.json", summary)
     return summary
@@ -153,9 +175,14 @@ def online(run: Run, tick) -> None:
         stats = update(run, batch, ref, opt)
         run.step += 1
         dt = time.perf_counter() - t0
-        run.record({**batch_metrics(batch, run.cfg.group_size), **stats,
-                    "perf/tokens_per_s": float(batch.samples.lengths.sum()) / dt,
-                    "perf/step_s": dt})
+        run.record(
+            {
+                **batch_metrics(batch, run.cfg.group_size),
+                **stats,
+                "perf/tokens_per_s": float(batch.samples.lengths.sum()) / dt,
+                "perf/step_s": dt,
+            }
+        )
         tick()
         if cfg.eval_every and run.step % cfg.eval_every == 0:
             run.record(run.evaluate(f"step{run.step}"))
@@ -168,7 +195,8 @@ def collect(run: Run, rows: int) -> Batch:
     batch = run.sample(run.next_problems(cfg.prompts_per_step), cfg.group_size)
     if algo.overlong_cache:
         batch.rewards = batch.rewards + algos.overlong_penalty(
-            batch.samples.lengths, max_len=cfg.max_new_tokens, cache_len=algo.overlong_cache)
+            batch.samples.lengths, max_len=cfg.max_new_tokens, cache_len=algo.overlong_cache
+        )
     if not algo.dynamic_sampling:
         return batch
     kept, drawn = [], 0
@@ -182,7 +210,8 @@ def collect(run: Run, rows: int) -> Batch:
         batch = run.sample(run.next_problems(cfg.prompts_per_step), cfg.group_size)
         if algo.overlong_cache:
             batch.rewards = batch.rewards + algos.overlong_penalty(
-                batch.samples.lengths, max_len=cfg.max_new_tokens, cache_len=algo.overlong_cache)
+                batch.samples.lengths, max_len=cfg.max_new_tokens, cache_len=algo.overlong_cache
+            )
     out = cat_batches(kept)
     return out.select(torch.arange(len(out)) < rows) if len(out) > rows else out
 
@@ -227,8 +256,9 @@ def update(run: Run, batch: Batch, ref, opt) -> dict:
         for idx in torch.randperm(B, generator=run.gen).split(cfg.minibatch_size):
             mb = batch.select(torch.zeros(B, dtype=torch.bool).index_fill_(0, idx, True))
             m, old_logp = mask[idx.sort().values], mb.samples.logp
-            logp, ent, values = sequence_logp(run.policy, mb.samples,
-                                              temperature=cfg.temperature, values=algo.critic)
+            logp, ent, values = sequence_logp(
+                run.policy, mb.samples, temperature=cfg.temperature, values=algo.critic
+            )
             kw = clip_kw if algo.policy_loss == "clip" else {}
             loss = pg_loss = agg(loss_fn(logp, old_logp, mb.adv, **kw), m)
             stats = {"loss/policy": pg_loss.item()}
@@ -246,11 +276,13 @@ def update(run: Run, batch: Batch, ref, opt) -> dict:
             opt.zero_grad(set_to_none=True)
             loss.backward()
             stats["policy/grad_norm"] = float(
-                torch.nn.utils.clip_grad_norm_(run.policy.model.parameters(), cfg.max_grad_norm))
+                torch.nn.utils.clip_grad_norm_(run.policy.model.parameters(), cfg.max_grad_norm)
+            )
             opt.step()
             with torch.no_grad():
                 stats["policy/clipfrac"] = algos.clip_fraction(
-                    logp, old_logp, m, eps_low=algo.eps_low, eps_high=algo.eps_high).item()
+                    logp, old_logp, m, eps_low=algo.eps_low, eps_high=algo.eps_high
+                ).item()
                 stats["policy/approx_kl"] = algos.approx_kl(logp, old_logp, m).item()
             for k, v in stats.items():
                 totals[k] = totals.get(k, 0.0) + v
@@ -279,7 +311,7 @@ def _frozen(policy: Policy) -> Policy:
 
 
 def batch_metrics(batch: Batch, group_size: int) -> dict:
-    """Reward, true accuracy (always apart from the reward), entropy, length, zero-variance groups."""
+    """Reward, true accuracy (apart from the reward), entropy, length, zero-variance groups."""
     s = batch.samples
     _, std, _ = algos.group_stats(batch.rewards, batch.group_ids)
     return {

@@ -14,8 +14,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from priorlab.rollout import Samples, left_pad
 
 
-def encode_pairs(tok, prompts: list[str], completions: list[str], *, max_len: int,
-                 prefixes: list[list[int]] | None = None) -> Samples:
+def encode_pairs(
+    tok,
+    prompts: list[str],
+    completions: list[str],
+    *,
+    max_len: int,
+    prefixes: list[list[int]] | None = None,
+) -> Samples:
     """Teacher-forcing batch: left-padded prompts, right-padded completions + EOS.
 
     Completions are cut so that prompt + completion fits in `max_len` tokens.
@@ -61,8 +67,9 @@ def make_optimizer(model, lr: float):
     return torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.95), weight_decay=0.0)
 
 
-def sft_step(policy, opt, samples: Samples, *, include_prompt: bool = False,
-             max_grad_norm: float = 1.0) -> float:
+def sft_step(
+    policy, opt, samples: Samples, *, include_prompt: bool = False, max_grad_norm: float = 1.0
+) -> float:
     """One cross-entropy step; returns the loss."""
     loss = lm_loss(policy, samples, include_prompt=include_prompt)
     opt.zero_grad(set_to_none=True)
@@ -75,8 +82,12 @@ def sft_step(policy, opt, samples: Samples, *, include_prompt: bool = False,
 @contextmanager
 def progress(quiet: bool = False):
     """A rich progress bar (disabled when quiet or not on a terminal)."""
-    columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TimeRemainingColumn()]
+    columns = [
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+    ]
     with Progress(*columns, disable=quiet, transient=False) as bar:
         yield bar
 

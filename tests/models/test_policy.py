@@ -29,8 +29,7 @@ def test_save_load_round_trip(tmp_path):
     assert (tmp_path / "p" / "model.safetensors").is_file()
     assert json.loads((tmp_path / "p" / "config.json").read_text())["meta"]["task"] == "arith"
     loaded = load_policy(tmp_path / "p")
-    for (k, a), (_, b) in zip(policy.model.state_dict().items(),
-                              loaded.model.state_dict().items()):
+    for (k, a), (_, b) in zip(policy.model.state_dict().items(), loaded.model.state_dict().items()):
         assert torch.equal(a, b), k
 
 

@@ -10,12 +10,18 @@ VERDICTS = [Verdict(True, "7", True), Verdict(False, "8", True), Verdict(False, 
 
 def test_verifier_is_sparse_zero_one():
     assert get_reward("verifier")([None] * 3, ["", "", ""], VERDICTS, rng=random.Random(0)) == [
-        1.0, 0.0, 0.0]
+        1.0,
+        0.0,
+        0.0,
+    ]
 
 
 def test_format_rewards_any_parsed_answer():
     assert REWARDS["format"]([None] * 3, [""] * 3, VERDICTS, rng=random.Random(0)) == [
-        1.0, 1.0, 0.0]
+        1.0,
+        1.0,
+        0.0,
+    ]
 
 
 def test_random_reward_ignores_the_completion_and_is_seeded():

@@ -54,8 +54,10 @@ def test_withheld_skill():
     assert all("*" in p.skills for p in test)
 
 
-@pytest.mark.parametrize("knobs,name", [({"steps": 0}, "steps"), ({"ops": ["/"]}, "ops"),
-                                        ({"operand_max": 0}, "operand_max")])
+@pytest.mark.parametrize(
+    "knobs,name",
+    [({"steps": 0}, "steps"), ({"ops": ["/"]}, "ops"), ({"operand_max": 0}, "operand_max")],
+)
 def test_invalid_knobs_name_the_knob(knobs, name):
     with pytest.raises(ValueError, match=name):
         make_task("arith", **knobs)

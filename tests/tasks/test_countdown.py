@@ -28,8 +28,9 @@ def test_use_all_false_allows_a_subset():
     assert task.verify(q, "#3*5").correct and not task.verify(q, "#3*5*1").correct
 
 
-@pytest.mark.parametrize("junk", ["", "#", "#2+", "#(2", "#2 3", "#__import__('os')", "#1/0",
-                                  "#" + "1+" * 300 + "1"])
+@pytest.mark.parametrize(
+    "junk", ["", "#", "#2+", "#(2", "#2 3", "#__import__('os')", "#1/0", "#" + "1+" * 300 + "1"]
+)
 def test_malformed_answers_are_unparsed(junk):
     v = make_task("countdown").verify(P, junk)
     assert not v.parsed and not v.correct
@@ -40,7 +41,14 @@ def test_parser_by_hand():
     assert parse_expression("(2+3)*4")[0] == 20
     assert parse_expression("7/2")[0] == Fraction(7, 2)
     assert parse_expression(" 8 - 2 - 1 ")[0] == 5  # left associative
-    for bad in ("1/0", "2+", "(2", "2 3", "eval(1)", "((((((((((((((((((((((1))))))))))))))))))))))"):
+    for bad in (
+        "1/0",
+        "2+",
+        "(2",
+        "2 3",
+        "eval(1)",
+        "((((((((((((((((((((((1))))))))))))))))))))))",
+    ):
         with pytest.raises(ExprError):
             parse_expression(bad)
 

@@ -46,7 +46,7 @@ def rloo(rewards, group_ids):
 
 
 def lite_ppo(rewards, group_ids):
-    """A_i = (r_i - mean_g) / (std over the whole batch + 1e-6). Liu et al. 2025, Tricks or Traps."""
+    """A_i = (r_i - mean_g) / (batch std + 1e-6). Liu et al. 2025, Tricks or Traps."""
     mean, _, _ = group_stats(rewards, group_ids)
     return (rewards - mean) / (_batch_std(rewards.float()) + EPS)
 

@@ -63,25 +63,54 @@ class Algorithm:
 PRESETS: dict[str, Algorithm] = {
     # --- group-relative, critic-free ---
     "grpo": Algorithm("grpo", advantage="grpo", kl_coef=0.04, min_group_size=2),
-    "dr_grpo": Algorithm("dr_grpo", advantage="dr_grpo", aggregation="seq_sum_norm",
-                         min_group_size=2),
-    "dapo": Algorithm("dapo", advantage="grpo", aggregation="token_mean", eps_high=0.28,
-                      dynamic_sampling=True, overlong_cache=8, min_group_size=2),
-    "lite_ppo": Algorithm("lite_ppo", advantage="lite_ppo", aggregation="token_mean",
-                          min_group_size=2),
+    "dr_grpo": Algorithm(
+        "dr_grpo", advantage="dr_grpo", aggregation="seq_sum_norm", min_group_size=2
+    ),
+    "dapo": Algorithm(
+        "dapo",
+        advantage="grpo",
+        aggregation="token_mean",
+        eps_high=0.28,
+        dynamic_sampling=True,
+        overlong_cache=8,
+        min_group_size=2,
+    ),
+    "lite_ppo": Algorithm(
+        "lite_ppo", advantage="lite_ppo", aggregation="token_mean", min_group_size=2
+    ),
     "rloo": Algorithm("rloo", advantage="rloo", aggregation="token_mean", min_group_size=2),
-    "reinforce_pp": Algorithm("reinforce_pp", advantage="reinforce_pp",
-                              aggregation="token_mean", kl_coef=0.01, kl_estimator="k2"),
+    "reinforce_pp": Algorithm(
+        "reinforce_pp",
+        advantage="reinforce_pp",
+        aggregation="token_mean",
+        kl_coef=0.01,
+        kl_estimator="k2",
+    ),
     # --- the three algorithms of Havrilla et al. 2024 ---
-    "ppo": Algorithm("ppo", advantage="gae", critic=True, kl_coef=0.05, kl_in_reward=True,
-                     kl_estimator="k1", whiten_adv=True, aggregation="token_mean"),
-    "ei": Algorithm("ei", kind="expert_iteration", policy_loss="nll",
-                    aggregation="token_mean", advantage="none"),
-    "rcrl": Algorithm("rcrl", kind="return_conditioned", policy_loss="nll",
-                      aggregation="token_mean", advantage="none"),
+    "ppo": Algorithm(
+        "ppo",
+        advantage="gae",
+        critic=True,
+        kl_coef=0.05,
+        kl_in_reward=True,
+        kl_estimator="k1",
+        whiten_adv=True,
+        aggregation="token_mean",
+    ),
+    "ei": Algorithm(
+        "ei", kind="expert_iteration", policy_loss="nll", aggregation="token_mean", advantage="none"
+    ),
+    "rcrl": Algorithm(
+        "rcrl",
+        kind="return_conditioned",
+        policy_loss="nll",
+        aggregation="token_mean",
+        advantage="none",
+    ),
     # --- the baseline: supervised fine-tuning on gold solutions, same budget ---
-    "sft": Algorithm("sft", kind="sft", policy_loss="nll", aggregation="token_mean",
-                     advantage="none"),
+    "sft": Algorithm(
+        "sft", kind="sft", policy_loss="nll", aggregation="token_mean", advantage="none"
+    ),
 }
 
 

@@ -132,7 +132,6 @@ class TinyGPT(nn.Module):
 
     def decode_step(self, token, key_valid, cache: KVCache):
         """Logits (B, V) for one new token per row (B,), appended to `cache`."""
-        B = token.shape[0]
         pos = key_valid.long().sum(1, keepdim=True) - 1  # (B, 1)
         x = self.tok_emb(token[:, None]) + self.pos_emb(pos)
         attn_mask = torch.zeros(key_valid.shape, dtype=x.dtype, device=x.device)

@@ -22,7 +22,7 @@ def format_reward(problems, completions, verdicts, *, rng: random.Random) -> lis
 
 
 def random_reward(problems, completions, verdicts, *, rng: random.Random, p: float = 0.5):
-    """Bernoulli(p), independent of the completion: the spurious-reward control (Shao et al. 2025)."""
+    """Bernoulli(p), whatever the completion: the spurious-reward control (Shao et al. 2025)."""
     return [float(rng.random() < p) for _ in verdicts]
 
 

@@ -41,8 +41,9 @@ def solve(operands: list[int], ops: list[str]) -> tuple[str, int]:
 def make_problem(operands: list[int], ops: list[str]) -> Problem:
     prompt = str(operands[0]) + "".join(f"{op}{b}" for op, b in zip(ops, operands[1:])) + "="
     solution, value = solve(operands, ops)
-    return Problem(f"arith-{digest(prompt)[:12]}", prompt, str(value), solution,
-                   tuple(sorted(set(ops))))
+    return Problem(
+        f"arith-{digest(prompt)[:12]}", prompt, str(value), solution, tuple(sorted(set(ops)))
+    )
 
 
 class Arith:
@@ -50,14 +51,23 @@ class Arith:
 
     name = "arith"
 
-    def __init__(self, steps: int = 3, operand_max: int = 9, ops: Iterable[str] = OPS,
-                 value_max: int = 999, test_percent: int = 20):
+    def __init__(
+        self,
+        steps: int = 3,
+        operand_max: int = 9,
+        ops: Iterable[str] = OPS,
+        value_max: int = 999,
+        test_percent: int = 20,
+    ):
         ops = tuple(ops)
         check_knob(isinstance(steps, int) and 1 <= steps <= 12, "steps", "an integer 1..12", steps)
-        check_knob(isinstance(operand_max, int) and operand_max >= 1, "operand_max",
-                   "an integer >= 1", operand_max)
-        check_knob(len(ops) > 0 and set(ops) <= set(OPS), "ops", "a non-empty subset of + - *",
-                   ops)
+        check_knob(
+            isinstance(operand_max, int) and operand_max >= 1,
+            "operand_max",
+            "an integer >= 1",
+            operand_max,
+        )
+        check_knob(len(ops) > 0 and set(ops) <= set(OPS), "ops", "a non-empty subset of + - *", ops)
         check_knob(value_max >= 1, "value_max", "an integer >= 1", value_max)
         check_knob(0 < test_percent < 100, "test_percent", "1..99", test_percent)
         self.steps, self.operand_max, self.ops = steps, operand_max, ops
@@ -74,9 +84,16 @@ class Arith:
         return make_problem(operands, ops)
 
     def problems(self, split: str, n: int, *, seed: int, exclude_skills=(), require_skills=()):
-        return draw_problems(self._draw, split, n, seed=seed, test_percent=self.test_percent,
-                             exclude_skills=exclude_skills, require_skills=require_skills,
-                             task="arith")
+        return draw_problems(
+            self._draw,
+            split,
+            n,
+            seed=seed,
+            test_percent=self.test_percent,
+            exclude_skills=exclude_skills,
+            require_skills=require_skills,
+            task="arith",
+        )
 
     def verify(self, problem: Problem, completion: str) -> Verdict:
         """The answer is the integer after the last '#'; anything else is unparsed."""
@@ -108,6 +125,6 @@ class Arith:
 
 
 def parse_prompt(prompt: str) -> tuple[list[int], list[str]]:
-    """"3+4*2-5=" -> ([3, 4, 2, 5], ["+", "*", "-"])."""
+    """ "3+4*2-5=" -> ([3, 4, 2, 5], ["+", "*", "-"])."""
     tokens = re.findall(r"\d+|[+\-*]", prompt.rstrip("="))
     return [int(t) for t in tokens[0::2]], tokens[1::2]

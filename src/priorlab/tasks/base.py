@@ -34,8 +34,15 @@ class Verdict:
 class Task(Protocol):
     name: str
 
-    def problems(self, split: str, n: int, *, seed: int, exclude_skills: Iterable[str] = (),
-                 require_skills: Iterable[str] = ()) -> list[Problem]: ...
+    def problems(
+        self,
+        split: str,
+        n: int,
+        *,
+        seed: int,
+        exclude_skills: Iterable[str] = (),
+        require_skills: Iterable[str] = (),
+    ) -> list[Problem]: ...
 
     def verify(self, problem: Problem, completion: str) -> Verdict: ...
 
@@ -49,7 +56,7 @@ def digest(text: str) -> str:
 
 
 def split_of(prompt: str, test_percent: int) -> str:
-    """"test" when sha1(prompt) mod 100 < test_percent, else "train"."""
+    """ "test" when sha1(prompt) mod 100 < test_percent, else "train"."""
     return "test" if int(digest(prompt), 16) % 100 < test_percent else "train"
 
 

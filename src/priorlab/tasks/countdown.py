@@ -48,12 +48,18 @@ class Countdown:
 
     name = "countdown"
 
-    def __init__(self, n_numbers: int = 3, number_max: int = 9, use_all: bool = True,
-                 test_percent: int = 20):
-        check_knob(isinstance(n_numbers, int) and 2 <= n_numbers <= 6, "n_numbers", "2..6",
-                   n_numbers)
-        check_knob(isinstance(number_max, int) and number_max >= 1, "number_max",
-                   "an integer >= 1", number_max)
+    def __init__(
+        self, n_numbers: int = 3, number_max: int = 9, use_all: bool = True, test_percent: int = 20
+    ):
+        check_knob(
+            isinstance(n_numbers, int) and 2 <= n_numbers <= 6, "n_numbers", "2..6", n_numbers
+        )
+        check_knob(
+            isinstance(number_max, int) and number_max >= 1,
+            "number_max",
+            "an integer >= 1",
+            number_max,
+        )
         check_knob(0 < test_percent < 100, "test_percent", "1..99", test_percent)
         self.n_numbers, self.number_max, self.use_all = n_numbers, number_max, bool(use_all)
         self.test_percent = test_percent
@@ -66,13 +72,25 @@ class Countdown:
         if value is None or not 0 < value <= 999:
             return None
         prompt = ",".join(map(str, numbers)) + f">{value}:"
-        return Problem(f"countdown-{digest(prompt)[:12]}", prompt, str(value), solution,
-                       tuple(sorted(set(ops))))
+        return Problem(
+            f"countdown-{digest(prompt)[:12]}",
+            prompt,
+            str(value),
+            solution,
+            tuple(sorted(set(ops))),
+        )
 
     def problems(self, split: str, n: int, *, seed: int, exclude_skills=(), require_skills=()):
-        return draw_problems(self._draw, split, n, seed=seed, test_percent=self.test_percent,
-                             exclude_skills=exclude_skills, require_skills=require_skills,
-                             task="countdown")
+        return draw_problems(
+            self._draw,
+            split,
+            n,
+            seed=seed,
+            test_percent=self.test_percent,
+            exclude_skills=exclude_skills,
+            require_skills=require_skills,
+            task="countdown",
+        )
 
     def verify(self, problem: Problem, completion: str) -> Verdict:
         if "#" not in completion:
@@ -103,5 +121,5 @@ class Countdown:
 
 
 def numbers_of(prompt: str) -> list[int]:
-    """"3,5,7>22:" -> [3, 5, 7]."""
+    """ "3,5,7>22:" -> [3, 5, 7]."""
     return [int(x) for x in prompt.split(">", 1)[0].split(",")]
