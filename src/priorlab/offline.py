@@ -48,7 +48,7 @@ def sft(run: Run, tick) -> None:
 
 
 def expert_iteration(run: Run, tick) -> None:
-    """Sample K per prompt, keep the correct ones, de-duplicate, fine-tune; repeat.
+    """Sample K per prompt, keep those with reward > 0 (correct), de-duplicate, fine-tune; repeat.
 
     Havrilla et al. 2024: the kept set is the union over rounds, and each round fine-tunes
     the initial policy afresh on that union (so later rounds sample from a better policy
@@ -60,8 +60,8 @@ def expert_iteration(run: Run, tick) -> None:
     per_round = cfg.rollout_budget // cfg.rounds
     for _ in range(cfg.rounds):
         batch = _sample_round(run, per_round)
-        for p, text, ok in zip(batch.problems, batch.texts, batch.correct.tolist()):
-            if ok:
+        for p, text, r in zip(batch.problems, batch.texts, batch.rewards.tolist()):
+            if r > 0:  # with the verifier reward: the correct ones
                 kept.setdefault((p.id, text), (p, text, None))
         run.policy.model.load_state_dict(initial)
         opt = make_optimizer(run.policy.model, cfg.lr)

@@ -40,6 +40,12 @@ class Run:
             "group_size",
             f"{cfg.algo} needs group_size >= {self.algo.min_group_size}, got {cfg.group_size}",
         )
+        per_step = cfg.prompts_per_step * cfg.group_size
+        check(
+            cfg.rollout_budget >= per_step,
+            "rollout_budget",
+            f"must be >= prompts_per_step x group_size = {per_step}, got {cfg.rollout_budget}",
+        )
         self.reward_fn = get_reward(cfg.reward)
         self.policy: Policy = load_policy(cfg.model)
         self.task_params = cfg.task_params or self.policy.meta.get("task_params", {})
@@ -166,7 +172,7 @@ def online(run: Run, tick) -> None:
     ref = _frozen(policy) if algo.kl_coef > 0 else None
     opt = make_optimizer(policy.model, cfg.lr)
     per_step = cfg.prompts_per_step * cfg.group_size
-    while run.samples_used + per_step <= cfg.rollout_budget or run.step == 0:
+    while run.samples_used + per_step <= cfg.rollout_budget:
         t0 = time.perf_counter()
         batch = collect(run, per_step)  # rollout + reward (+ dynamic sampling)
         if len(batch) == 0:

@@ -1,0 +1,23 @@
+import pytest
+
+from priorlab.config import PretrainConfig
+from priorlab.priors import pretrain
+
+EASY = {"steps": 2, "ops": ["+", "-"]}
+
+
+@pytest.fixture(scope="session")
+def tiny_prior(tmp_path_factory):
+    """A barely trained 0.1M-parameter prior on easy arith: enough for smoke tests."""
+    out = tmp_path_factory.mktemp("prior") / "p"
+    cfg = PretrainConfig(
+        out=str(out),
+        task_params=EASY,
+        size="0.1m",
+        steps=200,
+        corpus_size=500,
+        batch_size=32,
+        seed=0,
+    )
+    pretrain(cfg, quiet=True)
+    return out
