@@ -81,12 +81,15 @@ def expert_iteration(run: Run, tick) -> None:
 def return_conditioned(run: Run, tick) -> None:
     """RCRL: label every sample with a return token, fine-tune on all; sample on the best.
 
-    The return token (`<r1>` for reward > 0, else `<r0>`) goes right after BOS, before the
-    prompt; samples are drawn conditioned on `<r1>`, and so is evaluation.
+    The return token (`<r1>` for reward > 0, else `<r0>`) takes the place of BOS before the
+    prompt; both start with BOS's embedding, so before fine-tuning either one conditions the
+    policy exactly like the prior. Samples are drawn conditioned on `<r1>`, the best return,
+    and so is evaluation.
     """
     cfg, tok = run.cfg, run.policy.tokenizer
     best = [tok.return_token(True)]
     labelled: list[tuple] = []
+    run.policy.init_tokens_like(list(tok.return_ids), tok.bos_id)
     opt = make_optimizer(run.policy.model, cfg.lr)
     per_round = cfg.rollout_budget // cfg.rounds
     for _ in range(cfg.rounds):

@@ -224,7 +224,8 @@ def rollout(
 ) -> Batch:
     """`group_size` samples for each problem; rows of one problem share a group id.
 
-    `prefix` tokens (e.g. an RCRL return token) go right after BOS, before the prompt.
+    `prefix` tokens (e.g. an RCRL return token) take the place of BOS, so the prompt keeps
+    the positions the prior learned it at.
     """
     tok = policy.tokenizer
     rows = [p for p in problems for _ in range(group_size)]
@@ -244,7 +245,7 @@ def rollout(
 
 def _prompt_ids(tok, text: str, prefix: list[int] | None) -> list[int]:
     ids = tok.encode(text)
-    return [ids[0], *prefix, *ids[1:]] if prefix else ids
+    return [*prefix, *ids[1:]] if prefix else ids  # a condition token takes BOS's place
 
 
 def sequence_logp(policy: Policy, samples: Samples, *, temperature: float = 1.0, values=False):

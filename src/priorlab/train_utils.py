@@ -30,7 +30,7 @@ def encode_pairs(
     for i, p in enumerate(prompts):
         ids = tok.encode(p)
         if prefixes is not None:
-            ids = [ids[0], *prefixes[i], *ids[1:]]
+            ids = [*prefixes[i], *ids[1:]]  # as in rollout: the condition replaces BOS
         prompt_ids.append(ids)
     prompt, prompt_mask = left_pad(prompt_ids, tok.pad_id)
     resp = [

@@ -39,6 +39,12 @@ class Policy:
         (path / (CONFIG_FILE + ".tmp")).write_text(json.dumps(config, indent=2))
         os.replace(path / (CONFIG_FILE + ".tmp"), path / CONFIG_FILE)
 
+    def init_tokens_like(self, token_ids: list[int], source_id: int) -> None:
+        """Set the embeddings of `token_ids` to that of `source_id` (new tokens start neutral)."""
+        with torch.no_grad():
+            emb = self.model.tok_emb.weight
+            emb[token_ids] = emb[source_id].clone()
+
     def with_value_head(self) -> Policy:
         """A copy of this policy whose model carries a freshly initialised value head."""
         if self.model.has_value_head:

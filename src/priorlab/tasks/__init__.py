@@ -1,23 +1,36 @@
 """Tasks: seeded synthetic reasoning problems with gold solutions and verifiers.
 
-`tasks/` never imports `models/` or `algos/`: a task knows no model.
+`tasks/` never imports `models/` or `algos/`: a task knows no model. Adding a task is
+one file here plus its entry in `TASKS` and its test.
 """
+
+from __future__ import annotations
+
+import inspect
 
 from priorlab.errors import lookup
 from priorlab.tasks.arith import Arith
 from priorlab.tasks.base import Problem, Task, Verdict, split_of
 from priorlab.tasks.countdown import Countdown
 
-TASKS = {"arith": Arith, "countdown": Countdown}
+TASKS: dict[str, type] = {"arith": Arith, "countdown": Countdown}
 
 
 def make_task(name: str, **params) -> Task:
-    """The task `name` with its knobs; ValueError naming the task or knob when invalid."""
+    """The task `name` built with its knobs `params`.
+
+    ValueError names an unknown task (listing the valid ones), an unknown knob (listing
+    the task's knobs), or a knob's invalid value (with what is accepted).
+    """
     cls = lookup(TASKS, name, "task")
-    try:
-        return cls(**params)
-    except TypeError as e:
-        raise ValueError(f"task_params: {name} does not take {e}".rstrip()) from None
+    knobs = [k for k in inspect.signature(cls).parameters if k != "self"]
+    unknown = sorted(set(params) - set(knobs))
+    if unknown:
+        raise ValueError(
+            f"task_params: {name} has no knob {', '.join(map(repr, unknown))}; "
+            f"valid: {', '.join(knobs)}"
+        )
+    return cls(**params)
 
 
 __all__ = ["TASKS", "Arith", "Countdown", "Problem", "Task", "Verdict", "make_task", "split_of"]

@@ -1,13 +1,15 @@
-"""What a task is: problems with gold step-by-step solutions, and a verifier.
+"""What a task is: seeded problems with gold step-by-step solutions, and a verifier.
 
-A task knows no model. Train and test splits are disjoint by construction: a problem's
-split is a hash bucket of its prompt, whatever the seed.
+A task knows no model. Train and test are disjoint by construction: a problem's split is
+a hash bucket of its prompt (`split_of`), whatever the seed. Prompts and solutions use
+printable ASCII only, with no newline, so a character-level model can read them.
 """
 
 from __future__ import annotations
 
 import hashlib
 import random
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Protocol
@@ -17,21 +19,35 @@ SPLITS = ("train", "test")
 
 @dataclass(frozen=True)
 class Problem:
-    id: str  # stable unique id, e.g. "arith-<12 hex of sha1(prompt)>"
-    prompt: str  # text given to the model; the completion follows directly
-    answer: str  # canonical gold final answer
-    solution: str  # gold step-by-step completion (no EOS), ends with the final answer
-    skills: tuple[str, ...]  # sorted step types the problem uses
+    """One problem: what the model is given and what a perfect completion looks like."""
+
+    id: str
+    """Stable unique id, "<task>-<first 12 hex digits of sha1(prompt)>"."""
+    prompt: str
+    """Text the model is given; the completion follows it directly."""
+    answer: str
+    """Canonical gold final answer, e.g. "9"."""
+    solution: str
+    """Gold step-by-step completion (no EOS marker); ends with the final answer."""
+    skills: tuple[str, ...]
+    """Sorted, distinct step types the problem uses (for arith: its operators)."""
 
 
 @dataclass(frozen=True)
 class Verdict:
+    """The verifier's judgement of one completion."""
+
     correct: bool
-    answer: str | None  # extracted answer text, None when nothing parsed
-    parsed: bool  # a final answer could be extracted at all
+    """The final answer is right (and, for countdown, obeys the rules)."""
+    answer: str | None
+    """The extracted final answer text; None when nothing could be parsed."""
+    parsed: bool
+    """A final answer could be extracted and parsed at all."""
 
 
 class Task(Protocol):
+    """A family of problems; every task in `TASKS` satisfies this."""
+
     name: str
 
     def problems(
@@ -42,26 +58,68 @@ class Task(Protocol):
         seed: int,
         exclude_skills: Iterable[str] = (),
         require_skills: Iterable[str] = (),
-    ) -> list[Problem]: ...
+    ) -> list[Problem]:
+        """Exactly n distinct problems of `split`; same arguments, same list."""
+        ...
 
-    def verify(self, problem: Problem, completion: str) -> Verdict: ...
+    def verify(self, problem: Problem, completion: str) -> Verdict:
+        """Judge a completion of `problem.prompt`; never evaluates model text as code."""
+        ...
 
-    def wrong_solution(self, problem: Problem, rng: random.Random) -> str: ...
+    def wrong_solution(self, problem: Problem, rng: random.Random) -> str:
+        """A plausible solution in the gold format whose final answer is wrong."""
+        ...
 
-    def intermediate(self, completion: str) -> list[str]: ...
+    def steps(self, completion: str) -> list[str]:
+        """The intermediate results written in a completion, in order."""
+        ...
 
 
 def digest(text: str) -> str:
+    """Hex sha1 of `text` (UTF-8): stable across runs and machines, unlike hash()."""
     return hashlib.sha1(text.encode()).hexdigest()
 
 
+def problem_id(task: str, prompt: str) -> str:
+    """ "arith", "3+4=" -> "arith-" + the first 12 hex digits of sha1(prompt)."""
+    return f"{task}-{digest(prompt)[:12]}"
+
+
 def split_of(prompt: str, test_percent: int) -> str:
-    """ "test" when sha1(prompt) mod 100 < test_percent, else "train"."""
+    """ "test" when int(sha1(prompt)) mod 100 < test_percent, else "train"."""
     return "test" if int(digest(prompt), 16) % 100 < test_percent else "train"
 
 
+def check_knob(ok: bool, name: str, accepted: str, value: object) -> None:
+    """Raise ValueError naming the knob, its bad value and what is accepted, unless `ok`."""
+    if not ok:
+        raise ValueError(f"{name}: {value!r} is invalid; accepted: {accepted}")
+
+
+def is_int(value: object) -> bool:
+    """True for an int that is not a bool (True would otherwise pass as 1)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def check_skills(
+    exclude: set[str], require: set[str], *, enabled: Iterable[str], known: Iterable[str]
+) -> None:
+    """Reject skill names the task cannot produce: typos, or requirements it cannot meet."""
+    known, enabled = tuple(known), tuple(enabled)
+    for name, asked, allowed in (
+        ("exclude_skills", exclude, known),
+        ("require_skills", require, enabled),
+    ):
+        unknown = sorted(asked - set(allowed))
+        if unknown:
+            raise ValueError(
+                f"{name}: {', '.join(map(repr, unknown))} not among this task's skills; "
+                f"accepted: {', '.join(map(repr, allowed))}"
+            )
+
+
 def draw_problems(
-    make: Callable[[random.Random], Problem | None],
+    draw: Callable[[random.Random], Problem | None],
     split: str,
     n: int,
     *,
@@ -70,40 +128,51 @@ def draw_problems(
     exclude_skills: Iterable[str] = (),
     require_skills: Iterable[str] = (),
     task: str = "task",
+    loosen: str = "the task's knobs",
 ) -> list[Problem]:
-    """n distinct problems of `split` from the seeded generator `make(rng)`, in draw order."""
+    """The first n distinct problems of `split` that `draw(rng)` yields, in draw order.
+
+    The rng is `random.Random(f"{seed}:{split}")`; `draw` returns None to reject a
+    candidate. A candidate is kept when its prompt hashes into `split`, is new, uses
+    none of `exclude_skills` and all of `require_skills`. After 200 * n + 10,000 draws
+    without n problems, ValueError says how many were found and (`loosen`) what to relax.
+    """
     if split not in SPLITS:
-        raise ValueError(f"split: {split!r} is not one of {', '.join(SPLITS)}")
+        raise ValueError(f"split: {split!r} is invalid; accepted: {', '.join(SPLITS)}")
+    check_knob(is_int(n) and n >= 0, "n", "an integer >= 0", n)
     exclude, require = set(exclude_skills), set(require_skills)
     rng = random.Random(f"{seed}:{split}")
-    out: list[Problem] = []
+    found: list[Problem] = []
     seen: set[str] = set()
-    attempts = 0
-    budget = 200 * n + 10_000
-    while len(out) < n:
-        attempts += 1
-        if attempts > budget:
-            raise ValueError(
-                f"{task}: found only {len(out)} distinct {split} problems of the {n} asked for;"
-                " ask for fewer, or loosen the knobs (more steps, a larger operand range,"
-                " fewer excluded / required skills)"
-            )
-        p = make(rng)
+    max_draws = 200 * n + 10_000
+    for _ in range(max_draws):
+        if len(found) == n:
+            return found
+        p = draw(rng)
         if p is None or p.prompt in seen or split_of(p.prompt, test_percent) != split:
             continue
-        if exclude & set(p.skills) or not require <= set(p.skills):
+        skills = set(p.skills)
+        if skills & exclude or not require <= skills:
             continue
         seen.add(p.prompt)
-        out.append(p)
-    return out
+        found.append(p)
+    if len(found) == n:
+        return found
+    raise ValueError(
+        f"{task}: found only {len(found)} distinct {split} problems of the {n} asked for "
+        f"in {max_draws} draws; ask for fewer, or loosen {loosen}"
+        + (", exclude_skills or require_skills" if exclude or require else "")
+    )
 
 
-def check_knob(ok: bool, name: str, accepted: str, value) -> None:
-    if not ok:
-        raise ValueError(f"{name}: {value!r} is invalid; accepted: {accepted}")
+_RESULT = re.compile(r"=([^=,#]*)")
 
 
 def results_before_answer(completion: str) -> list[str]:
-    """The text after each '=' up to the next ',' or '#' (intermediate results, in order)."""
+    """The text after each '=' (up to ',' '=' or '#'), before the last '#', stripped.
+
+    "3+4=7,7*2=14#14" -> ["7", "14"]. Without '#', the whole completion is read, so a
+    truncated completion still reports the steps it wrote.
+    """
     body = completion.rsplit("#", 1)[0]
-    return [part.split("=", 1)[1].strip() for part in body.split(",") if "=" in part]
+    return [m.strip() for m in _RESULT.findall(body)]
