@@ -112,6 +112,19 @@ def eval_(
 
 
 @app.command()
+def demo(
+    out: str = typer.Option("runs/demo", help="Directory for the prior, the runs and demo.json."),
+    budget: int = typer.Option(8192, help="Rollout budget per algorithm, in completions."),
+    seed: int = typer.Option(0),
+    quiet: bool = typer.Option(False, "--quiet", "-q"),
+):
+    """End to end in minutes: pretrain a prior, train sft/ei/rcrl/ppo/grpo/dapo, compare."""
+    from priorlab.demo import run_demo
+
+    run_demo(out, budget=budget, seed=seed, quiet=quiet)
+
+
+@app.command()
 def algos():
     """List the algorithm presets and the fields each sets."""
     from priorlab.algos import PRESETS

@@ -66,7 +66,7 @@ class TrainConfig:
     max_new_tokens: int = doc(40, "Longest completion in tokens.")
     temperature: float = doc(1.0, "Sampling temperature during training (> 0).")
     top_p: float = doc(1.0, "Nucleus sampling mass during training, in (0, 1].")
-    lr: float = doc(1e-4, "AdamW learning rate (> 0).")
+    lr: float | None = doc(None, "AdamW learning rate (> 0); default: the preset's (algo.lr).")
     epochs: int = doc(1, "Passes over each online batch (PPO epochs).")
     minibatch_size: int = doc(256, "Rows per gradient step.")
     max_grad_norm: float = doc(1.0, "Gradient clipping norm.")
@@ -186,7 +186,7 @@ def check(cond: bool, field_name: str, message: str) -> None:
 
 def validate_train(cfg: TrainConfig) -> None:
     """Checks that need no model or data; the algorithm's fields: make_algorithm."""
-    check(cfg.lr > 0, "lr", f"must be > 0, got {cfg.lr}")
+    check(cfg.lr is None or cfg.lr > 0, "lr", f"must be > 0, got {cfg.lr}")
     check(cfg.rollout_budget > 0, "rollout_budget", "must be > 0")
     check(cfg.prompts_per_step > 0, "prompts_per_step", "must be > 0")
     check(cfg.group_size >= 1, "group_size", "must be >= 1")

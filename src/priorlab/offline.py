@@ -36,7 +36,7 @@ def fine_tune(run: Run, examples: list[tuple], opt, *, epochs: int) -> float:
 def sft(run: Run, tick) -> None:
     """Supervised fine-tuning on gold solutions: the baseline every RL run must beat."""
     cfg = run.cfg
-    opt = make_optimizer(run.policy.model, cfg.lr)
+    opt = make_optimizer(run.policy.model, run.lr)
     while run.samples_used < cfg.rollout_budget:
         n = min(cfg.minibatch_size, cfg.rollout_budget - run.samples_used)
         problems = run.next_problems(n)
@@ -64,7 +64,7 @@ def expert_iteration(run: Run, tick) -> None:
             if r > 0:  # with the verifier reward: the correct ones
                 kept.setdefault((p.id, text), (p, text, None))
         run.policy.model.load_state_dict(initial)
-        opt = make_optimizer(run.policy.model, cfg.lr)
+        opt = make_optimizer(run.policy.model, run.lr)
         loss = fine_tune(run, list(kept.values()), opt, epochs=cfg.ft_epochs) if kept else 0.0
         run.step += 1
         run.record(
@@ -90,7 +90,7 @@ def return_conditioned(run: Run, tick) -> None:
     best = [tok.return_token(True)]
     labelled: list[tuple] = []
     run.policy.init_tokens_like(list(tok.return_ids), tok.bos_id)
-    opt = make_optimizer(run.policy.model, cfg.lr)
+    opt = make_optimizer(run.policy.model, run.lr)
     per_round = cfg.rollout_budget // cfg.rounds
     for _ in range(cfg.rounds):
         batch = _sample_round(run, per_round, prefix=best)

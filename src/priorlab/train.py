@@ -46,6 +46,7 @@ class Run:
             "rollout_budget",
             f"must be >= prompts_per_step x group_size = {per_step}, got {cfg.rollout_budget}",
         )
+        self.lr = cfg.lr if cfg.lr is not None else self.algo.lr
         self.reward_fn = get_reward(cfg.reward)
         self.policy: Policy = load_policy(cfg.model)
         self.task_params = cfg.task_params or self.policy.meta.get("task_params", {})
@@ -170,7 +171,7 @@ def online(run: Run, tick) -> None:
     if algo.critic:
         policy = run.policy = policy.with_value_head()
     ref = _frozen(policy) if algo.kl_coef > 0 else None
-    opt = make_optimizer(policy.model, cfg.lr)
+    opt = make_optimizer(policy.model, run.lr)
     per_step = cfg.prompts_per_step * cfg.group_size
     while run.samples_used + per_step <= cfg.rollout_budget:
         t0 = time.perf_counter()
