@@ -18,6 +18,7 @@ import torch
 from priorlab import algos
 from priorlab.algos import Algorithm, make_algorithm
 from priorlab.config import TrainConfig, check, validate_train
+from priorlab.errors import ConfigError
 from priorlab.evaluate import sample_table, save_samples, summarize
 from priorlab.models import Policy, load_policy
 from priorlab.rewards import get_reward
@@ -54,13 +55,19 @@ class Run:
         torch.manual_seed(cfg.seed)
         self.gen = torch.Generator().manual_seed(cfg.seed)
         self.rng = random.Random(cfg.seed)
-        self.pool = self.task.problems("train", cfg.train_problems, seed=cfg.seed + 1)
-        self.test = self.task.problems(
-            "test",
-            cfg.eval_problems,
-            seed=EVAL_PROBLEM_SEED,
-            require_skills=tuple(cfg.eval_require),
-        )
+        try:
+            self.pool = self.task.problems("train", cfg.train_problems, seed=cfg.seed + 1)
+        except ValueError as e:
+            raise ConfigError("train_problems", str(e)) from None
+        try:
+            self.test = self.task.problems(
+                "test",
+                cfg.eval_problems,
+                seed=EVAL_PROBLEM_SEED,
+                require_skills=tuple(cfg.eval_require),
+            )
+        except ValueError as e:
+            raise ConfigError("eval_problems", str(e)) from None
         self.order: list[int] = []
         self.dir = Path(cfg.out)
         self.dir.mkdir(parents=True, exist_ok=True)

@@ -144,7 +144,7 @@ def draw_problems(
     rng = random.Random(f"{seed}:{split}")
     found: list[Problem] = []
     seen: set[str] = set()
-    max_draws = 200 * n + 10_000
+    max_draws = 20 * n + 10_000
     for _ in range(max_draws):
         if len(found) == n:
             return found

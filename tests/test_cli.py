@@ -1,0 +1,96 @@
+"""The command line: user mistakes are one line on stderr and exit code 2, no traceback."""
+
+import subprocess
+import sys
+
+import pytest
+
+
+def cli(*args, cwd=None):
+    return subprocess.run(
+        [sys.executable, "-m", "priorlab.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=120,
+    )
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["train", "--algo", "trpo", "--model", "x"], "error: algo: unknown algorithm 'trpo'"),
+        (["train", "--set", "lr=-1"], "error: lr: must be > 0"),
+        (["train", "--model", "/nonexistent"], "error: model: no priorlab checkpoint"),
+        (["train", "--set", "lrate=1"], "error: lrate: unknown field"),
+        (["eval", "-n", "4", "--k", "8"], "error: k: must be <= samples (4)"),
+        (["pretrain", "--config", "/nonexistent.yaml"], "error: config: file not found"),
+        (["pretrain", "--set", "wrong_frac=2"], "error: wrong_frac: must be in [0, 1]"),
+    ],
+)
+def test_user_mistakes_exit_2_with_one_line(args, message, tmp_path):
+    result = cli(*args, cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_grpo_group_size_one_fails_before_work(tiny_prior, tmp_path):
+    result = cli(
+        "train",
+        "--algo",
+        "grpo",
+        "--model",
+        str(tiny_prior),
+        "--out",
+        str(tmp_path / "r"),
+        "--set",
+        "group_size=1",
+    )
+    assert result.returncode == 2 and "group_size: grpo needs group_size >= 2" in result.stderr
+    assert not (tmp_path / "r").exists()
+
+
+def test_pretrain_train_eval_end_to_end(tiny_prior, tmp_path):
+    run = tmp_path / "run"
+    result = cli(
+        "train",
+        "--algo",
+        "grpo",
+        "--model",
+        str(tiny_prior),
+        "--out",
+        str(run),
+        "-q",
+        "--budget",
+        "64",
+        "--set",
+        "prompts_per_step=8",
+        "--set",
+        "group_size=4",
+        "--set",
+        "eval_problems=8",
+        "--set",
+        "eval_samples=4",
+        "--set",
+        "max_new_tokens=16",
+        "--set",
+        "train_problems=500",
+    )
+    assert result.returncode == 0, result.stderr
+    assert "grpo: pass@1" in result.stdout
+    result = cli(
+        "eval",
+        "--model",
+        str(run / "policy"),
+        "--out",
+        str(tmp_path / "ev"),
+        "-n",
+        "4",
+        "--set",
+        "problems=8",
+        "--set",
+        "max_new_tokens=16",
+    )
+    assert result.returncode == 0, result.stderr
+    assert '"eval/pass@4"' in result.stdout and (tmp_path / "ev" / "samples.parquet").is_file()
