@@ -65,3 +65,16 @@ def test_top_p_keeps_the_smallest_nucleus():
     assert torch.allclose(_top_p(probs, 0.7), torch.tensor([[0.5, 0.3, 0.0, 0.0]]))
     assert torch.allclose(_top_p(probs, 0.5), torch.tensor([[0.5, 0.0, 0.0, 0.0]]))
     assert torch.equal(_top_p(probs, 1.0), probs)
+
+
+def test_teacher_forcing_batch_matches_the_sampler_prompt_layout():
+    from priorlab.rollout import _prompt_ids
+    from priorlab.train_utils import encode_pairs
+
+    tok = build_policy("0.1m").tokenizer
+    plain = encode_pairs(tok, ["1+2="], ["1+2=3#3"], max_len=32, prefixes=[[]])
+    assert plain.prompt[0].tolist() == _prompt_ids(tok, "1+2=", None)
+    cond = encode_pairs(tok, ["1+2="], ["1+2=3#3"], max_len=32, prefixes=[[tok.return_ids[1]]])
+    assert cond.prompt[0].tolist() == _prompt_ids(tok, "1+2=", [tok.return_ids[1]])
+    assert cond.prompt[0, 0] == tok.return_ids[1]
+    assert plain.response[0].tolist() == tok.encode("1+2=3#3", bos=False) + [tok.eos_id]

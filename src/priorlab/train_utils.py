@@ -29,7 +29,7 @@ def encode_pairs(
     prompt_ids = []
     for i, p in enumerate(prompts):
         ids = tok.encode(p)
-        if prefixes is not None:
+        if prefixes is not None and prefixes[i]:
             ids = [*prefixes[i], *ids[1:]]  # as in rollout: the condition replaces BOS
         prompt_ids.append(ids)
     prompt, prompt_mask = left_pad(prompt_ids, tok.pad_id)
