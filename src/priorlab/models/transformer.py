@@ -72,11 +72,7 @@ class Block(nn.Module):
             cache.v[layer, :, :, start : start + T] = v
             k = cache.k[layer, :, :, : start + T]  # (B, nh, S, hs)
             v = cache.v[layer, :, :, : start + T]
-        if attn_mask.dtype != torch.bool:  # decode: additive mask, plain softmax beats SDPA
-            att = (q * k.shape[-1] ** -0.5) @ k.transpose(-1, -2)  # (B, nh, 1, S)
-            y = (att + attn_mask).softmax(-1) @ v  # (B, nh, 1, hs)
-        else:
-            y = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask)  # (B, nh, T, hs)
+        y = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask)  # (B, nh, T, hs)
         x = x + self.proj(y.transpose(1, 2).reshape(B, T, C))
         return x + self.fc_out(F.gelu(self.fc(self.ln2(x))))
 
@@ -131,15 +127,33 @@ class TinyGPT(nn.Module):
         return self.head(h), values
 
     def decode_step(self, token, key_valid, cache: KVCache):
-        """Logits (B, V) for one new token per row (B,), appended to `cache`."""
-        pos = key_valid.long().sum(1, keepdim=True) - 1  # (B, 1)
-        x = self.tok_emb(token[:, None]) + self.pos_emb(pos)
-        attn_mask = torch.zeros(key_valid.shape, dtype=x.dtype, device=x.device)
-        attn_mask = attn_mask.masked_fill_(~key_valid, float("-inf"))[:, None, None]  # (B,1,1,S)
-        for i, block in enumerate(self.blocks):
-            x = block(x, attn_mask, cache, i)
+        """Logits (B, V) for one new token per row (B,), appended to `cache`.
+
+        The hot path of sampling: the same computation as `forward` for T = 1, written
+        with functional calls and an additive mask to keep per-token overhead low.
+        """
+        B, C, nh = token.shape[0], self.cfg.d_model, self.cfg.n_head
+        hs, t = C // nh, cache.length
+        pos = key_valid.sum(1, dtype=torch.long) - 1  # (B,)
+        x = F.embedding(token, self.tok_emb.weight) + F.embedding(pos, self.pos_emb.weight)
+        bias = torch.zeros(key_valid.shape, dtype=x.dtype).masked_fill_(~key_valid, -torch.inf)
+        bias = bias[:, None, None, :]  # (B, 1, 1, S)
+        scale = hs**-0.5
+        for i, blk in enumerate(self.blocks):
+            h = F.layer_norm(x, (C,), blk.ln1.weight, blk.ln1.bias)
+            qkv = F.linear(h, blk.qkv.weight, blk.qkv.bias).view(B, 3, nh, hs)
+            cache.k[i, :, :, t] = qkv[:, 1]
+            cache.v[i, :, :, t] = qkv[:, 2]
+            q = qkv[:, 0, :, None, :] * scale  # (B, nh, 1, hs)
+            att = (q @ cache.k[i, :, :, : t + 1].transpose(-1, -2) + bias).softmax(-1)
+            y = (att @ cache.v[i, :, :, : t + 1]).view(B, C)  # (B, nh, 1, hs) -> (B, C)
+            x = x + F.linear(y, blk.proj.weight, blk.proj.bias)
+            h = F.layer_norm(x, (C,), blk.ln2.weight, blk.ln2.bias)
+            h = F.gelu(F.linear(h, blk.fc.weight, blk.fc.bias))
+            x = x + F.linear(h, blk.fc_out.weight, blk.fc_out.bias)
         cache.length += 1
-        return self.head(self.ln_f(x))[:, 0]
+        x = F.layer_norm(x, (C,), self.ln_f.weight, self.ln_f.bias)
+        return F.linear(x, self.head.weight)
 
 
 def _init_weights(module):
