@@ -27,7 +27,6 @@ __all__ = [
     "clip_fraction",
     "entropy_from_logits",
     "gae",
-    "get",
     "group_stats",
     "make_algorithm",
     "mask_truncated",
@@ -51,8 +50,3 @@ ADVANTAGES = _Registry("advantage", ADVANTAGES)
 AGGREGATIONS = _Registry("aggregation", AGGREGATIONS)
 KL_ESTIMATORS = _Registry("KL estimator", KL_ESTIMATORS)
 POLICY_LOSSES = _Registry("policy loss", POLICY_LOSSES)
-
-
-def get(registry: dict, name: str):
-    """registry[name], or ValueError listing the valid names."""
-    return registry[name]
