@@ -50,6 +50,13 @@ def test_rows_stop_at_eos_and_report_truncation():
         else:
             assert n == 6
     assert not s.truncated.all() and s.lengths.min() < 6
+    # finished rows leave the batch mid-way: what remains must still be exact
+    many = sample(
+        policy, _prompts(tok) * 8, max_new_tokens=12, generator=torch.Generator().manual_seed(1)
+    )
+    logp, _, _ = sequence_logp(policy, many)
+    assert torch.allclose(logp * many.mask, many.logp, atol=1e-5)
+    assert many.lengths.max() > 3 and many.lengths.min() < 3
 
 
 def test_greedy_is_argmax():

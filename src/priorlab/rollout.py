@@ -141,8 +141,9 @@ def sample(
 ) -> Samples:
     """Sample one completion per prompt. temperature 0 is greedy decoding.
 
-    Deterministic for a given generator state. Rows stop at EOS; the loop ends when all
-    rows have stopped or after `max_new_tokens`.
+    Deterministic for a given generator state. Rows stop at EOS; once a quarter of the
+    rows still decoded have stopped, they leave the batch and the cache. The loop ends when
+    all rows have stopped or after `max_new_tokens`.
     """
     model, tok = policy.model, policy.tokenizer
     was_training = model.training
@@ -160,27 +161,38 @@ def sample(
     tokens = torch.full((B, max_new_tokens), tok.pad_id, dtype=torch.long, device=device)
     logps = torch.zeros(B, max_new_tokens, device=device)
     ents = torch.zeros(B, max_new_tokens, device=device)
+    resp_mask = torch.zeros(B, max_new_tokens, device=device)
+    truncated = torch.zeros(B, dtype=torch.bool, device=device)
+    rows = torch.arange(B, device=device)  # original index of each row still decoded
     alive = torch.ones(B, dtype=torch.bool, device=device)
     steps = 0
     for t in range(max_new_tokens):
-        logprobs = F.log_softmax(logits.float() / max(temperature, 1e-8), dim=-1)  # (B, V)
+        logprobs = F.log_softmax(logits.float() / max(temperature, 1e-8), dim=-1)  # (b, V)
         probs = logprobs.exp()
         if temperature == 0:
             nxt = logits.argmax(-1)
         else:
             nxt = _draw(_top_p(probs, top_p), generator)
         nxt = torch.where(alive, nxt, tok.pad_id)
-        tokens[:, t] = nxt
-        logps[:, t] = logprobs.gather(1, nxt[:, None]).squeeze(1) * alive
-        ents[:, t] = -(probs * logprobs).sum(-1) * alive
+        tokens[rows, t] = nxt
+        logps[rows, t] = logprobs.gather(1, nxt[:, None]).squeeze(1) * alive
+        ents[rows, t] = -(probs * logprobs).sum(-1) * alive
+        resp_mask[rows, t] = alive.float()
         key_valid[:, P + t] = alive
         alive = alive & (nxt != tok.eos_id)
         steps = t + 1
-        if not alive.any() or t + 1 == max_new_tokens:
+        if not alive.any():
             break
+        if t + 1 == max_new_tokens:
+            truncated[rows[alive]] = True
+            break
+        if alive.sum() <= 0.75 * len(rows):  # drop finished rows from the batch and cache
+            keep = alive.nonzero().squeeze(1)
+            rows, nxt, alive, key_valid = rows[keep], nxt[keep], alive[keep], key_valid[keep]
+            cache.k, cache.v = cache.k[:, keep], cache.v[:, keep]
         logits = model.decode_step(nxt, key_valid[:, : P + t + 1], cache)
 
-    mask = key_valid[:, P : P + steps].float()
+    mask = resp_mask[:, :steps]
     model.train(was_training)
     return Samples(
         prompt=prompt,
@@ -190,7 +202,7 @@ def sample(
         logp=logps[:, :steps],
         entropy=ents[:, :steps],
         lengths=mask.sum(1).long(),
-        truncated=alive,
+        truncated=truncated,
     )
 
 
