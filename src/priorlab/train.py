@@ -206,26 +206,26 @@ def collect(run: Run, rows: int) -> Batch:
     """One step's batch. DAPO dynamic sampling keeps only groups of mixed correctness and
     samples more prompts until `rows` are kept or the budget (or 3 x rows) is spent."""
     cfg, algo = run.cfg, run.algo
-    batch = run.sample(run.next_problems(cfg.prompts_per_step), cfg.group_size)
-    if algo.overlong_cache:
-        batch.rewards = batch.rewards + algos.overlong_penalty(
-            batch.samples.lengths, max_len=cfg.max_new_tokens, cache_len=algo.overlong_cache
-        )
+
+    def draw() -> Batch:
+        batch = run.sample(run.next_problems(cfg.prompts_per_step), cfg.group_size)
+        if algo.overlong_cache:  # DAPO soft overlong punishment, added to the reward
+            batch.rewards = batch.rewards + algos.overlong_penalty(
+                batch.samples.lengths, max_len=cfg.max_new_tokens, cache_len=algo.overlong_cache
+            )
+        return batch
+
+    batch = draw()
     if not algo.dynamic_sampling:
         return batch
     kept, drawn = [], 0
     while True:
-        keep = algos.mixed_groups(batch.correct, batch.group_ids)
-        kept.append(batch.select(keep))
+        kept.append(batch.select(algos.mixed_groups(batch.correct, batch.group_ids)))
         drawn += len(batch)
         have = sum(len(b) for b in kept)
         if have >= rows or drawn >= 3 * rows or run.samples_used + rows > cfg.rollout_budget:
             break
-        batch = run.sample(run.next_problems(cfg.prompts_per_step), cfg.group_size)
-        if algo.overlong_cache:
-            batch.rewards = batch.rewards + algos.overlong_penalty(
-                batch.samples.lengths, max_len=cfg.max_new_tokens, cache_len=algo.overlong_cache
-            )
+        batch = draw()
     out = cat_batches(kept)
     return out.select(torch.arange(len(out)) < rows) if len(out) > rows else out
 
