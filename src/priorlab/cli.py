@@ -125,6 +125,81 @@ def demo(
 
 
 @app.command()
+def compare(
+    spec: str = typer.Argument(
+        "default", help="Sweep spec: a YAML file or a preset (priorlab presets)."
+    ),
+    set: Optional[list[str]] = SetOpt,
+    out: Optional[str] = typer.Option(None, help="Sweep directory (default: runs/<name>)."),
+    executor: str = typer.Option("local", help="local (process pool) or ray."),
+    workers: Optional[int] = typer.Option(None, help="Parallel jobs (default: the CPU count)."),
+    address: Optional[str] = typer.Option(None, help="Ray cluster address (with --executor ray)."),
+    report: bool = typer.Option(True, help="Write report.{json,md,html} when all runs are done."),
+    quiet: bool = typer.Option(False, "--quiet", "-q"),
+):
+    """Algorithm or prior? Run a sweep at equal rollout budget, then report with CIs.
+
+    Rerunning the same sweep skips finished runs and retries failed or interrupted ones.
+    """
+    from priorlab.experiments import load_spec, run_sweep
+
+    data = merge(load_spec(spec), parse_overrides(set or []))
+    if workers is not None and workers < 1:
+        raise PriorlabError(f"workers: must be >= 1, got {workers}")
+    root = out or f"runs/{data.get('name', 'sweep')}"
+    counts = run_sweep(
+        data, root, executor=executor, workers=workers, address=address, quiet=quiet, report=report
+    )
+    if counts["failed"]:
+        sys.exit(1)
+
+
+@app.command("report")
+def report_(
+    runs_dir: Path = typer.Argument(..., help="A sweep directory (from priorlab compare)."),
+    n_boot: int = typer.Option(1000, help="Bootstrap resamples for every CI."),
+    seed: int = typer.Option(0, help="Seed of the bootstrap."),
+):
+    """Recompute report.json, report.md and report.html from a sweep's per-sample results."""
+    from priorlab.report import build_report
+
+    if not runs_dir.is_dir():
+        raise PriorlabError(f"runs_dir: no such directory: {runs_dir}")
+    if n_boot < 1:
+        raise PriorlabError(f"n_boot: must be >= 1, got {n_boot}")
+    result = build_report(runs_dir, n_boot=n_boot, seed=seed)
+    typer.echo(result["verdict"])
+    typer.echo(f"wrote {runs_dir / 'report.html'}, report.json, report.md")
+
+
+@app.command()
+def status(runs_dir: Path = typer.Argument(..., help="A sweep directory.")):
+    """Every job of a sweep: state, attempts, seconds, host, error."""
+    from priorlab.experiments.store import Registry
+
+    if not (runs_dir / "registry.sqlite").is_file():
+        raise PriorlabError(f"runs_dir: no registry.sqlite in {runs_dir}")
+    registry = Registry(runs_dir)
+    for r in registry.rows():
+        secs = f"{r['seconds']:.0f}s" if r["seconds"] else "-"
+        typer.echo(
+            f"{r['id']}  {r['status']:8s} x{r['attempts']}  {secs:>6s}  {r['labels']}"
+            + (f"  error: {r['error']}" if r["error"] else "")
+        )
+    typer.echo(json.dumps(registry.counts()))
+
+
+@app.command()
+def presets():
+    """The built-in sweep specs for priorlab compare."""
+    from priorlab.experiments.spec import PRESET_DIR, preset_names
+
+    for name in preset_names():
+        first = (PRESET_DIR / f"{name}.yaml").read_text().splitlines()[0].lstrip("# ")
+        typer.echo(f"{name:14s} {first}")
+
+
+@app.command()
 def algos():
     """List the algorithm presets and the fields each sets."""
     from priorlab.algos import PRESETS

@@ -9,6 +9,7 @@ from __future__ import annotations
 import random
 
 from priorlab.errors import lookup
+from priorlab.tasks.base import results_before_answer
 
 
 def verifier(problems, completions, verdicts, *, rng: random.Random) -> list[float]:
@@ -26,7 +27,28 @@ def random_reward(problems, completions, verdicts, *, rng: random.Random, p: flo
     return [float(rng.random() < p) for _ in verdicts]
 
 
-REWARDS = {"verifier": verifier, "format": format_reward, "random": random_reward}
+def dense_steps(problems, completions, verdicts, *, rng: random.Random) -> list[float]:
+    """Credit for each intermediate result that matches the gold solution's, plus the outcome:
+    r = (#{i : step_i == gold_step_i} + correct) / (#gold_steps + 1), in [0, 1].
+
+    The heuristic dense reward of Havrilla et al. 2024 (arXiv 2403.04642), summed over the
+    steps into one scalar per completion (step i is compared at the same position i).
+    """
+    out = []
+    for p, text, v in zip(problems, completions, verdicts):
+        gold = results_before_answer(p.solution)
+        mine = results_before_answer(text)
+        hits = sum(a == b for a, b in zip(mine, gold))
+        out.append((hits + float(v.correct)) / (len(gold) + 1))
+    return out
+
+
+REWARDS = {
+    "verifier": verifier,
+    "dense_steps": dense_steps,
+    "format": format_reward,
+    "random": random_reward,
+}
 
 
 def get_reward(name: str):

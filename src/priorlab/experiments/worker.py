@@ -1,0 +1,72 @@
+"""One job, run in a worker process (local pool or Ray): pretrain a prior or train a run.
+
+The job writes into `<dir>.tmp/`, which is renamed to `<dir>/` once everything is on disk.
+Each worker uses one intra-op thread, so a run's numbers do not depend on which worker,
+executor or machine load it met: same seed, same metrics.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import socket
+import time
+import traceback
+from pathlib import Path
+
+THREADS = 1
+
+
+def execute(job: dict, job_dir: str, deps: dict[str, str]) -> dict:
+    """Run `job` (a Job as a dict) into `job_dir`; `deps` maps prior ids to their dirs.
+
+    Returns {"ok": bool, "error": str | None, "host": str, "seconds": float}. Never raises:
+    a failure is reported with the last line of its error (the full traceback is in log.txt).
+    """
+    import torch
+
+    torch.set_num_threads(THREADS)
+    t0 = time.perf_counter()
+    final, tmp = Path(job_dir), Path(f"{job_dir}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    error = None
+    with (tmp / "log.txt").open("w") as log, contextlib.redirect_stdout(log):
+        try:
+            _run(job, tmp, deps)
+        except Exception as e:  # reported to the registry, the sweep goes on
+            log.write(traceback.format_exc())
+            error = f"{type(e).__name__}: {e}".splitlines()[0][:500]
+    if error is None:
+        _write_json(tmp / "cell.json", {"run_id": job["id"], "kind": job["kind"], **job["labels"]})
+        shutil.rmtree(final, ignore_errors=True)
+        os.replace(tmp, final)
+    return {
+        "ok": error is None,
+        "error": error,
+        "host": socket.gethostname(),
+        "seconds": time.perf_counter() - t0,
+    }
+
+
+def _run(job: dict, out: Path, deps: dict[str, str]) -> None:
+    from priorlab.config import PretrainConfig, TrainConfig, build
+
+    if job["kind"] == "prior":
+        from priorlab.priors import pretrain
+
+        pretrain(build(PretrainConfig, {**job["config"], "out": str(out)}), quiet=True)
+    else:
+        from priorlab.train import train
+
+        (prior_id,) = job["deps"]
+        cfg = {**job["config"], "out": str(out), "model": deps[prior_id]}
+        train(build(TrainConfig, cfg), quiet=True)
+
+
+def _write_json(path: Path, data: dict) -> None:
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True))
+    os.replace(tmp, path)

@@ -1,0 +1,126 @@
+"""The sweep report: does the algorithm matter, or does the prior set the ceiling?
+
+build_report(sweep_dir) reads the finished runs of a sweep (runs/<run_id>/ with summary.json;
+see report/load.py) and writes SWEEP/report.json, SWEEP/report.md and a self-contained
+SWEEP/report.html (figures inlined as base64 PNG). It never reruns training.
+
+report.json (sort_keys, indent 2, floats rounded to 6 decimals; byte-identical for equal
+inputs, n_boot and seed). Every interval is a 95% percentile bootstrap; one
+numpy Generator(seed) serves the whole report, consumed in this order: headline rows,
+variance, variance_rl, pairwise.
+
+- n_samples, n_problems, ks, n_boot, seed: the sweep's n per problem, its test set size,
+  ks_for(n), and the bootstrap settings.
+- runs: [{run_id, algo, prior, seed}] of the finished runs, sorted by (algo, prior, seed).
+- headline: one row per algo x prior (final policy, samples_final), then one row per prior
+  with algo "prior" (the untrained prior, samples_initial; one run per (prior, seed)):
+  {algo, prior, seeds, "pass@1", "maj@n", "pass@n", entropy}, each metric {mean, lo, hi}:
+  the mean over seeds and problems, CI resampling seeds then problems (hierarchical).
+  maj@n and pass@n are at k = n; entropy is the mean token entropy of the sampled rows.
+- variance, variance_rl: two-way ANOVA (Type II) of final pass@1 per run on algo * prior,
+  over all runs resp. without the "sft" baseline: {n_runs, terms (estimated), dropped
+  {term: reason}, sum_sq {term, seed, total}, df, shares {algo, prior, interaction, seed:
+  {share, lo, hi} or null}}; share = SS_term / SS_total, seed = residual; CI resamples
+  seeds within each algo x prior cell.
+- verdict: "the algorithm explains X% of the variance in pass@1, the prior Y% (interaction
+  Z%, seed W%)", from "variance".
+- pairwise: every pair of algorithms a < b: {a, b, n_pairs, diff, lo, hi, p, p_holm}; diff
+  is mean final pass@1 of a minus b over runs paired on (prior, seed) and problems; paired
+  bootstrap (seeds within prior, problems shared); two-sided p; Holm over all pairs.
+- pass_at_k: {ks, prior {prior: [pass@k per k]}, curves [{algo, prior, "pass@k": [...],
+  crossover_k}]}; crossover_k is the smallest k where the prior's pass@k >= the policy's
+  (Yue et al. 2025), null if never.
+- selection: [{algo, prior, share_already_solved, new_mean, per_seed [{seed, solved,
+  already_solved, new}]}]: of the problems the policy solves (c > 0 of n), those its own
+  run's prior already solved; share pooled over seeds, new_mean the mean count over seeds.
+- entropy: {algo: {a, b, r2, n_points, ceiling}}: R = -a exp(H) + b fitted on training rows
+  with policy/entropy and reward/mean (Cui et al. 2025); algos with < 3 points are left out.
+- learning_curves: [{algo, prior, points [{samples, accuracy, n_seeds}]}]: task/accuracy
+  against completions consumed, mean over the seeds that log that samples value.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+
+from priorlab.report import figures, render, sections
+from priorlab.report.load import Run, finished_runs, load_tables, run_metrics, training_rows
+
+__all__ = ["Run", "build_report", "finished_runs", "run_metrics", "training_rows"]
+
+DIGITS = 6
+FIGURES = (  # (img id, caption), in the order build_report draws them
+    ("fig-headline", "Final pass@1 per algorithm and prior, 95% CI"),
+    ("fig-variance", "Share of the variance in pass@1 per term, 95% CI"),
+    ("fig-pass-at-k", "pass@k against k: policies, SFT baseline and the prior"),
+    ("fig-entropy", "Reward against policy entropy with the fit R = -a exp(H) + b"),
+    ("fig-learning", "task/accuracy against completions consumed"),
+)
+
+
+def _clean(obj):
+    """JSON-ready copy: numpy scalars to Python, floats rounded to DIGITS, NaN to None."""
+    if isinstance(obj, dict):
+        return {str(key): _clean(value) for key, value in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_clean(value) for value in obj]
+    if isinstance(obj, (bool, np.bool_)):
+        return bool(obj)
+    if isinstance(obj, (int, np.integer)):
+        return int(obj)
+    if isinstance(obj, (float, np.floating)):
+        return None if not math.isfinite(obj) else round(float(obj), DIGITS) + 0.0
+    return obj
+
+
+def build_report(sweep_dir: str | Path, *, n_boot: int = 1000, seed: int = 0) -> dict:
+    """Write report.json, report.md and report.html into sweep_dir; return the report dict.
+
+    Raises PriorlabError when the sweep has no finished runs. Sections: module docstring.
+    """
+    sweep_dir = Path(sweep_dir)
+    runs = finished_runs(sweep_dir)
+    tables = load_tables(runs, seed=seed)
+    rng = np.random.default_rng(seed)
+    points = sections.entropy_points(runs)
+    headline = sections.headline(tables, rng=rng, n_boot=n_boot)  # rng order: as documented
+    variance = sections.variance(tables, rng=rng, n_boot=n_boot, rl_only=False)
+    variance_rl = sections.variance(tables, rng=rng, n_boot=n_boot, rl_only=True)
+    pairwise = sections.pairwise(tables, rng=rng, n_boot=n_boot)
+    report = {
+        "n_samples": tables.n,
+        "n_problems": len(tables.problem_ids),
+        "ks": tables.ks,
+        "n_boot": n_boot,
+        "seed": seed,
+        "runs": [run.cell() for run in runs],
+        "headline": headline,
+        "variance": variance,
+        "variance_rl": variance_rl,
+        "verdict": sections.verdict(variance["shares"]),
+        "pairwise": pairwise,
+        "pass_at_k": sections.pass_at_k(tables),
+        "selection": sections.selection(tables),
+        "entropy": sections.entropy(points),
+        "learning_curves": sections.learning_curves(runs),
+    }
+    report = _clean(report)
+    (sweep_dir / "report.json").write_text(json.dumps(report, sort_keys=True, indent=2) + "\n")
+    (sweep_dir / "report.md").write_text(render.markdown(report))
+    has_curves = any(row["points"] for row in report["learning_curves"])
+    drawn = [
+        figures.headline_bars(report["headline"]),
+        figures.variance_bars(
+            {"all algorithms": report["variance"], "RL only": report["variance_rl"]}
+        ),
+        figures.pass_at_k_curves(report["pass_at_k"]),
+        figures.entropy_scatter(points, report["entropy"]) if points else None,
+        figures.learning_curves(report["learning_curves"]) if has_curves else None,
+    ]
+    pictures = [(fig_id, caption, png) for (fig_id, caption), png in zip(FIGURES, drawn)]
+    (sweep_dir / "report.html").write_text(render.page(report, pictures))
+    return report

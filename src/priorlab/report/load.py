@@ -1,0 +1,151 @@
+"""Reading a sweep directory: finished runs, their per-problem metrics and training logs.
+
+A run is finished when `runs/<run_id>/summary.json` exists (it is written last, atomically);
+other run directories are ignored. Nothing here reruns training or sampling.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from priorlab.errors import DataError, PriorlabError
+from priorlab.evaluate import ks_for, load_samples, per_problem
+
+CELL_KEYS = ("run_id", "algo", "prior", "seed")
+STAGES = {"initial": "samples_initial.parquet", "final": "samples_final.parquet"}
+
+
+@dataclass(frozen=True, order=True)
+class Run:
+    """One finished run; sorts by (algo, prior, seed, run_id)."""
+
+    algo: str
+    prior: str
+    seed: int
+    run_id: str
+    path: Path
+
+    def cell(self) -> dict:
+        """The run's identity as stored in report.json (no paths)."""
+        return {"run_id": self.run_id, "algo": self.algo, "prior": self.prior, "seed": self.seed}
+
+
+def finished_runs(sweep_dir: str | Path) -> list[Run]:
+    """Every finished run under `sweep_dir/runs`, sorted; raises PriorlabError when none is."""
+    runs_dir = Path(sweep_dir) / "runs"
+    runs = []
+    for run_dir in sorted(runs_dir.iterdir()) if runs_dir.is_dir() else []:
+        if not (run_dir / "summary.json").is_file():
+            continue
+        cell_path = run_dir / "cell.json"
+        try:
+            cell = json.loads(cell_path.read_text())
+        except (OSError, json.JSONDecodeError) as err:
+            raise DataError(f"{cell_path}: cannot read the run's cell ({err})") from None
+        missing = [key for key in CELL_KEYS if key not in cell]
+        if missing:
+            raise DataError(f"{cell_path}: lacks keys {missing}; required: {list(CELL_KEYS)}")
+        algo, prior, seed, run_id = (cell[key] for key in ("algo", "prior", "seed", "run_id"))
+        runs.append(Run(str(algo), str(prior), int(seed), str(run_id), run_dir))
+    if not runs:
+        raise PriorlabError(
+            f"{runs_dir}: no finished runs (a run is finished when runs/<run_id>/summary.json "
+            "exists); run the sweep first, or point at the sweep directory"
+        )
+    seen: dict[tuple, str] = {}
+    for run in sorted(runs):
+        key = (run.algo, run.prior, run.seed)
+        if key in seen:
+            raise DataError(
+                f"runs {seen[key]!r} and {run.run_id!r} are both algo={run.algo!r}, "
+                f"prior={run.prior!r}, seed={run.seed}; each cell needs a distinct seed"
+            )
+        seen[key] = run.run_id
+    return sorted(runs)
+
+
+def run_metrics(run_dir: str | Path, stage: str = "final", *, seed: int = 0) -> pd.DataFrame:
+    """Per-problem metrics of one run's evaluation table (`stage`: "initial" prior or "final").
+
+    evaluate.per_problem's columns (problem_id, n, c, pass@k, maj@k for k in ks_for(n), ...)
+    plus `entropy`, the mean token entropy of the problem's sampled (non-greedy) rows.
+    """
+    if stage not in STAGES:
+        raise ValueError(f"stage={stage!r}; valid: {sorted(STAGES)}")
+    path = Path(run_dir) / STAGES[stage]
+    if not path.is_file():
+        raise DataError(f"{path}: missing; a finished run needs {list(STAGES.values())}")
+    samples = load_samples(path)
+    try:
+        table = per_problem(samples, seed=seed)
+    except ValueError as err:
+        raise DataError(f"{path}: {err}") from None
+    greedy = samples.get("greedy", pd.Series(False, index=samples.index))
+    entropy = samples[~greedy.fillna(False).astype(bool)].groupby("problem_id")["entropy"].mean()
+    table["entropy"] = table["problem_id"].map(entropy).astype(float)
+    return table
+
+
+def training_rows(run_dir: str | Path) -> list[dict]:
+    """Training rows of `metrics.jsonl` (rows with "step" and no "eval/..." key); [] if absent."""
+    path = Path(run_dir) / "metrics.jsonl"
+    if not path.is_file():
+        return []
+    rows = []
+    for line_no, line in enumerate(path.read_text().splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise DataError(f"{path}, line {line_no}: not JSON ({err.msg})") from None
+        if "step" in row and not any(str(key).startswith("eval/") for key in row):
+            rows.append(row)
+    return rows
+
+
+@dataclass
+class Tables:
+    """Per-problem metrics of every run, stacked: arrays are (runs, problems)."""
+
+    runs: list[Run]
+    problem_ids: list[str]
+    n: int
+    final: dict[str, np.ndarray]
+    initial: dict[str, np.ndarray]
+
+    @property
+    def ks(self) -> list[int]:
+        return ks_for(self.n)
+
+
+def load_tables(runs: list[Run], *, seed: int = 0) -> Tables:
+    """run_metrics of every run, checked to share problem ids and n, stacked per metric.
+
+    Metric keys: "c", "pass@k" and "maj@k" for k in ks_for(n), and "entropy".
+    """
+    stacks: dict[str, dict[str, list]] = {"final": {}, "initial": {}}
+    problem_ids: list[str] | None = None
+    n = None
+    for run in runs:
+        for stage, stack in stacks.items():
+            table = run_metrics(run.path, stage, seed=seed)
+            ids = table["problem_id"].astype(str).tolist()
+            if problem_ids is None:
+                problem_ids, n = ids, int(table["n"].iloc[0])
+            elif ids != problem_ids or int(table["n"].iloc[0]) != n:
+                raise DataError(
+                    f"{run.path / STAGES[stage]}: problems or samples per problem differ from "
+                    f"run {runs[0].run_id!r}; all runs of a sweep must share the test set and n"
+                )
+            keys = ["c", "entropy", *[f"{m}@{k}" for m in ("pass", "maj") for k in ks_for(n)]]
+            for key in keys:
+                stack.setdefault(key, []).append(table[key].to_numpy(dtype=float))
+    final = {key: np.stack(rows) for key, rows in stacks["final"].items()}
+    initial = {key: np.stack(rows) for key, rows in stacks["initial"].items()}
+    return Tables(runs, problem_ids, n, final, initial)

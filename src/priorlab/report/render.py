@@ -1,0 +1,134 @@
+"""report.md and the self-contained report.html, both from the report dict's tables."""
+
+from __future__ import annotations
+
+import html
+
+TITLE = "priorlab sweep report"
+
+# Sets data-images-loaded / data-images-total on <body> once every figure has decoded, so a
+# headless browser (chromium --dump-dom) can check that all figures load offline.
+IMAGES_LOADED_SCRIPT = """<script>
+window.addEventListener("load", function () {
+  var images = document.images, loaded = 0;
+  for (var i = 0; i < images.length; i++) {
+    if (images[i].complete && images[i].naturalWidth > 0) { loaded++; }
+  }
+  document.body.dataset.imagesLoaded = String(loaded);
+  document.body.dataset.imagesTotal = String(images.length);
+});
+</script>"""
+
+STYLE = """<style>
+body { font-family: sans-serif; max-width: 1100px; margin: 2em auto; color: #222; }
+table { border-collapse: collapse; margin: 1em 0; font-size: 0.9em; }
+th, td { border: 1px solid #bbb; padding: 0.25em 0.6em; text-align: right; }
+th { background: #eee; } td:first-child, td:nth-child(2) { text-align: left; }
+figure { margin: 1.5em 0; } img { max-width: 100%; }
+.verdict { font-size: 1.2em; font-weight: bold; }
+</style>"""
+
+
+def _num(value, digits: int = 3) -> str:
+    return "n/a" if value is None else f"{value:.{digits}f}"
+
+
+def _ci(cell: dict | None, key: str = "mean") -> str:
+    if cell is None:
+        return "n/a"
+    return f"{cell[key]:.3f} [{cell['lo']:.3f}, {cell['hi']:.3f}]"
+
+
+def tables(report: dict) -> list[tuple[str, list[str], list[list[str]]]]:
+    """(title, header, rows) of the headline, variance and pairwise tables, as strings."""
+    n = report["n_samples"]
+    headline = [
+        [
+            row["algo"],
+            row["prior"],
+            str(len(row["seeds"])),
+            *(_ci(row[m]) for m in ("pass@1", "maj@n", "pass@n", "entropy")),
+        ]
+        for row in report["headline"]
+    ]
+    variance = []
+    for term in ("algo", "prior", "interaction", "seed"):
+        cells = [report[key]["shares"].get(term) for key in ("variance", "variance_rl")]
+        variance.append([term, *(_ci(cell, "share") for cell in cells)])
+    pairwise = [
+        [
+            row["a"],
+            row["b"],
+            str(row["n_pairs"]),
+            _num(row["diff"]),
+            "n/a" if row["lo"] is None else f"[{row['lo']:.3f}, {row['hi']:.3f}]",
+            _num(row["p"], 4),
+            _num(row["p_holm"], 4),
+        ]
+        for row in report["pairwise"]
+    ]
+    return [
+        (
+            f"Headline: final metrics, mean [95% CI] over seeds and problems (n = {n})",
+            ["algo", "prior", "seeds", "pass@1", f"maj@{n}", f"pass@{n}", "entropy"],
+            headline,
+        ),
+        (
+            "Variance of pass@1: share of SS_total [95% CI]",
+            ["term", "all algorithms", "RL only (no sft)"],
+            variance,
+        ),
+        (
+            "Pairwise: difference a - b in final pass@1, pooled over priors",
+            ["a", "b", "pairs", "diff", "95% CI", "p", "p (Holm)"],
+            pairwise,
+        ),
+    ]
+
+
+def markdown(report: dict) -> str:
+    """report.md: the verdict, then the headline, variance and pairwise tables."""
+    lines = [f"# {TITLE}", "", f"**Verdict:** {report['verdict']}.", ""]
+    for title, header, rows in tables(report):
+        lines += [f"## {title}", "", "| " + " | ".join(header) + " |"]
+        lines.append("|" + "|".join("---" for _ in header) + "|")
+        lines += ["| " + " | ".join(row) + " |" for row in rows]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _html_table(header: list[str], rows: list[list[str]]) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def page(report: dict, figures: list[tuple[str, str, str | None]]) -> str:
+    """report.html with no external resources; figures: (id, caption, base64 PNG or None)."""
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>{TITLE}</title>",
+        STYLE,
+        "</head><body>",
+        f"<h1>{TITLE}</h1>",
+        f'<p class="verdict" id="verdict">{html.escape(report["verdict"])}.</p>',
+        f"<p>{len(report['runs'])} finished runs, {report['n_problems']} test problems, "
+        f"{report['n_samples']} samples per problem, {report['n_boot']} bootstrap draws.</p>",
+    ]
+    for title, header, rows in tables(report):
+        parts += [f"<h2>{html.escape(title)}</h2>", _html_table(header, rows)]
+    parts.append("<h2>Figures</h2>")
+    for fig_id, caption, png in figures:
+        text = html.escape(caption)
+        if png is None:
+            parts.append(f"<p>{text}: no data.</p>")
+            continue
+        parts.append(
+            f'<figure><img id="{fig_id}" alt="{text}" src="data:image/png;base64,{png}">'
+            f"<figcaption>{text}</figcaption></figure>"
+        )
+    parts += [IMAGES_LOADED_SCRIPT, "</body></html>", ""]
+    return "\n".join(parts)
