@@ -10,6 +10,7 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor
 from concurrent.futures import wait as futures_wait
 
 from priorlab.errors import ConfigError
+from priorlab.experiments.worker import die_with_parent
 
 EXECUTORS = ("local", "ray")
 
@@ -23,7 +24,9 @@ class LocalExecutor:
 
     def __init__(self, workers: int):
         self.workers = workers
-        self.pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+        self.pool = ProcessPoolExecutor(
+            workers, mp_context=multiprocessing.get_context("spawn"), initializer=die_with_parent
+        )
 
     def submit(self, fn, *args):
         return self.pool.submit(fn, *args)

@@ -241,7 +241,9 @@ def _algo(entry, i: int) -> list[tuple[str, str, dict]]:
         raise ConfigError(where, f"a preset name or {{name, params, grid, label}}, got {entry!r}")
     extra = set(entry) - {"name", "params", "grid", "label"}
     if extra:
-        raise ConfigError(f"{where}.{sorted(extra)[0]}", "unknown key; valid: name, params, grid, label")
+        raise ConfigError(
+            f"{where}.{sorted(extra)[0]}", "unknown key; valid: name, params, grid, label"
+        )
     params = entry.get("params") or {}
     points = _grid(entry["grid"], f"{where}.grid") if "grid" in entry else [{}]
     out = []
@@ -250,7 +252,10 @@ def _algo(entry, i: int) -> list[tuple[str, str, dict]]:
         try:
             make_algorithm(entry["name"], **merged)
         except ConfigError as e:
-            raise ConfigError(f"{where}.{e.field}", str(e).split(": ", 1)[1]) from None
+            sub = e.field.removeprefix("algo").lstrip(".")
+            raise ConfigError(
+                f"{where}.{sub}" if sub else where, str(e).split(": ", 1)[1]
+            ) from None
         label = entry.get("label", entry["name"])
         out.append((f"{label}[{_label(point)}]" if point else label, entry["name"], merged))
     return out
@@ -272,11 +277,12 @@ def _run_job(labels: dict, fields: dict, prior: Job) -> Job:
     per_step = cfg.prompts_per_step * cfg.group_size
     if algo.kind == "online" and cfg.rollout_budget < per_step:
         raise ConfigError("budget", f"must be >= prompts_per_step x group_size = {per_step}")
-    resolved = {**_resolved(cfg), "algo_resolved": asdict(algo), "prior_id": prior.id}
-    if resolved["lr"] is None:
-        resolved["lr"] = algo.lr
-    config = {k: v for k, v in resolved.items() if k not in ("algo_resolved", "prior_id")}
-    return Job(job_id("run", resolved), "run", labels, config, (prior.id,))
+    config = _resolved(cfg)
+    config["lr"] = algo.lr if cfg.lr is None else cfg.lr
+    # The hash sees the algorithm as resolved (preset + overrides), not how it was spelled.
+    hashed = {k: v for k, v in config.items() if k not in ("algo", "algo_params")}
+    hashed |= {"algo_resolved": asdict(algo), "prior_id": prior.id}
+    return Job(job_id("run", hashed), "run", labels, config, (prior.id,))
 
 
 def _resolved(cfg) -> dict:

@@ -60,10 +60,14 @@ def run_sweep(
 
         result = build_report(root)
         console.print(f"[bold]verdict[/]: {result['verdict']}")
-        console.print(f"report: {root / 'report.html'}  (open it in a browser; data in report.json)")
+        console.print(
+            f"report: {root / 'report.html'}  (open it in a browser; data in report.json)"
+        )
     elif counts["failed"]:
-        console.print(f"[red]{counts['failed']} jobs failed[/]: see the error column with "
-                      f"`priorlab status {root}` and each job's log.txt")
+        console.print(
+            f"[red]{counts['failed']} jobs failed[/]: see the error column with "
+            f"`priorlab status {root}` and each job's log.txt"
+        )
     return counts
 
 

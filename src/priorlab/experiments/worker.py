@@ -1,6 +1,6 @@
 """One job, run in a worker process (local pool or Ray): pretrain a prior or train a run.
 
-The job writes into `<dir>.tmp/`, which is renamed to `<dir>/` once everything is on disk.
+The job writes into `<dir>.tmp-<pid>/`, which is renamed to `<dir>/` once everything is on disk.
 Each worker uses one intra-op thread, so a run's numbers do not depend on which worker,
 executor or machine load it met: same seed, same metrics.
 """
@@ -29,8 +29,9 @@ def execute(job: dict, job_dir: str, deps: dict[str, str]) -> dict:
 
     torch.set_num_threads(THREADS)
     t0 = time.perf_counter()
-    final, tmp = Path(job_dir), Path(f"{job_dir}.tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
+    final, tmp = Path(job_dir), Path(f"{job_dir}.tmp-{os.getpid()}")
+    for stale in final.parent.glob(f"{final.name}.tmp-*"):  # left by a crashed attempt
+        shutil.rmtree(stale, ignore_errors=True)
     tmp.mkdir(parents=True)
     error = None
     with (tmp / "log.txt").open("w") as log, contextlib.redirect_stdout(log):
@@ -70,3 +71,15 @@ def _write_json(path: Path, data: dict) -> None:
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(data, indent=2, sort_keys=True))
     os.replace(tmp, path)
+
+
+def die_with_parent() -> None:
+    """Pool initializer: on Linux, a worker is killed when the sweep process dies (kill -9
+    included), so no orphan goes on writing into the sweep directory."""
+    import ctypes
+    import signal
+    import sys
+
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError):
+            ctypes.CDLL("libc.so.6").prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG

@@ -1,0 +1,91 @@
+import pytest
+
+from priorlab.errors import ConfigError
+from priorlab.experiments import expand, load_spec, preset_names
+
+
+def test_expand_is_the_full_grid_with_priors_first(tiny_spec):
+    sweep = expand(tiny_spec)
+    assert len(sweep.priors) == 2 and len(sweep.runs) == 2 * 3 * 2
+    assert [j.kind for j in sweep.jobs[:2]] == ["prior", "prior"]
+    assert {(r.labels["algo"], r.labels["prior"], r.labels["seed"]) for r in sweep.runs} == {
+        (a, p, s) for a in ("sft", "grpo", "ei") for p in ("short", "long") for s in (0, 1)
+    }
+    prior_ids = {p.id for p in sweep.priors}
+    assert all(r.deps[0] in prior_ids for r in sweep.runs)
+    assert all(r.config["rollout_budget"] == 64 for r in sweep.runs)
+
+
+def test_ids_hash_the_resolved_config(tiny_spec):
+    a = expand(tiny_spec)
+    assert [j.id for j in a.jobs] == [j.id for j in expand(tiny_spec).jobs]
+    assert len({j.id for j in a.jobs}) == len(a.jobs)
+    tiny_spec["priors"][0]["label"] = "renamed"  # labels are cosmetic
+    assert [j.id for j in expand(tiny_spec).jobs] == [j.id for j in a.jobs]
+    tiny_spec["budget"] = 96  # changes every run, no prior
+    b = expand(tiny_spec)
+    assert [p.id for p in b.priors] == [p.id for p in a.priors]
+    assert not {r.id for r in b.runs} & {r.id for r in a.runs}
+    tiny_spec["budget"] = 64
+    tiny_spec["algos"] = [{"name": "grpo", "params": {"lr": 1e-4}}]  # = grpo's default lr
+    same = {r.id for r in expand(tiny_spec).runs}
+    assert same == {r.id for r in a.runs if r.labels["algo"] == "grpo"}
+
+
+def test_grids_over_algorithm_parts_priors_and_rewards(tiny_spec):
+    tiny_spec["algos"] = [
+        {"name": "grpo", "grid": {"aggregation": ["token_mean", "seq_mean_token_mean"]}}
+    ]
+    tiny_spec["priors"] = {"grid": {"steps": [20, 40], "sft": ["none", "heavy"]}}
+    tiny_spec["rewards"] = ["verifier", "dense_steps"]
+    sweep = expand(tiny_spec)
+    assert len(sweep.priors) == 4 and len(sweep.runs) == 2 * 4 * 2 * 2
+    algos = {r.labels["algo"] for r in sweep.runs}
+    assert "grpo[aggregation=token_mean]/dense_steps" in algos
+    assert {p.labels["prior"] for p in sweep.priors} >= {"steps=20,sft=none", "steps=40,sft=heavy"}
+
+
+@pytest.mark.parametrize(
+    "change, field",
+    [
+        ({"algos": ["grpo", "nope"]}, "algos[1]"),
+        ({"algos": [{"name": "grpo", "params": {"eps_low": -1}}]}, "algos[0].eps_low"),
+        ({"algos": []}, "algos"),
+        ({"seeds": []}, "seeds"),
+        ({"priors": []}, "priors"),
+        ({"priors": {"grid": {"steps": []}}}, "priors.steps"),
+        ({"budget": 0}, "budget"),
+        ({"rewards": ["verifier", "oracle"]}, "rewards[1]"),
+        ({"train": {"learning_rate": 1}}, "train.learning_rate"),
+        ({"train": {"temperature": -1.0}}, "train.temperature"),
+        ({"priors": [{"label": "x", "wrong_frac": 2.0}]}, "priors[0].wrong_frac"),
+        ({"priors": [{"label": "x", "sft": "lots"}]}, "priors[0].sft"),
+        ({"algoz": ["grpo"]}, "algoz"),
+        ({"task_params": {"stepz": 2}}, "task_params"),
+    ],
+)
+def test_malformed_specs_name_the_field(tiny_spec, change, field):
+    tiny_spec.update(change)
+    with pytest.raises(ConfigError) as e:
+        expand(tiny_spec)
+    assert e.value.field == field, str(e.value)
+
+
+def test_every_preset_expands():
+    assert {"default", "havrilla2024", "zoo", "sft-squeeze", "discovery"} <= set(preset_names())
+    for name in preset_names():
+        assert expand(load_spec(name)).runs
+
+
+def test_default_experiment_shape():
+    sweep = expand(load_spec("default"))
+    assert len(sweep.priors) >= 3
+    algos = {r.labels["algo"] for r in sweep.runs}
+    assert {"ei", "ppo", "rcrl", "grpo", "dapo", "sft"} <= algos
+    assert len({r.labels["seed"] for r in sweep.runs}) >= 2
+    assert len({r.config["rollout_budget"] for r in sweep.runs}) == 1
+
+
+def test_unknown_preset_lists_the_presets():
+    with pytest.raises(ConfigError, match="presets: .*default"):
+        load_spec("no-such-sweep")
