@@ -262,7 +262,6 @@ def _algo(entry, i: int) -> list[tuple[str, str, dict]]:
 
 
 def _run_job(labels: dict, fields: dict, prior: Job) -> Job:
-    where = f"run {labels['algo']} x {labels['prior']}"
     fields = {k: v for k, v in fields.items() if k not in UNHASHED}
     try:
         cfg = build(TrainConfig, fields, where="train")
