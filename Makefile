@@ -16,9 +16,10 @@ $(BIN)/priorlab: pyproject.toml
 setup: $(BIN)/priorlab
 
 compare: setup
-	$(BIN)/priorlab demo
+	$(BIN)/priorlab compare
 
-demo: compare
+demo: setup
+	$(BIN)/priorlab demo
 
 test: setup
 	$(BIN)/ruff check src tests benchmarks

@@ -67,6 +67,21 @@ def test_online_metrics_are_logged_every_step(tiny_prior, tmp_path):
         assert key in steps[-1], key
 
 
+def test_tensorboard_event_files_hold_the_logged_scalars(tiny_prior, tmp_path):
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    train(small(tiny_prior, tmp_path / "r", algo="grpo"), quiet=True)
+    events = EventAccumulator(str(tmp_path / "r" / "tb"))
+    events.Reload()
+    tags = events.Tags()["scalars"]
+    assert {"reward/mean", "task/accuracy", "policy/entropy", "eval/pass@1"} <= set(tags)
+    rows = [json.loads(line) for line in (tmp_path / "r" / "metrics.jsonl").open()]
+    logged = [(r["samples"], r["reward/mean"]) for r in rows if "reward/mean" in r]
+    seen = [(e.step, e.value) for e in events.Scalars("reward/mean")]
+    assert seen == [(s, pytest.approx(v)) for s, v in logged]
+
+
 def test_same_seed_same_metrics(tiny_prior, tmp_path):
     def metrics(name):
         train(small(tiny_prior, tmp_path / name, algo="grpo", seed=3), quiet=True)

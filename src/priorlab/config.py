@@ -80,6 +80,9 @@ class TrainConfig:
     eval_temperature: float = doc(1.0, "Sampling temperature for evaluation.")
     eval_every: int = doc(0, "Evaluate every N steps (0: only before and after training).")
     eval_require: list = doc([], "Skills every test problem must use (e.g. a withheld one).")
+    tensorboard: bool = doc(
+        True, "Also write TensorBoard event files to <out>/tb (needs the tensorboard extra)."
+    )
 
 
 @dataclass

@@ -74,7 +74,7 @@ class Run:
         write_json_atomic(
             self.dir / "config.json", {**asdict(cfg), "algo_resolved": asdict(self.algo)}
         )
-        self.log = MetricsLog(self.dir)
+        self.log = MetricsLog(self.dir, tensorboard=cfg.tensorboard)
         self.samples_used = 0
         self.tokens_used = 0
         self.step = 0
@@ -156,6 +156,7 @@ def train(cfg: TrainConfig, *, quiet: bool = False) -> dict:
     run.record(final)
     run.policy.meta = {**run.policy.meta, "condition_prefix": run.prefix}
     run.policy.save(run.dir / "policy")
+    run.log.close()
     summary = {
         "algo": cfg.algo,
         "seed": cfg.seed,

@@ -93,13 +93,16 @@ def progress(quiet: bool = False):
 
 
 class MetricsLog:
-    """Appends one JSON object per step to `metrics.jsonl` in the run directory."""
+    """Appends one JSON object per step to `metrics.jsonl` in the run directory, and the
+    same scalars to TensorBoard event files in `<run>/tb` when `tensorboard` is set and
+    the package is installed (`pip install 'priorlab[tensorboard]'`)."""
 
-    def __init__(self, run_dir: Path):
+    def __init__(self, run_dir: Path, *, tensorboard: bool = False):
         self.path = Path(run_dir) / "metrics.jsonl"
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.path.write_text("")
         self.rows: list[dict] = []
+        self.tb = _tensorboard_writer(Path(run_dir) / "tb") if tensorboard else None
 
     def log(self, row: dict) -> None:
         row = {k: (float(v) if isinstance(v, torch.Tensor) else v) for k, v in row.items()}
@@ -108,6 +111,24 @@ class MetricsLog:
             f.write(json.dumps(row) + "\n")
             f.flush()
             os.fsync(f.fileno())
+        if self.tb is not None:
+            step = int(row.get("samples", row.get("step", 0)))  # x axis: completions consumed
+            for key, value in row.items():
+                if isinstance(value, (int, float)) and key not in ("step", "samples"):
+                    self.tb.add_scalar(key, value, step)
+            self.tb.flush()
+
+    def close(self) -> None:
+        if self.tb is not None:
+            self.tb.close()
+
+
+def _tensorboard_writer(log_dir: Path):
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:  # the optional extra is not installed: metrics.jsonl only
+        return None
+    return SummaryWriter(str(log_dir))
 
 
 def write_json_atomic(path: Path, data) -> None:

@@ -56,8 +56,10 @@ SPEC_KEYS = (
     "pretrain",
     "train",
 )
-# Run-directory fields that do not change what is computed, so stay out of the hash.
+# Where a job reads and writes: set by the store, not by the spec.
 UNHASHED = ("out", "model")
+# Fields that do not change what is computed, so stay out of the hash.
+COSMETIC = ("tensorboard",)
 
 
 @dataclass(frozen=True)
@@ -279,7 +281,7 @@ def _run_job(labels: dict, fields: dict, prior: Job) -> Job:
     config = _resolved(cfg)
     config["lr"] = algo.lr if cfg.lr is None else cfg.lr
     # The hash sees the algorithm as resolved (preset + overrides), not how it was spelled.
-    hashed = {k: v for k, v in config.items() if k not in ("algo", "algo_params")}
+    hashed = {k: v for k, v in config.items() if k not in ("algo", "algo_params", *COSMETIC)}
     hashed |= {"algo_resolved": asdict(algo), "prior_id": prior.id}
     return Job(job_id("run", hashed), "run", labels, config, (prior.id,))
 

@@ -40,7 +40,7 @@ def _ci(cell: dict | None, key: str = "mean") -> str:
 
 
 def tables(report: dict) -> list[tuple[str, list[str], list[list[str]]]]:
-    """(title, header, rows) of the headline, variance and pairwise tables, as strings."""
+    """(title, header, rows) of every table of the report, as strings."""
     n = report["n_samples"]
     headline = [
         [
@@ -67,6 +67,30 @@ def tables(report: dict) -> list[tuple[str, list[str], list[list[str]]]]:
         ]
         for row in report["pairwise"]
     ]
+    crossover = {(c["algo"], c["prior"]): c["crossover_k"] for c in report["pass_at_k"]["curves"]}
+    selection = [
+        [
+            row["algo"],
+            row["prior"],
+            _num(row["share_already_solved"]),
+            _num(row["new_mean"], 2),
+            "never"
+            if crossover.get((row["algo"], row["prior"])) is None
+            else str(crossover[(row["algo"], row["prior"])]),
+        ]
+        for row in report["selection"]
+    ]
+    entropy = [
+        [
+            algo,
+            _num(fit["a"]),
+            _num(fit["b"]),
+            _num(fit["ceiling"]),
+            _num(fit["r2"]),
+            str(fit["n_points"]),
+        ]
+        for algo, fit in sorted(report["entropy"].items())
+    ]
     return [
         (
             f"Headline: final metrics, mean [95% CI] over seeds and problems (n = {n})",
@@ -83,11 +107,23 @@ def tables(report: dict) -> list[tuple[str, list[str], list[list[str]]]]:
             ["a", "b", "pairs", "diff", "95% CI", "p", "p (Holm)"],
             pairwise,
         ),
+        (
+            f"Selection or discovery: of the problems the policy solves (pass@{n} > 0), "
+            "the share its prior already solved, the new ones, and the k from which the "
+            "prior's pass@k catches up (Yue et al. 2025)",
+            ["algo", "prior", "already solved", "new (mean)", "prior catches up at k"],
+            selection,
+        ),
+        (
+            "Entropy and reward over training: R = -a exp(H) + b (Cui et al. 2025)",
+            ["algo", "a", "b", "ceiling b - a", "R^2", "points"],
+            entropy,
+        ),
     ]
 
 
 def markdown(report: dict) -> str:
-    """report.md: the verdict, then the headline, variance and pairwise tables."""
+    """report.md: the verdict, then every table."""
     lines = [f"# {TITLE}", "", f"**Verdict:** {report['verdict']}.", ""]
     for title, header, rows in tables(report):
         lines += [f"## {title}", "", "| " + " | ".join(header) + " |"]

@@ -7,6 +7,7 @@ the pass@k crossover of Yue et al. 2025.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -162,7 +163,9 @@ def anova_shares(
     fit = ols(f"y ~ {rhs}", data=data).fit()
     names = {t: STATSMODELS_NAMES[t] for t in terms} | {"seed": "Residual"}
     if terms and fit.df_resid > 0:
-        table = anova_lm(fit, typ=2)
+        with warnings.catch_warnings():  # F tests of a perfect fit: SS are still exact
+            warnings.simplefilter("ignore")
+            table = anova_lm(fit, typ=2)
         ss = {t: max(0.0, float(table.loc[name, "sum_sq"])) for t, name in names.items()}
         df = {t: int(round(table.loc[name, "df"])) for t, name in names.items()}
     else:  # no residual df (anova_lm's F tests fail) or no terms: the same SS by projection
