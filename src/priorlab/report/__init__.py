@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from pathlib import Path
 
 import numpy as np
@@ -56,7 +57,10 @@ DIGITS = 6
 FIGURES = (  # (img id, caption), in the order build_report draws them
     ("fig-headline", "Final pass@1 per algorithm and prior, 95% CI"),
     ("fig-variance", "Share of the variance in pass@1 per term, 95% CI"),
-    ("fig-pass-at-k", "pass@k against k: policies, SFT baseline and the prior"),
+    (
+        "fig-pass-at-k",
+        "pass@k against k: policies, SFT baseline and the prior; x: prior catches up",
+    ),
     ("fig-entropy", "Reward against policy entropy with the fit R = -a exp(H) + b"),
     ("fig-learning", "task/accuracy against completions consumed"),
 )
@@ -109,8 +113,8 @@ def build_report(sweep_dir: str | Path, *, n_boot: int = 1000, seed: int = 0) ->
         "learning_curves": sections.learning_curves(runs),
     }
     report = _clean(report)
-    (sweep_dir / "report.json").write_text(json.dumps(report, sort_keys=True, indent=2) + "\n")
-    (sweep_dir / "report.md").write_text(render.markdown(report))
+    _write(sweep_dir / "report.json", json.dumps(report, sort_keys=True, indent=2) + "\n")
+    _write(sweep_dir / "report.md", render.markdown(report))
     has_curves = any(row["points"] for row in report["learning_curves"])
     drawn = [
         figures.headline_bars(report["headline"]),
@@ -122,5 +126,12 @@ def build_report(sweep_dir: str | Path, *, n_boot: int = 1000, seed: int = 0) ->
         figures.learning_curves(report["learning_curves"]) if has_curves else None,
     ]
     pictures = [(fig_id, caption, png) for (fig_id, caption), png in zip(FIGURES, drawn)]
-    (sweep_dir / "report.html").write_text(render.page(report, pictures))
+    _write(sweep_dir / "report.html", render.page(report, pictures))
     return report
+
+
+def _write(path: Path, text: str) -> None:
+    """Write then rename: a crash never leaves a half-written report."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)

@@ -79,14 +79,19 @@ def variance_bars(decompositions: dict[str, dict]) -> str:
 
 
 def pass_at_k_curves(section: dict) -> str:
-    """(c) pass@k against k per prior: each trained policy, the SFT baseline and the prior."""
+    """(c) pass@k against k per prior: each trained policy, the SFT baseline and the prior;
+    an x marks the k from which the prior's pass@k is at least the policy's (k > 1)."""
     priors = sorted(section["prior"])
     fig, axes = plt.subplots(1, len(priors), figsize=(4.5 * len(priors), 3.5), squeeze=False)
     ks = section["ks"]
     for ax, prior in zip(axes[0], priors):
         for curve in section["curves"]:
             if curve["prior"] == prior:
-                ax.plot(ks, curve["pass@k"], label=curve["algo"], **_style(curve["algo"]))
+                (line,) = ax.plot(ks, curve["pass@k"], label=curve["algo"], **_style(curve["algo"]))
+                k = curve["crossover_k"]  # where the prior catches up (Yue et al. 2025)
+                if k is not None and k > 1:
+                    y = curve["pass@k"][ks.index(k)]
+                    ax.plot([k], [y], "x", color=line.get_color(), markersize=10, mew=2)
         ax.plot(ks, section["prior"][prior], label="prior", **_style(PRIOR_ROW))
         ax.set_xscale("log", base=2)
         ax.set_xticks(ks, [str(k) for k in ks])
