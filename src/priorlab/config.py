@@ -50,7 +50,11 @@ class PretrainConfig:
 class TrainConfig:
     """`priorlab train`: one algorithm from one prior at a fixed rollout budget."""
 
-    model: str = doc("runs/prior", "Prior checkpoint directory (from `priorlab pretrain`).")
+    model: str = doc(
+        "runs/prior",
+        "Prior: a `priorlab pretrain` directory, a Hugging Face model directory, a .gguf "
+        "file, or smollm2.",
+    )
     out: str = doc("runs/train", "Run directory: metrics, evaluation samples, final policy.")
     task: str = doc(
         "arith", "Task to train on; must match the prior's alphabet (arith, countdown)."
@@ -83,6 +87,11 @@ class TrainConfig:
     tensorboard: bool = doc(
         True, "Also write TensorBoard event files to <out>/tb (needs the tensorboard extra)."
     )
+    device: str = doc("auto", "Device of a Hugging Face model: auto (CUDA if present), cpu, cuda.")
+    dtype: str = doc(
+        "float32", "Weights dtype of a Hugging Face model: float32, bfloat16, float16."
+    )
+    chat: bool = doc(True, "Wrap prompts in the model's chat template when it has one.")
 
 
 @dataclass
@@ -99,6 +108,11 @@ class EvalConfig:
     temperature: float = doc(1.0, "Sampling temperature.")
     max_new_tokens: int = doc(40, "Longest completion in tokens.")
     require: list = doc([], "Skills every test problem must use.")
+    device: str = doc("auto", "Device of a Hugging Face model: auto (CUDA if present), cpu, cuda.")
+    dtype: str = doc(
+        "float32", "Weights dtype of a Hugging Face model: float32, bfloat16, float16."
+    )
+    chat: bool = doc(True, "Wrap prompts in the model's chat template when it has one.")
     seed: int = doc(0, "Seed for problem draw and sampling.")
 
 

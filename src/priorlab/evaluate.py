@@ -287,7 +287,7 @@ def evaluate_policy(cfg) -> dict:
     from priorlab.train_utils import write_json_atomic
 
     validate_eval(cfg)
-    policy = load_policy(cfg.model)
+    policy = load_policy(cfg.model, device=cfg.device, dtype=cfg.dtype, chat=cfg.chat)
     task = make_task(cfg.task, **(cfg.task_params or policy.meta.get("task_params", {})))
     problems = task.problems("test", cfg.problems, seed=cfg.seed, require_skills=tuple(cfg.require))
     gen = torch.Generator().manual_seed(cfg.seed)

@@ -189,7 +189,7 @@ def sample(
         if alive.sum() <= 0.75 * len(rows):  # drop finished rows from the batch and cache
             keep = alive.nonzero().squeeze(1)
             rows, nxt, alive, key_valid = rows[keep], nxt[keep], alive[keep], key_valid[keep]
-            cache.k, cache.v = cache.k[:, keep], cache.v[:, keep]
+            cache.select(keep)
         logits = model.decode_step(nxt, key_valid[:, : P + t + 1], cache)
 
     mask = resp_mask[:, :steps]

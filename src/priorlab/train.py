@@ -49,7 +49,9 @@ class Run:
         )
         self.lr = cfg.lr if cfg.lr is not None else self.algo.lr
         self.reward_fn = get_reward(cfg.reward)
-        self.policy: Policy = load_policy(cfg.model)
+        self.policy: Policy = load_policy(
+            cfg.model, device=cfg.device, dtype=cfg.dtype, chat=cfg.chat
+        )
         self.task_params = cfg.task_params or self.policy.meta.get("task_params", {})
         self.task = make_task(cfg.task, **self.task_params)
         torch.manual_seed(cfg.seed)

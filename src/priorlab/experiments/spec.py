@@ -59,7 +59,7 @@ SPEC_KEYS = (
 # Where a job reads and writes: set by the store, not by the spec.
 UNHASHED = ("out", "model")
 # Fields that do not change what is computed, so stay out of the hash.
-COSMETIC = ("tensorboard",)
+COSMETIC = ("tensorboard", "device")
 
 
 @dataclass(frozen=True)

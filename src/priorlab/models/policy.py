@@ -29,15 +29,29 @@ class Policy:
     meta: dict
 
     def save(self, path: str | Path) -> None:
-        """Write `model.safetensors` and `config.json` atomically into directory `path`."""
+        """Write `model.safetensors` and `config.json` atomically into directory `path`
+        (a Hugging Face model: its own files under `path/hf`, and the value head)."""
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
-        weights = {k: v.detach().contiguous().cpu() for k, v in self.model.state_dict().items()}
-        save_file(weights, str(path / (WEIGHTS_FILE + ".tmp")))
-        os.replace(path / (WEIGHTS_FILE + ".tmp"), path / WEIGHTS_FILE)
-        config = {"backend": "tiny", "model": self.model.cfg.to_dict(), "meta": self.meta}
+        if self.backend == "hf":
+            from priorlab.models.hf import save_hf
+
+            config = {
+                "backend": "hf",
+                **save_hf(self.model, self.tokenizer, path),
+                "meta": self.meta,
+            }
+        else:
+            weights = {k: v.detach().contiguous().cpu() for k, v in self.model.state_dict().items()}
+            save_file(weights, str(path / (WEIGHTS_FILE + ".tmp")))
+            os.replace(path / (WEIGHTS_FILE + ".tmp"), path / WEIGHTS_FILE)
+            config = {"backend": "tiny", "model": self.model.cfg.to_dict(), "meta": self.meta}
         (path / (CONFIG_FILE + ".tmp")).write_text(json.dumps(config, indent=2))
         os.replace(path / (CONFIG_FILE + ".tmp"), path / CONFIG_FILE)
+
+    @property
+    def backend(self) -> str:
+        return "tiny" if isinstance(self.model, TinyGPT) else "hf"
 
     def init_tokens_like(self, token_ids: list[int], source_id: int) -> None:
         """Set the embeddings of `token_ids` to that of `source_id` (new tokens start neutral)."""
@@ -49,6 +63,8 @@ class Policy:
         """A copy of this policy whose model carries a freshly initialised value head."""
         if self.model.has_value_head:
             return self
+        if self.backend == "hf":
+            return Policy(self.model.with_value_head(), self.tokenizer, dict(self.meta))
         cfg = ModelConfig(**{**self.model.cfg.to_dict(), "value_head": True})
         model = TinyGPT(cfg)
         model.load_state_dict(self.model.state_dict(), strict=False)
@@ -65,15 +81,27 @@ def build_policy(size: str = "1m", *, max_len: int = 128, seed: int = 0, **overr
     return Policy(TinyGPT(cfg), tok, {"size": size})
 
 
-def load_policy(path: str | Path) -> Policy:
-    """Load a policy saved by `Policy.save`; a missing or foreign path is one clear error."""
+def load_policy(
+    path: str | Path, *, device: str = "auto", dtype: str = "float32", chat: bool = True
+) -> Policy:
+    """Load a policy: a priorlab checkpoint (`Policy.save`), or a Hugging Face model
+    directory, GGUF file or `smollm2` (device, dtype and chat apply to those only).
+    A missing or foreign path is one clear error."""
+    from priorlab.models import hf
+
+    if hf.is_hf_source(path):
+        model, tok = hf.load_hf(path, device=device, dtype=dtype, chat=chat)
+        return Policy(model, tok, {"source": str(path), "chat": tok.chat})
     path = Path(path)
-    if not (path / CONFIG_FILE).is_file() or not (path / WEIGHTS_FILE).is_file():
+    config = json.loads((path / CONFIG_FILE).read_text()) if (path / CONFIG_FILE).is_file() else {}
+    if config.get("backend") == "hf":
+        model, tok = hf.load_saved(path, config, device=device, dtype=dtype)
+        return Policy(model, tok, config.get("meta", {}))
+    if not config or not (path / WEIGHTS_FILE).is_file():
         raise PriorlabError(
-            f"model: no priorlab checkpoint at {path} (expected {CONFIG_FILE} and {WEIGHTS_FILE};"
-            " create one with `priorlab pretrain`)"
+            f"model: no checkpoint at {path} (expected {CONFIG_FILE} and {WEIGHTS_FILE} from "
+            "`priorlab pretrain`, a Hugging Face model directory, a .gguf file, or smollm2)"
         )
-    config = json.loads((path / CONFIG_FILE).read_text())
     model = TinyGPT(ModelConfig(**config["model"]))
     model.load_state_dict(load_file(str(path / WEIGHTS_FILE)))
     return Policy(model, CharTokenizer(), config.get("meta", {}))

