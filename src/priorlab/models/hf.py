@@ -11,6 +11,7 @@ cached as safetensors). Nothing is ever downloaded: every load passes local_file
 from __future__ import annotations
 
 import importlib.util
+import inspect
 import os
 from pathlib import Path
 from types import SimpleNamespace
@@ -66,6 +67,9 @@ class HFModel(nn.Module):
         self.lm = lm
         max_len = getattr(lm.config, "max_position_embeddings", 2048) or 2048
         self.cfg = SimpleNamespace(max_len=int(max_len), value_head=value_head)
+        # transformers >= 5.2x names the argument `cache`, older releases `past_key_values`
+        params = inspect.signature(lm.forward).parameters
+        self._cache_arg = "cache" if "cache" in params else "past_key_values"
         hidden = lm.config.hidden_size
         self.value = nn.Linear(hidden, 1) if value_head else None
         if self.value is not None:
@@ -91,16 +95,17 @@ class HFModel(nn.Module):
         B, T = tokens.shape
         S = key_valid.shape[1]
         pos = (key_valid.long().cumsum(1) - 1).clamp(min=0)[:, S - T :]  # (B, T)
+        past = {self._cache_arg: cache.past} if cache is not None and cache.past else {}
         out = self.lm(
             input_ids=tokens,
             attention_mask=key_valid.long(),
             position_ids=pos,
-            past_key_values=cache.past if cache is not None else None,
             use_cache=cache is not None,
             output_hidden_states=self.value is not None,
+            **past,
         )
         if cache is not None:
-            cache.past = out.past_key_values
+            cache.past = getattr(out, "past_key_values", None) or getattr(out, "cache", None)
             cache.length += T
         values = None
         if self.value is not None:
