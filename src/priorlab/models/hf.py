@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib.util
 import inspect
 import os
+import shutil
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -105,7 +106,7 @@ class HFModel(nn.Module):
             **past,
         )
         if cache is not None:
-            cache.past = getattr(out, "past_key_values", None) or getattr(out, "cache", None)
+            cache.past = getattr(out, "cache", None) or getattr(out, "past_key_values", None)
             cache.length += T
         values = None
         if self.value is not None:
@@ -201,9 +202,16 @@ def _from_gguf(gguf: Path, dtype):
             str(gguf.parent), gguf_file=gguf.name, local_files_only=True
         )
         tmp = cached.with_name(cached.name + f".tmp-{os.getpid()}")
+        # The weights are plain fp32 tensors now; drop the GGUF marks that block saving.
+        if hasattr(lm.config, "quantization_config"):
+            del lm.config.quantization_config
+        lm.hf_quantizer, lm.is_quantized = None, False
         lm.save_pretrained(tmp, safe_serialization=True)
         tok.save_pretrained(tmp)
-        tmp.replace(cached) if not cached.exists() else None
+        if cached.exists():  # another process converted it meanwhile
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            tmp.replace(cached)
     return _from_dir(cached, dtype)
 
 
