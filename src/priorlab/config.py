@@ -92,6 +92,11 @@ class TrainConfig:
         "float32", "Weights dtype of a Hugging Face model: float32, bfloat16, float16."
     )
     chat: bool = doc(True, "Wrap prompts in the model's chat template when it has one.")
+    lora_rank: int = doc(0, "LoRA rank for a Hugging Face model (0: train all weights).")
+    lora_alpha: float = doc(16.0, "LoRA scaling alpha (the update is scaled by alpha / rank).")
+    gradient_checkpointing: bool = doc(
+        False, "Recompute activations in the backward pass (Hugging Face models; less memory)."
+    )
 
 
 @dataclass
@@ -219,6 +224,7 @@ def validate_train(cfg: TrainConfig) -> None:
     check(cfg.eval_samples >= 1, "eval_samples", "must be >= 1")
     check(cfg.eval_problems >= 1, "eval_problems", "must be >= 1")
     check(cfg.eval_temperature >= 0, "eval_temperature", "must be >= 0")
+    check(cfg.lora_rank >= 0, "lora_rank", f"must be >= 0 (0: no LoRA), got {cfg.lora_rank}")
 
 
 def validate_pretrain(cfg: PretrainConfig) -> None:

@@ -52,6 +52,8 @@ class Run:
         self.policy: Policy = load_policy(
             cfg.model, device=cfg.device, dtype=cfg.dtype, chat=cfg.chat
         )
+        if cfg.lora_rank or cfg.gradient_checkpointing:
+            _adapt(self.policy, cfg)
         self.task_params = cfg.task_params or self.policy.meta.get("task_params", {})
         self.task = make_task(cfg.task, **self.task_params)
         torch.manual_seed(cfg.seed)
@@ -319,6 +321,19 @@ def _value_loss(values, old_values, returns, mask, clip_range: float = 0.2):
     clipped = old_values + (values - old_values).clamp(-clip_range, clip_range)
     loss = 0.5 * torch.maximum((values - returns) ** 2, (clipped - returns) ** 2)
     return algos.AGGREGATIONS["token_mean"](loss, mask)
+
+
+def _adapt(policy: Policy, cfg: TrainConfig) -> None:
+    """LoRA adapters and gradient checkpointing: options of the Hugging Face backend."""
+    if policy.backend != "hf":
+        field = "lora_rank" if cfg.lora_rank else "gradient_checkpointing"
+        raise ConfigError(
+            field, "applies to Hugging Face models only (--model DIR, .gguf, smollm2)"
+        )
+    if cfg.gradient_checkpointing:
+        policy.model.lm.gradient_checkpointing_enable()
+    if cfg.lora_rank:
+        policy.model.add_lora(cfg.lora_rank, cfg.lora_alpha)
 
 
 def _frozen(policy: Policy) -> Policy:

@@ -64,7 +64,9 @@ def lm_loss(policy, samples: Samples, *, include_prompt: bool) -> torch.Tensor:
 
 
 def make_optimizer(model, lr: float):
-    return torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.95), weight_decay=0.0)
+    """AdamW over the trainable parameters (all of them, or only LoRA's adapters)."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    return torch.optim.AdamW(params, lr=lr, betas=(0.9, 0.95), weight_decay=0.0)
 
 
 def sft_step(

@@ -52,8 +52,8 @@ def test_rows_that_finish_early_leave_the_cache_without_changing_the_others(tiny
     assert torch.allclose(logp[s.mask.bool()], s.logp[s.mask.bool()], atol=1e-4)
 
 
-@pytest.mark.parametrize("algo", ["grpo", "ppo", "ei"])
-def test_training_runs_and_saves_safetensors(tiny_llama, tmp_path, algo):
+@pytest.mark.parametrize("algo, lora", [("grpo", 0), ("ppo", 0), ("ei", 0), ("grpo", 4)])
+def test_training_runs_and_saves_safetensors(tiny_llama, tmp_path, algo, lora):
     from priorlab.config import TrainConfig
     from priorlab.train import train
 
@@ -75,6 +75,8 @@ def test_training_runs_and_saves_safetensors(tiny_llama, tmp_path, algo):
         lr=1e-3,
         device="cpu",
         tensorboard=False,
+        lora_rank=lora,
+        gradient_checkpointing=bool(lora),
     )
     before = {k: v.clone() for k, v in load_policy(tiny_llama).model.state_dict().items()}
     summary = train(cfg, quiet=True)
@@ -83,7 +85,8 @@ def test_training_runs_and_saves_safetensors(tiny_llama, tmp_path, algo):
     assert (saved / "hf" / "model.safetensors").is_file()
     after = load_policy(saved).model.state_dict()
     changed = [k for k in before if not torch.equal(before[k], after[k])]
-    assert changed, "no parameter moved"
+    assert changed, "no parameter moved"  # with LoRA: the adapters merged into the weights
+    assert not any("lora" in k for k in after)
     if algo == "ppo":
         assert (saved / "value_head.safetensors").is_file()
 
@@ -93,3 +96,15 @@ def test_missing_sources_are_one_clear_error(tmp_path):
         load_policy(tmp_path / "nope.gguf")
     with pytest.raises(PriorlabError, match="no checkpoint at"):
         load_policy(tmp_path / "nothing-here")
+
+
+def test_lora_on_the_built_in_model_is_a_config_error(tmp_path):
+    from priorlab.config import TrainConfig
+    from priorlab.errors import ConfigError
+    from priorlab.models import build_policy
+    from priorlab.train import train
+
+    build_policy("0.1m").save(tmp_path / "prior")
+    cfg = TrainConfig(model=str(tmp_path / "prior"), out=str(tmp_path / "r"), lora_rank=4)
+    with pytest.raises(ConfigError, match="lora_rank: applies to Hugging Face models only"):
+        train(cfg, quiet=True)

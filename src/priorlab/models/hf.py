@@ -117,6 +117,23 @@ class HFModel(nn.Module):
         """Logits (B, V) for one new token per row (B,)."""
         return self.forward(token[:, None], key_valid, cache)[0][:, -1]
 
+    def add_lora(self, rank: int, alpha: float) -> None:
+        """Train low-rank adapters on every linear layer instead of all weights (peft)."""
+        try:
+            from peft import LoraConfig, get_peft_model
+        except ImportError:
+            raise PriorlabError("lora_rank: LoRA needs peft: pip install 'priorlab[hf]'") from None
+        config = LoraConfig(r=rank, lora_alpha=alpha, target_modules="all-linear")
+        self.lm = get_peft_model(self.lm, config)
+
+    def plain_lm(self) -> nn.Module:
+        """The causal LM with any LoRA adapters merged in (a copy; for saving)."""
+        if hasattr(self.lm, "merge_and_unload"):
+            import copy
+
+            return copy.deepcopy(self.lm).merge_and_unload()
+        return self.lm
+
     def with_value_head(self) -> HFModel:
         return self if self.has_value_head else HFModel(self.lm, value_head=True)
 
@@ -260,7 +277,7 @@ def save_hf(model: HFModel, tok: HFTokenizer, path: Path) -> dict:
     the fields `config.json` records for `load_saved`."""
     from safetensors.torch import save_file
 
-    model.lm.save_pretrained(path / "hf", safe_serialization=True)
+    model.plain_lm().save_pretrained(path / "hf", safe_serialization=True)
     tok.tok.save_pretrained(path / "hf")
     if model.value is not None:
         weights = {k: v.detach().contiguous().cpu() for k, v in model.value.state_dict().items()}
