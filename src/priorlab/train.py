@@ -331,7 +331,8 @@ def _adapt(policy: Policy, cfg: TrainConfig) -> None:
             field, "applies to Hugging Face models only (--model DIR, .gguf, smollm2)"
         )
     if cfg.gradient_checkpointing:
-        policy.model.lm.gradient_checkpointing_enable()
+        lm = policy.model.lm  # transformers >= 5.2x renamed it activation checkpointing
+        getattr(lm, "activation_checkpointing_enable", lm.gradient_checkpointing_enable)()
     if cfg.lora_rank:
         policy.model.add_lora(cfg.lora_rank, cfg.lora_alpha)
 

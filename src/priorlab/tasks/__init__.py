@@ -1,7 +1,8 @@
-"""Tasks: seeded synthetic reasoning problems with gold solutions and verifiers.
+"""Tasks: problems with gold solutions and verifiers, synthetic or read from local files.
 
-`tasks/` never imports `models/` or `algos/`: a task knows no model. Adding a task is
-one file here plus its entry in `TASKS` and its test.
+Synthetic (arith, countdown) are drawn from a seed; dataset-backed (gsm8k, svamp) read
+local files and never download. `tasks/` never imports `models/` or `algos/`: a task
+knows no model. Adding a task is one file here plus its entry in `TASKS` and its test.
 """
 
 from __future__ import annotations
@@ -12,8 +13,12 @@ from priorlab.errors import lookup
 from priorlab.tasks.arith import Arith
 from priorlab.tasks.base import Problem, Task, Verdict, split_of
 from priorlab.tasks.countdown import Countdown
+from priorlab.tasks.gsm8k import GSM8K
+from priorlab.tasks.svamp import SVAMP
 
-TASKS: dict[str, type] = {"arith": Arith, "countdown": Countdown}
+TASKS: dict[str, type] = {"arith": Arith, "countdown": Countdown, "gsm8k": GSM8K, "svamp": SVAMP}
+SYNTHETIC = ("arith", "countdown")
+"""Tasks drawn from a seed, needing no data files (the others read local files)."""
 
 
 def make_task(name: str, **params) -> Task:
@@ -33,4 +38,16 @@ def make_task(name: str, **params) -> Task:
     return cls(**params)
 
 
-__all__ = ["TASKS", "Arith", "Countdown", "Problem", "Task", "Verdict", "make_task", "split_of"]
+__all__ = [
+    "GSM8K",
+    "SVAMP",
+    "SYNTHETIC",
+    "TASKS",
+    "Arith",
+    "Countdown",
+    "Problem",
+    "Task",
+    "Verdict",
+    "make_task",
+    "split_of",
+]
