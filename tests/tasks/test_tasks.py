@@ -1,16 +1,16 @@
-"""Properties every registered task must have: parametrized over `TASKS`."""
+"""Properties every registered task must have: parametrized over the synthetic tasks (`SYNTHETIC`)."""
 
 import random
 import string
 
 import pytest
 
-from priorlab.tasks import TASKS, Verdict, make_task, split_of
+from priorlab.tasks import SYNTHETIC, Verdict, make_task, split_of
 
 PRINTABLE = set(string.printable) - set("\t\n\r\x0b\x0c")
 
 
-@pytest.fixture(params=sorted(TASKS))
+@pytest.fixture(params=SYNTHETIC)
 def task(request):
     return make_task(request.param)
 
