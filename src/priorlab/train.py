@@ -107,7 +107,9 @@ class Run:
             prefix=prefix,
         )
         verdicts = [self.task.verify(p, t) for p, t in zip(batch.problems, batch.texts)]
-        rewards = self.reward_fn(batch.problems, batch.texts, verdicts, rng=self.rng)
+        rewards = self.reward_fn(
+            batch.problems, batch.texts, verdicts, rng=self.rng, task=self.task
+        )
         batch.rewards = torch.tensor(rewards, dtype=torch.float32)
         batch.correct = torch.tensor([v.correct for v in verdicts])
         batch.parsed = torch.tensor([v.parsed for v in verdicts])
