@@ -7,6 +7,7 @@ from priorlab.algos import PRESETS
 from priorlab.config import TrainConfig
 from priorlab.errors import ConfigError
 from priorlab.models import load_policy
+from priorlab.rewards import REWARDS
 from priorlab.train import train
 
 
@@ -65,6 +66,22 @@ def test_online_metrics_are_logged_every_step(tiny_prior, tmp_path):
         "loss/value",
     ):
         assert key in steps[-1], key
+
+
+@pytest.mark.parametrize("reward", sorted(REWARDS))
+def test_every_reward_source_drives_training(tiny_prior, tmp_path, reward):
+    train(small(tiny_prior, tmp_path / "r", algo="grpo", reward=reward), quiet=True)
+    rows = [json.loads(line) for line in (tmp_path / "r" / "metrics.jsonl").open()]
+    steps = [r for r in rows if "reward/mean" in r]
+    assert len(steps) == 4
+    assert all("task/accuracy" in r for r in steps)  # the verifier, apart from the reward
+    if reward == "verifier":  # the barely trained prior is never right: no signal to learn
+        assert all(r["reward/mean"] == 0.0 for r in steps)
+        return
+    assert any(r["groups/zero_var_frac"] < 1 for r in steps)
+    before = load_policy(tiny_prior).model.state_dict()
+    after = load_policy(tmp_path / "r" / "policy").model.state_dict()
+    assert any(not torch.equal(before[k], after[k]) for k in before)
 
 
 def test_tensorboard_event_files_hold_the_logged_scalars(tiny_prior, tmp_path):

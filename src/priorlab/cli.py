@@ -200,6 +200,15 @@ def presets():
 
 
 @app.command()
+def rewards():
+    """List the reward sources (the `reward` field of train and of sweep specs)."""
+    from priorlab.rewards import REWARDS
+
+    for name, fn in REWARDS.items():
+        typer.echo(f"{name:22s} {(fn.__doc__ or '').strip().splitlines()[0]}")
+
+
+@app.command()
 def algos():
     """List the algorithm presets and the fields each sets."""
     from priorlab.algos import PRESETS

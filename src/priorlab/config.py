@@ -63,7 +63,7 @@ class TrainConfig:
     algo: str = doc("grpo", "Algorithm preset (see `priorlab algos`).")
     algo_params: dict = doc({}, "Overrides of the preset's fields, e.g. {aggregation: token_mean}.")
     reward: str = doc(
-        "verifier", "Reward source driving training (verifier, dense_steps, format, random)."
+        "verifier", "Reward source driving training (see `priorlab rewards`)."
     )
     seed: int = doc(0, "The run's one seed: sampling, batches, evaluation.")
     rollout_budget: int = doc(4096, "Total sampled completions (the equal-budget axis).")

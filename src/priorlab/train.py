@@ -108,7 +108,14 @@ class Run:
         )
         verdicts = [self.task.verify(p, t) for p, t in zip(batch.problems, batch.texts)]
         rewards = self.reward_fn(
-            batch.problems, batch.texts, verdicts, rng=self.rng, task=self.task
+            batch.problems,
+            batch.texts,
+            verdicts,
+            rng=self.rng,
+            task=self.task,
+            group_ids=batch.group_ids,
+            samples=batch.samples,
+            policy=self.policy,
         )
         batch.rewards = torch.tensor(rewards, dtype=torch.float32)
         batch.correct = torch.tensor([v.correct for v in verdicts])

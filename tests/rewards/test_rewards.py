@@ -1,8 +1,12 @@
+import math
 import random
 
 import pytest
+import torch
 
 from priorlab.rewards import REWARDS, get_reward
+from priorlab.rewards.intrinsic import split_answer
+from priorlab.rollout import Samples
 from priorlab.tasks import Arith
 from priorlab.tasks.base import Verdict
 
@@ -32,7 +36,11 @@ def test_random_reward_ignores_the_completion_and_is_seeded():
 
 
 def test_unknown_reward_lists_valid_names():
-    with pytest.raises(ValueError, match="valid: dense_steps, format, random, verifier"):
+    with pytest.raises(
+        ValueError,
+        match="valid: dense_steps, format, majority_vote, random, reference_likelihood, "
+        "self_certainty, verifier",
+    ):
         get_reward("oracle")
 
 
@@ -43,3 +51,70 @@ def test_dense_steps_credits_each_matching_step_and_the_outcome():
     verdicts = [task.verify(p, t) for t in texts]
     r = get_reward("dense_steps")([p] * 4, texts, verdicts, rng=random.Random(0))
     assert r == [1.0, 1 / 4, 0.0, 0.0]  # (3+1)/4, (1+0)/4, (0+0)/4, no steps
+
+
+def test_majority_vote_rewards_the_groups_most_common_answer():
+    answers = ["7", "7", "8", None, "3", "4", None, None]
+    verdicts = [Verdict(False, a, a is not None) for a in answers]
+    group_ids = torch.tensor([0, 0, 0, 0, 1, 1, 2, 2])
+    r = get_reward("majority_vote")([None] * 8, [""] * 8, verdicts, group_ids=group_ids)
+    assert r == [1.0, 1.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0]  # tie 3/4: first seen wins
+
+
+class _FixedLogits:
+    """A stand-in policy whose model returns the same logits at every position."""
+
+    def __init__(self, logits):
+        self.model = lambda tokens, key_valid: (
+            torch.tensor(logits).expand(*tokens.shape, len(logits)),
+            None,
+        )
+
+
+def test_self_certainty_is_kl_from_uniform_per_token():
+    samples = Samples(
+        prompt=torch.ones(2, 3, dtype=torch.long),
+        prompt_mask=torch.ones(2, 3, dtype=torch.bool),
+        response=torch.ones(2, 4, dtype=torch.long),
+        mask=torch.tensor([[1.0, 1, 0, 0], [1, 1, 1, 1]]),
+        logp=torch.zeros(2, 4),
+        entropy=torch.zeros(2, 4),
+        lengths=torch.tensor([2, 4]),
+        truncated=torch.zeros(2, dtype=torch.bool),
+    )
+    fn = get_reward("self_certainty")
+    # p = (1/4, 3/4): SC = -(1/2)(ln(2/4) + ln(6/4)) = -(1/2) ln(3/4) per token
+    sc = fn(
+        [None] * 2, ["", ""], [None] * 2, samples=samples, policy=_FixedLogits([0.0, math.log(3)])
+    )
+    assert sc == pytest.approx([-0.5 * math.log(0.75)] * 2, abs=1e-6)
+    uniform = fn([None] * 2, ["", ""], [None] * 2, samples=samples, policy=_FixedLogits([0.0] * 5))
+    assert uniform == pytest.approx([0.0, 0.0], abs=1e-6)
+
+
+@pytest.mark.parametrize(
+    "text, parts",
+    [("3+4=7#7", ("3+4=7", "#7")), (" so\n#### 18", (" so\n", "#### 18")), ("none", ("none", ""))],
+)
+def test_split_answer_cuts_at_the_last_marker(text, parts):
+    assert split_answer(text) == parts
+
+
+def test_reference_likelihood_is_the_probability_of_the_gold_answer():
+    from priorlab.models import build_policy
+
+    policy = build_policy("0.1m", seed=3)
+    task = Arith(steps=2)
+    p = task.solve("3+4-5=")  # gold "3+4=7,7-5=2#2"
+    completion = "3+4=7,7-5=9#9"
+    (r,) = get_reward("reference_likelihood")([p], [completion], [None], policy=policy)
+    # by hand: teacher-force prompt + "3+4=7,7-5=9" + "#2" + EOS, sum log p of "#", "2", EOS
+    tok = policy.tokenizer
+    ids = tok.encode(p.prompt) + tok.encode("3+4=7,7-5=9#2", bos=False) + [tok.eos_id]
+    tokens = torch.tensor([ids])
+    with torch.no_grad():
+        logits, _ = policy.model(tokens, torch.ones_like(tokens, dtype=torch.bool))
+    logprobs = torch.log_softmax(logits[0, :-1], -1)
+    picked = logprobs[torch.arange(len(ids) - 1), tokens[0, 1:]]
+    assert r == pytest.approx(math.exp(float(picked[-3:].sum())), rel=1e-4)
+    assert 0.0 < r < 1.0

@@ -1,4 +1,4 @@
-"""Properties every registered task must have: parametrized over the synthetic tasks (`SYNTHETIC`)."""
+"""Properties every synthetic task (`SYNTHETIC`) must have."""
 
 import random
 import string

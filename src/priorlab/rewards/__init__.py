@@ -1,55 +1,33 @@
-"""Reward sources: plain functions returning one float per completion.
+"""Reward sources: plain functions returning one float per completion, chosen by name.
 
-Signature: `reward(problems, completions, verdicts, *, rng, task=None) -> list[float]`
-(`task` gives a reward the task's own parsing, e.g. `task.steps`). The true
-verifier accuracy is logged beside whichever reward drives training.
+Signature: `reward(problems, completions, verdicts, *, rng, task, group_ids, samples,
+policy) -> list[float]`; each declares the keywords it reads and ignores the rest (`**_`).
+The true verifier accuracy is logged beside whichever reward drives training.
+
+- verifier: sparse 0/1 from the task's verifier.
+- dense_steps: credit for intermediate results matching the gold solution (Havrilla 2024).
+- format: 1 when an answer could be extracted.
+- random: Bernoulli(0.5), the spurious-reward control (Shao et al. 2025).
+- majority_vote: TTRL pseudo-labels from the group's most common answer.
+- self_certainty: INTUITOR, the policy's confidence KL(U || p) per token.
+- reference_likelihood: VeriFree, the policy's probability of the gold answer after its
+  own reasoning.
 """
 
 from __future__ import annotations
 
-import random
-
 from priorlab.errors import lookup
-from priorlab.tasks.base import results_before_answer
-
-
-def verifier(problems, completions, verdicts, *, rng: random.Random, task=None) -> list[float]:
-    """Sparse 0/1 outcome reward: 1 when the task's verifier accepts the answer."""
-    return [float(v.correct) for v in verdicts]
-
-
-def format_reward(problems, completions, verdicts, *, rng: random.Random, task=None) -> list[float]:
-    """1 when a final answer could be extracted at all, whatever its value."""
-    return [float(v.parsed) for v in verdicts]
-
-
-def random_reward(problems, completions, verdicts, *, rng: random.Random, task=None, p=0.5):
-    """Bernoulli(p), whatever the completion: the spurious-reward control (Shao et al. 2025)."""
-    return [float(rng.random() < p) for _ in verdicts]
-
-
-def dense_steps(problems, completions, verdicts, *, rng: random.Random, task=None) -> list[float]:
-    """Credit for each intermediate result that matches the gold solution's, plus the outcome:
-    r = (#{i : step_i == gold_step_i} + correct) / (#gold_steps + 1), in [0, 1].
-
-    The heuristic dense reward of Havrilla et al. 2024 (arXiv 2403.04642), summed over the
-    steps into one scalar per completion (step i is compared at the same position i).
-    """
-    steps = task.steps if task is not None else results_before_answer
-    out = []
-    for p, text, v in zip(problems, completions, verdicts):
-        gold = steps(p.solution)
-        mine = steps(text)
-        hits = sum(a == b for a, b in zip(mine, gold))
-        out.append((hits + float(v.correct)) / (len(gold) + 1))
-    return out
-
+from priorlab.rewards.intrinsic import majority_vote, reference_likelihood, self_certainty
+from priorlab.rewards.outcome import dense_steps, format_reward, random_reward, verifier
 
 REWARDS = {
     "verifier": verifier,
     "dense_steps": dense_steps,
     "format": format_reward,
     "random": random_reward,
+    "majority_vote": majority_vote,
+    "self_certainty": self_certainty,
+    "reference_likelihood": reference_likelihood,
 }
 
 
