@@ -21,7 +21,7 @@ def cli(*args, cwd=None):
     [
         (["train", "--algo", "trpo", "--model", "x"], "error: algo: unknown algorithm 'trpo'"),
         (["train", "--set", "lr=-1"], "error: lr: must be > 0"),
-        (["train", "--model", "/nonexistent"], "error: model: no priorlab checkpoint"),
+        (["train", "--model", "/nonexistent"], "error: model: no checkpoint at"),
         (["train", "--set", "lrate=1"], "error: lrate: unknown field"),
         (["eval", "-n", "4", "--k", "8"], "error: k: must be <= samples (4)"),
         (["pretrain", "--config", "/nonexistent.yaml"], "error: config: file not found"),

@@ -62,9 +62,7 @@ class TrainConfig:
     task_params: dict = doc({}, "Task knobs (default: those the prior was trained with).")
     algo: str = doc("grpo", "Algorithm preset (see `priorlab algos`).")
     algo_params: dict = doc({}, "Overrides of the preset's fields, e.g. {aggregation: token_mean}.")
-    reward: str = doc(
-        "verifier", "Reward source driving training (see `priorlab rewards`)."
-    )
+    reward: str = doc("verifier", "Reward source driving training (see `priorlab rewards`).")
     seed: int = doc(0, "The run's one seed: sampling, batches, evaluation.")
     rollout_budget: int = doc(4096, "Total sampled completions (the equal-budget axis).")
     prompts_per_step: int = doc(32, "Distinct prompts per online step.")

@@ -268,11 +268,11 @@ def sequence_logp(policy: Policy, samples: Samples, *, temperature: float = 1.0,
     """
     tokens = torch.cat([samples.prompt, samples.response], 1)  # (B, P+T)
     key_valid = torch.cat([samples.prompt_mask, samples.mask.bool()], 1)
-    P, T = samples.prompt.shape[1], samples.response.shape[1]
-    logits, v = policy.model(tokens, key_valid)
-    logits = logits[:, P - 1 : P - 1 + T].float() / max(temperature, 1e-8)  # (B, T, V)
+    T = samples.response.shape[1]
+    logits, v = policy.model(tokens, key_valid, last=T + 1)  # positions P-1 .. P+T-1
+    logits = logits[:, :T].float() / max(temperature, 1e-8)  # (B, T, V)
     logprobs = F.log_softmax(logits, -1)
     logp = logprobs.gather(-1, samples.response[..., None]).squeeze(-1)
     entropy = -(logprobs.exp() * logprobs).sum(-1)
-    values = v[:, P - 1 : P - 1 + T] if (values and v is not None) else None
+    values = v[:, :T] if (values and v is not None) else None
     return logp, entropy, values

@@ -34,7 +34,7 @@ def test_save_load_round_trip(tmp_path):
 
 
 def test_missing_checkpoint_is_one_clear_error(tmp_path):
-    with pytest.raises(PriorlabError, match="no priorlab checkpoint"):
+    with pytest.raises(PriorlabError, match="no checkpoint at"):
         load_policy(tmp_path / "nowhere")
 
 

@@ -88,10 +88,11 @@ class HFModel(nn.Module):
     def new_cache(self, batch: int, max_len: int) -> HFCache:
         return HFCache()
 
-    def forward(self, tokens, key_valid, cache: HFCache | None = None):
+    def forward(self, tokens, key_valid, cache: HFCache | None = None, last: int | None = None):
         """Logits (B, T, V) and values (B, T) or None; key_valid (B, S) marks real tokens.
 
         Positions count real tokens only (left padding does not shift them), as in TinyGPT.
+        `last`: logits and values of the last positions only (B, last, V).
         """
         B, T = tokens.shape
         S = key_valid.shape[1]
@@ -103,6 +104,7 @@ class HFModel(nn.Module):
             position_ids=pos,
             use_cache=cache is not None,
             output_hidden_states=self.value is not None,
+            logits_to_keep=last or 0,
             **past,
         )
         if cache is not None:
@@ -110,7 +112,8 @@ class HFModel(nn.Module):
             cache.length += T
         values = None
         if self.value is not None:
-            values = self.value(out.hidden_states[-1].float()).squeeze(-1)
+            hidden = out.hidden_states[-1] if last is None else out.hidden_states[-1][:, -last:]
+            values = self.value(hidden.float()).squeeze(-1)
         return out.logits, values
 
     def decode_step(self, token, key_valid, cache: HFCache):

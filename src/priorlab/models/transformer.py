@@ -107,11 +107,12 @@ class TinyGPT(nn.Module):
         p = self.head.weight
         return KVCache(self.cfg, batch, min(max_len, self.cfg.max_len), p.device, p.dtype)
 
-    def forward(self, tokens, key_valid, cache: KVCache | None = None):
+    def forward(self, tokens, key_valid, cache: KVCache | None = None, last: int | None = None):
         """Logits (B, T, V) and values (B, T) or None for `tokens` (B, T).
 
         key_valid: (B, S) bool, which keys are real tokens, S = cache length + T (or T).
-        Positions count real tokens only, so left padding does not shift them.
+        Positions count real tokens only, so left padding does not shift them. `last`: only
+        the last positions get logits and values (B, last, V), saving the output layer.
         """
         B, T = tokens.shape
         S = key_valid.shape[1]
@@ -126,7 +127,7 @@ class TinyGPT(nn.Module):
             x = block(x, attn_mask, cache, i)
         if cache is not None:
             cache.length += T
-        h = self.ln_f(x)
+        h = self.ln_f(x if last is None else x[:, -last:])
         values = self.value(h).squeeze(-1) if self.value is not None else None
         return self.head(h), values
 
