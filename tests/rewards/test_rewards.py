@@ -38,7 +38,7 @@ def test_random_reward_ignores_the_completion_and_is_seeded():
 def test_unknown_reward_lists_valid_names():
     with pytest.raises(
         ValueError,
-        match="valid: dense_steps, format, majority_vote, random, reference_likelihood, "
+        match="valid: dense_steps, format, majority_vote, orm, random, reference_likelihood, "
         "self_certainty, verifier",
     ):
         get_reward("oracle")
@@ -118,3 +118,32 @@ def test_reference_likelihood_is_the_probability_of_the_gold_answer():
     picked = logprobs[torch.arange(len(ids) - 1), tokens[0, 1:]]
     assert r == pytest.approx(math.exp(float(picked[-3:].sum())), rel=1e-4)
     assert 0.0 < r < 1.0
+
+
+def _labelled_batch(policy, n: int = 32):
+    """Completions that end in '#1' (labelled correct) or '#2' (labelled wrong)."""
+    from priorlab.train_utils import encode_pairs
+
+    texts = ["1+0=1#1" if i % 2 == 0 else "1+0=1#2" for i in range(n)]
+    samples = encode_pairs(policy.tokenizer, ["1+0="] * n, texts, max_len=32)
+    verdicts = [Verdict(i % 2 == 0, t[-1], True) for i, t in enumerate(texts)]
+    return texts, samples, verdicts
+
+
+def test_orm_scores_before_it_learns_the_batch_and_then_separates_right_from_wrong():
+    from priorlab.models import build_policy
+
+    policy = build_policy("0.1m", seed=0)
+    texts, samples, verdicts = _labelled_batch(policy)
+    flipped = [Verdict(not v.correct, v.answer, True) for v in verdicts]
+    first = get_reward("orm")([None] * 32, texts, verdicts, samples=samples, policy=policy)
+    other = get_reward("orm")([None] * 32, texts, flipped, samples=samples, policy=policy)
+    assert first == other  # a sample's reward never saw its own label
+    orm = get_reward("orm")
+    orm.lr = 3e-3
+    for _ in range(15):
+        scores = orm([None] * 32, texts, verdicts, samples=samples, policy=policy)
+    right, wrong = scores[0::2], scores[1::2]
+    assert min(right) > 0.8 and max(wrong) < 0.2
+    dense = orm.step_scores(samples)
+    assert dense.shape == samples.mask.shape and ((dense >= 0) & (dense <= 1)).all()

@@ -12,12 +12,14 @@ The true verifier accuracy is logged beside whichever reward drives training.
 - self_certainty: INTUITOR, the policy's confidence KL(U || p) per token.
 - reference_likelihood: VeriFree, the policy's probability of the gold answer after its
   own reasoning.
+- orm: an outcome reward model trained online on the policy's verifier-labelled samples.
 """
 
 from __future__ import annotations
 
 from priorlab.errors import lookup
 from priorlab.rewards.intrinsic import majority_vote, reference_likelihood, self_certainty
+from priorlab.rewards.orm import OutcomeRewardModel
 from priorlab.rewards.outcome import dense_steps, format_reward, random_reward, verifier
 
 REWARDS = {
@@ -28,9 +30,12 @@ REWARDS = {
     "majority_vote": majority_vote,
     "self_certainty": self_certainty,
     "reference_likelihood": reference_likelihood,
+    "orm": OutcomeRewardModel,  # stateful: one instance per run
 }
 
 
 def get_reward(name: str):
-    """The reward function named `name`, or ValueError listing the valid names."""
-    return lookup(REWARDS, name, "reward")
+    """The reward function named `name` (a fresh instance for a stateful one such as the
+    ORM), or ValueError listing the valid names."""
+    fn = lookup(REWARDS, name, "reward")
+    return fn() if isinstance(fn, type) else fn
