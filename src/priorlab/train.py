@@ -36,10 +36,11 @@ class Run:
         validate_train(cfg)
         self.cfg = cfg
         self.algo: Algorithm = make_algorithm(cfg.algo, **cfg.algo_params)
+        need = max(self.algo.min_group_size, self.algo.keep_top)
         check(
-            cfg.group_size >= self.algo.min_group_size,
+            cfg.group_size >= need,
             "group_size",
-            f"{cfg.algo} needs group_size >= {self.algo.min_group_size}, got {cfg.group_size}",
+            f"{cfg.algo} needs group_size >= {need}, got {cfg.group_size}",
         )
         per_step = cfg.prompts_per_step * cfg.group_size
         check(
@@ -250,6 +251,12 @@ def advantages(run: Run, batch: Batch, ref) -> None:
     if ref is not None:
         with torch.no_grad():
             batch.extra["ref_logp"] = sequence_logp(ref, s, temperature=cfg.temperature)[0]
+    if algo.keep_top:  # GFPO: advantages from the k kept samples per group, 0 for the rest
+        lengths = s.lengths.float()
+        metric = lengths if algo.keep_metric == "length" else -batch.rewards / lengths.clamp(min=1)
+        keep = algos.keep_top_k(metric, batch.group_ids, algo.keep_top)
+        batch.adv = algos.gfpo_advantage(batch.rewards, batch.group_ids, keep)
+        return
     if not algo.critic:
         batch.adv = algos.ADVANTAGES[algo.advantage](batch.rewards, batch.group_ids)
         return
@@ -287,7 +294,7 @@ def update(run: Run, batch: Batch, ref, opt) -> dict:
             logp, ent, values = sequence_logp(
                 run.policy, mb.samples, temperature=cfg.temperature, values=algo.critic
             )
-            kw = clip_kw if algo.policy_loss == "clip" else {}
+            kw = clip_kw if algo.policy_loss in algos.CLIPPED_LOSSES else {}
             loss = pg_loss = agg(loss_fn(logp, old_logp, mb.adv, **kw), m)
             stats = {"loss/policy": pg_loss.item()}
             if ref is not None:

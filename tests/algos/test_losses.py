@@ -40,7 +40,7 @@ def test_reinforce_and_nll():
 
 
 def test_unknown_loss_and_aggregation_names():
-    with pytest.raises(ValueError, match="valid: clip, nll, reinforce"):
+    with pytest.raises(ValueError, match="valid: clip, gppo, nll, reinforce"):
         POLICY_LOSSES["ppo2"]
     with pytest.raises(ValueError, match="seq_mean_token_mean"):
         AGGREGATIONS["mean"]
@@ -107,3 +107,36 @@ def test_mask_truncated():
     m = torch.ones(2, 3)
     out = mask_truncated(m, torch.tensor([True, False]))
     assert out.tolist() == [[0, 0, 0], [1, 1, 1]]
+
+
+def test_gppo_value_equals_clip_higher_but_clipped_tokens_keep_a_bounded_gradient():
+    ratios = torch.tensor([[1.5, 1.0, 0.5, 20.0]])
+    adv = torch.tensor([[1.0, 1.0, -1.0, -1.0]])
+    kw = {"eps_low": 0.2, "eps_high": 0.28, "dual_clip": 10.0}
+    grads = {}
+    for name in ("clip", "gppo"):
+        logp = torch.log(ratios).requires_grad_(True)
+        loss = POLICY_LOSSES[name](logp, torch.zeros_like(logp), adv, **kw)
+        loss.sum().backward()
+        grads[name] = (loss.detach(), logp.grad)
+    # values by hand: max(-rho A, -clip(rho) A), dual clip min(., -c A) for A < 0
+    expected = torch.tensor([[-1.28, -1.0, 0.8, 10.0]])
+    assert torch.allclose(grads["clip"][0], expected)
+    assert torch.allclose(grads["gppo"][0], expected)
+    # d loss / d logp: PPO zeroes clipped tokens; GPPO gives -A (1 + eps_h), -A (1 - eps_l), -c A
+    assert torch.allclose(grads["clip"][1], torch.tensor([[0.0, -1.0, 0.0, 0.0]]))
+    assert torch.allclose(grads["gppo"][1], torch.tensor([[-1.28, -1.0, 0.8, 10.0]]))
+
+
+def test_gfpo_keeps_the_k_shortest_and_normalises_over_them_only():
+    from priorlab.algos import gfpo_advantage, keep_top_k
+
+    rewards = torch.tensor([1.0, 0.0, 1.0, 0.0, 1.0, 1.0])
+    lengths = torch.tensor([10.0, 3.0, 5.0, 8.0, 4.0, 4.0])
+    group_ids = torch.tensor([0, 0, 0, 0, 1, 1])
+    keep = keep_top_k(lengths, group_ids, 2)
+    assert keep.tolist() == [False, True, True, False, True, True]
+    adv = gfpo_advantage(rewards, group_ids, keep)
+    # group 0 keeps rewards (0, 1): mean 0.5, unbiased std 1/sqrt(2); group 1: equal rewards
+    s = 1 / math.sqrt(2)
+    assert torch.allclose(adv, torch.tensor([0.0, -0.5 / (s + 1e-6), 0.5 / (s + 1e-6), 0, 0, 0]))

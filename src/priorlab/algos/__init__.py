@@ -4,9 +4,16 @@
 """
 
 from priorlab.algos.advantages import ADVANTAGES, gae, group_stats
-from priorlab.algos.filters import mask_truncated, mixed_groups, overlong_penalty
+from priorlab.algos.filters import (
+    gfpo_advantage,
+    keep_top_k,
+    mask_truncated,
+    mixed_groups,
+    overlong_penalty,
+)
 from priorlab.algos.losses import (
     AGGREGATIONS,
+    CLIPPED_LOSSES,
     KL_ESTIMATORS,
     POLICY_LOSSES,
     approx_kl,
@@ -19,6 +26,7 @@ from priorlab.errors import lookup
 __all__ = [
     "ADVANTAGES",
     "AGGREGATIONS",
+    "CLIPPED_LOSSES",
     "KL_ESTIMATORS",
     "POLICY_LOSSES",
     "PRESETS",
@@ -27,7 +35,9 @@ __all__ = [
     "clip_fraction",
     "entropy_from_logits",
     "gae",
+    "gfpo_advantage",
     "group_stats",
+    "keep_top_k",
     "make_algorithm",
     "mask_truncated",
     "mixed_groups",

@@ -28,3 +28,31 @@ def overlong_penalty(lengths: torch.Tensor, *, max_len: int, cache_len: int) -> 
 def mask_truncated(mask: torch.Tensor, truncated: torch.Tensor) -> torch.Tensor:
     """Response mask (B, T) with every token of a truncated completion removed from the loss."""
     return mask * (~truncated).float()[:, None]
+
+
+def keep_top_k(metric: torch.Tensor, group_ids: torch.Tensor, k: int) -> torch.Tensor:
+    """(B,) bool: the k rows of each group with the LOWEST metric (ties: the earlier row).
+
+    GFPO's filter (Shrivastava et al. 2025, arXiv 2508.09726): metric = length keeps the
+    shortest, metric = -reward/length keeps the best reward per token.
+    """
+    keep = torch.zeros_like(group_ids, dtype=torch.bool)
+    for g in group_ids.unique():
+        rows = (group_ids == g).nonzero().squeeze(1)
+        order = torch.sort(metric[rows], stable=True).indices[:k]
+        keep[rows[order]] = True
+    return keep
+
+
+def gfpo_advantage(rewards: torch.Tensor, group_ids: torch.Tensor, keep: torch.Tensor):
+    """GFPO: A_i = (r_i - mean_kept) / (std_kept + 1e-6) for kept rows, 0 for dropped rows;
+    mean and unbiased std over the kept rows of the group only. Shapes (B,)."""
+    adv = torch.zeros_like(rewards)
+    for g in group_ids.unique():
+        rows = ((group_ids == g) & keep).nonzero().squeeze(1)
+        if len(rows) == 0:
+            continue
+        r = rewards[rows]
+        std = r.std() if len(rows) > 1 else torch.zeros(())
+        adv[rows] = (r - r.mean()) / (std + 1e-6)
+    return adv

@@ -24,6 +24,29 @@ def clip(logp, old_logp, adv, *, eps_low=0.2, eps_high=0.2, dual_clip=None):
     return loss
 
 
+def gppo(logp, old_logp, adv, *, eps_low=0.2, eps_high=0.28, dual_clip=10.0):
+    """GPPO: clip-higher PPO's value, but clipped tokens keep a bounded gradient.
+
+    rho is clamped to [(1-eps_low) rho/sg(rho), (1+eps_high) rho/sg(rho)] (sg: stop-gradient),
+    so a clipped token contributes -A (1 +- eps) grad log pi instead of 0; the dual clip
+    caps A < 0 tokens at -c A rho/sg(rho) the same way. Shapes (B, T). Klear-Reasoner,
+    Su et al. 2025 (arXiv 2508.07629).
+    """
+    adv = _per_token(adv, logp)
+    ratio = torch.exp(logp - old_logp)
+    unit = ratio / ratio.detach()  # value 1, gradient grad log pi
+    bounded = torch.where(
+        ratio.detach() < 1 - eps_low,
+        (1 - eps_low) * unit,
+        torch.where(ratio.detach() > 1 + eps_high, (1 + eps_high) * unit, ratio),
+    )
+    loss = torch.maximum(-ratio * adv, -bounded * adv)
+    if dual_clip is not None:
+        capped = -dual_clip * adv * unit
+        loss = torch.where((adv < 0) & (loss.detach() > capped.detach()), capped, loss)
+    return loss
+
+
 def reinforce(logp, old_logp, adv):
     """-rho A with rho = exp(logp - old_logp): REINFORCE with an importance weight (no clip).
 
@@ -37,7 +60,8 @@ def nll(logp, old_logp=None, adv=None):
     return -logp
 
 
-POLICY_LOSSES = {"clip": clip, "reinforce": reinforce, "nll": nll}
+POLICY_LOSSES = {"clip": clip, "gppo": gppo, "reinforce": reinforce, "nll": nll}
+CLIPPED_LOSSES = ("clip", "gppo")  # the losses that take eps_low, eps_high and dual_clip
 
 
 def token_mean(loss_mat, mask):

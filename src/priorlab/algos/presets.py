@@ -56,6 +56,10 @@ class Algorithm:
     """GAE discount."""
     lam: float = 0.95
     """GAE lambda."""
+    keep_top: int = 0
+    """GFPO: keep the k best samples of each group by `keep_metric` (0 = keep all)."""
+    keep_metric: str = "length"
+    """GFPO's filter metric: length (shortest first) or reward_per_token (best first)."""
     min_group_size: int = 1
     """Smallest group size the advantage makes sense with (grpo needs 2 to have a std)."""
     lr: float = 1e-4
@@ -77,6 +81,23 @@ PRESETS: dict[str, Algorithm] = {
         eps_high=0.28,
         dynamic_sampling=True,
         overlong_cache=8,
+        min_group_size=2,
+    ),
+    "gppo": Algorithm(
+        "gppo",
+        advantage="grpo",
+        policy_loss="gppo",
+        aggregation="token_mean",
+        eps_high=0.28,
+        dual_clip=10.0,
+        min_group_size=2,
+    ),
+    "gfpo": Algorithm(
+        "gfpo",
+        advantage="grpo",
+        aggregation="token_mean",
+        keep_top=4,
+        keep_metric="length",
         min_group_size=2,
     ),
     "lite_ppo": Algorithm(
@@ -147,6 +168,7 @@ def validate(algo: Algorithm) -> None:
         "policy_loss": tuple(POLICY_LOSSES),
         "aggregation": tuple(AGGREGATIONS),
         "kl_estimator": tuple(KL_ESTIMATORS),
+        "keep_metric": ("length", "reward_per_token"),
     }
     for name, valid in choices.items():
         if getattr(algo, name) not in valid:
@@ -156,6 +178,8 @@ def validate(algo: Algorithm) -> None:
     for name in ("eps_low", "eps_high", "kl_coef", "entropy_coef", "vf_coef", "overlong_cache"):
         if getattr(algo, name) < 0:
             raise ConfigError(f"algo.{name}", f"must be >= 0, got {getattr(algo, name)}")
+    if algo.keep_top < 0:
+        raise ConfigError("algo.keep_top", f"must be >= 0 (0: keep all), got {algo.keep_top}")
     if algo.lr <= 0:
         raise ConfigError("algo.lr", f"must be > 0, got {algo.lr}")
     if algo.dual_clip is not None and algo.dual_clip <= 1:

@@ -271,10 +271,9 @@ def _run_job(labels: dict, fields: dict, prior: Job) -> Job:
         raise ConfigError(f"train.{e.field}", str(e).split(": ", 1)[1]) from None
     _validated(validate_train, cfg, "train")
     algo = make_algorithm(cfg.algo, **cfg.algo_params)
-    if cfg.group_size < algo.min_group_size:
-        raise ConfigError(
-            "train.group_size", f"{cfg.algo} needs group_size >= {algo.min_group_size}"
-        )
+    need = max(algo.min_group_size, algo.keep_top)
+    if cfg.group_size < need:
+        raise ConfigError("train.group_size", f"{cfg.algo} needs group_size >= {need}")
     per_step = cfg.prompts_per_step * cfg.group_size
     if algo.kind == "online" and cfg.rollout_budget < per_step:
         raise ConfigError("budget", f"must be >= prompts_per_step x group_size = {per_step}")
