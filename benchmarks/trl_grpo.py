@@ -35,6 +35,7 @@ def priorlab_steps(args, out: Path) -> list[float]:
         task="gsm8k",
         task_params={"path": str(args.data), "template": "{question}"},
         algo="grpo",
+        algo_params={"kl_coef": 0.0},  # TRL's beta = 0: no reference model
         out=str(out),
         rollout_budget=8 * (args.steps + 1),
         prompts_per_step=2,

@@ -35,7 +35,7 @@ def tiny_llama(tmp_path_factory):
             intermediate_size=128,
             num_hidden_layers=2,
             num_attention_heads=4,
-            num_key_value_heads=4,
+            num_key_value_heads=2,
             max_position_embeddings=128,
             bos_token_id=1,
             eos_token_id=2,

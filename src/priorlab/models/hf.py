@@ -19,6 +19,7 @@ from types import SimpleNamespace
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 from priorlab.errors import PriorlabError
 
@@ -48,16 +49,33 @@ def resolve_device(device: str) -> torch.device:
 
 
 class HFCache:
-    """The transformers cache of one sampling call, with the row selection the sampler uses."""
+    """The cache of one sampling call: transformers' own after the prompt, then (for Llama
+    models) preallocated keys and values (n_layer, B, n_kv, S_max, hs) for the decode steps."""
 
-    def __init__(self):
+    def __init__(self, max_len: int):
         self.past = None
+        self.max_len = max_len
+        self.k = self.v = None
         self.length = 0
 
     def select(self, keep: torch.Tensor) -> None:
         """Keep only rows `keep` (B',) of every layer's keys and values."""
-        if self.past is not None:
+        if self.k is not None:
+            self.k, self.v = self.k[:, keep], self.v[:, keep]
+        elif self.past is not None:
             self.past.batch_select_indices(keep)
+
+    def own(self, n_layer: int) -> None:
+        """Copy transformers' cache of the prompt into preallocated buffers."""
+        first = self.past.layers[0].keys  # (B, n_kv, P, hs)
+        B, n_kv, P, hs = first.shape
+        shape = (n_layer, B, n_kv, self.max_len, hs)
+        self.k = first.new_empty(shape)
+        self.v = first.new_empty(shape)
+        for i, layer in enumerate(self.past.layers[:n_layer]):
+            self.k[i, :, :, :P] = layer.keys
+            self.v[i, :, :, :P] = layer.values
+        self.past = None
 
 
 class HFModel(nn.Module):
@@ -86,7 +104,7 @@ class HFModel(nn.Module):
         return self.lm.get_output_embeddings()
 
     def new_cache(self, batch: int, max_len: int) -> HFCache:
-        return HFCache()
+        return HFCache(max_len)
 
     def forward(self, tokens, key_valid, cache: HFCache | None = None, last: int | None = None):
         """Logits (B, T, V) and values (B, T) or None; key_valid (B, S) marks real tokens.
@@ -117,8 +135,28 @@ class HFModel(nn.Module):
         return out.logits, values
 
     def decode_step(self, token, key_valid, cache: HFCache):
-        """Logits (B, V) for one new token per row (B,)."""
-        return self.forward(token[:, None], key_valid, cache)[0][:, -1]
+        """Logits (B, V) for one new token per row (B,): the lean path for Llama models,
+        transformers' forward for the others."""
+        if not self._lean:
+            return self.forward(token[:, None], key_valid, cache)[0][:, -1]
+        if cache.k is None:
+            cache.own(len(self._base.layers))
+        return llama_decode_step(self._base, self.lm, token, key_valid, cache)
+
+    @property
+    def _base(self):
+        """The decoder stack (inside any peft wrapper)."""
+        lm = self.lm.get_base_model() if hasattr(self.lm, "get_base_model") else self.lm
+        return lm.model
+
+    @property
+    def _lean(self) -> bool:
+        config = self.lm.config
+        return (
+            config.model_type == "llama"
+            and not getattr(self.lm, "peft_config", None)
+            and getattr(config, "hidden_act", "silu") == "silu"
+        )
 
     def add_lora(self, rank: int, alpha: float) -> None:
         """Train low-rank adapters on every linear layer instead of all weights (peft)."""
@@ -139,6 +177,56 @@ class HFModel(nn.Module):
 
     def with_value_head(self) -> HFModel:
         return self if self.has_value_head else HFModel(self.lm, value_head=True)
+
+
+def _rms_norm(x, norm):
+    """LlamaRMSNorm: w * x / sqrt(mean(x^2) + eps), computed in fp32."""
+    h = x.float()
+    h = h * torch.rsqrt(h.pow(2).mean(-1, keepdim=True) + norm.variance_epsilon)
+    return norm.weight * h.to(x.dtype)
+
+
+def _rotate(x, cos, sin):
+    """Rotary embedding: x cos + rotate_half(x) sin; x (B, nh, hs), cos/sin (B, 1, hs)."""
+    half = x.shape[-1] // 2
+    rotated = torch.cat((-x[..., half:], x[..., :half]), -1)
+    return x * cos + rotated * sin
+
+
+@torch.no_grad()
+def llama_decode_step(base, lm, token, key_valid, cache: HFCache):
+    """One token per row through a Llama decoder with the cache's preallocated keys and
+    values; the same computation as transformers' forward for T = 1, without its per-call
+    overhead (masks, cache objects, module hooks). Logits (B, V)."""
+    cfg = lm.config
+    B, t = token.shape[0], cache.length
+    nh, n_kv = cfg.num_attention_heads, cfg.num_key_value_heads
+    hs = getattr(cfg, "head_dim", None) or cfg.hidden_size // nh
+    pos = key_valid.sum(1, dtype=torch.long) - 1  # (B,) real tokens before this one
+    x = base.embed_tokens(token)  # (B, C)
+    cos, sin = base.rotary_emb(x[:, None], pos[:, None])  # (B, 1, hs)
+    bias = torch.zeros(key_valid.shape, dtype=x.dtype, device=x.device)
+    bias = bias.masked_fill_(~key_valid, -torch.inf)[:, None, None, :]  # (B, 1, 1, S)
+    for i, layer in enumerate(base.layers):
+        att = layer.self_attn
+        h = _rms_norm(x, layer.input_layernorm)
+        q = F.linear(h, att.q_proj.weight, att.q_proj.bias).view(B, nh, hs)
+        k = F.linear(h, att.k_proj.weight, att.k_proj.bias).view(B, n_kv, hs)
+        v = F.linear(h, att.v_proj.weight, att.v_proj.bias).view(B, n_kv, hs)
+        cache.k[i, :, :, t] = _rotate(k, cos, sin)
+        cache.v[i, :, :, t] = v
+        q = _rotate(q, cos, sin).view(B, n_kv, nh // n_kv, hs) * att.scaling
+        keys = cache.k[i, :, :, : t + 1]  # (B, n_kv, S, hs)
+        scores = q @ keys.transpose(-1, -2) + bias  # (B, n_kv, nh/n_kv, S)
+        y = scores.softmax(-1) @ cache.v[i, :, :, : t + 1]  # (B, n_kv, nh/n_kv, hs)
+        x = x + F.linear(y.reshape(B, nh * hs), att.o_proj.weight, att.o_proj.bias)
+        h = _rms_norm(x, layer.post_attention_layernorm)
+        mlp = layer.mlp
+        gate = F.silu(F.linear(h, mlp.gate_proj.weight, mlp.gate_proj.bias))
+        h = gate * F.linear(h, mlp.up_proj.weight, mlp.up_proj.bias)
+        x = x + F.linear(h, mlp.down_proj.weight, mlp.down_proj.bias)
+    cache.length += 1
+    return lm.lm_head(_rms_norm(x, base.norm))
 
 
 class HFTokenizer:
