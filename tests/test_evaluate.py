@@ -2,6 +2,7 @@
 
 import itertools
 import math
+import random
 
 import numpy as np
 import pandas as pd
@@ -210,3 +211,22 @@ def test_save_load_round_trip(tmp_path):
     save_samples(df, path)
     assert not path.with_suffix(".parquet.tmp").exists()
     pd.testing.assert_frame_equal(load_samples(path), df)
+
+
+def test_rerank_at_k_by_hand_and_by_enumeration():
+    from priorlab.evaluate import rerank_at_k
+
+    scores, correct = [0.9, 0.1, 0.5], [False, True, True]
+    assert rerank_at_k(scores, correct, 1) == pytest.approx(2 / 3)
+    assert rerank_at_k(scores, correct, 2) == pytest.approx(1 / 3)  # best of {0,2} is 0
+    assert rerank_at_k(scores, correct, 3) == 0.0
+    rng = random.Random(0)
+    for _ in range(20):
+        n = rng.randint(1, 7)
+        s = [rng.choice([0.1, 0.5, 0.9]) for _ in range(n)]
+        c = [rng.random() < 0.5 for _ in range(n)]
+        for k in range(1, n + 1):
+            subsets = list(itertools.combinations(range(n), k))
+            best = [min(sub, key=lambda i: (-s[i], i)) for sub in subsets]
+            brute = sum(c[i] for i in best) / len(subsets)
+            assert rerank_at_k(s, c, k) == pytest.approx(brute)

@@ -75,6 +75,9 @@ def test_every_reward_source_drives_training(tiny_prior, tmp_path, reward):
     steps = [r for r in rows if "reward/mean" in r]
     assert len(steps) == 4
     assert all("task/accuracy" in r for r in steps)  # the verifier, apart from the reward
+    if reward == "orm":  # the trained ORM reranks the evaluation samples
+        final = json.loads((tmp_path / "r" / "summary.json").read_text())["final"]
+        assert 0.0 <= final["eval/rerank@1"] <= 1.0 and "eval/rerank@4" in final
     if reward == "verifier":  # the barely trained prior is never right: no signal to learn
         assert all(r["reward/mean"] == 0.0 for r in steps)
         return

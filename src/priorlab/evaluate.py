@@ -120,6 +120,26 @@ def maj_at_k(
     return float(_vote_scores(codes, is_correct, subsets).mean())
 
 
+# --- Reranking by a reward model ---
+
+
+def rerank_at_k(scores: Sequence[float], correct: Sequence[bool], k: int) -> float:
+    """Expected correctness of the best-scored sample among k drawn from n (exact).
+
+    With samples ranked by score (descending, ties by sample order), the i-th ranked
+    (0-based) is the best of a random k-subset with probability C(n-1-i, k-1) / C(n, k), so
+    rerank@k = sum_i correct_(i) C(n-1-i, k-1) / C(n, k). Havrilla et al. 2024's rerank@96.
+    """
+    n = len(scores)
+    if len(correct) != n:
+        raise ValueError(f"scores has {n} entries but correct has {len(correct)}; they must match")
+    if not 1 <= k <= n:
+        raise ValueError(f"k={k}: k must be in [1, n={n}]")
+    order = sorted(range(n), key=lambda i: -float(scores[i]))  # stable: ties by sample order
+    total = math.comb(n, k)
+    return sum(math.comb(n - 1 - r, k - 1) for r, i in enumerate(order) if correct[i]) / total
+
+
 # --- Summary of a per-sample table ---
 
 
@@ -164,6 +184,9 @@ def per_problem(samples: pd.DataFrame, *, seed: int = 0) -> pd.DataFrame:
         row |= {f"pass@{k}": pass_at_k(n, c, k) for k in ks}
         answers = [None if pd.isna(a) else a for a in group["answer"]]
         row |= {f"maj@{k}": maj_at_k(answers, correct, k, rng) for k in ks}
+        if "score" in group.columns:  # a reward model's score per sample: rerank@k
+            scores, ok = group["score"].tolist(), group["correct"].astype(bool).tolist()
+            row |= {f"rerank@{k}": rerank_at_k(scores, ok, k) for k in ks}
         right = group.loc[group["correct"].astype(bool), "completion"]
         row["distinct_correct"] = right.astype(str).str.strip().nunique()
         rows.append(row)
@@ -187,6 +210,8 @@ def summarize(samples: pd.DataFrame, *, seed: int = 0) -> dict[str, float]:
     n = int(table["n"].iloc[0])
     metrics = {f"eval/pass@{k}": float(table[f"pass@{k}"].mean()) for k in ks_for(n)}
     metrics |= {f"eval/maj@{k}": float(table[f"maj@{k}"].mean()) for k in ks_for(n)}
+    if "rerank@1" in table.columns:
+        metrics |= {f"eval/rerank@{k}": float(table[f"rerank@{k}"].mean()) for k in ks_for(n)}
     if not greedy.empty:
         metrics["eval/maj@1_greedy"] = float(greedy["correct"].astype(bool).mean())
     metrics["eval/accuracy"] = float(sampled["correct"].astype(bool).mean())

@@ -140,6 +140,12 @@ class Run:
             temperature=cfg.eval_temperature,
             prefix=self.prefix,
         )
+        if getattr(self.reward_fn, "model", None) is not None:  # a trained ORM: rerank@k
+            by_id = {p.id: p for p in self.test}
+            problems = [by_id[i] for i in table["problem_id"]]
+            table["score"] = self.reward_fn.score_texts(
+                problems, table["completion"], self.policy.tokenizer
+            )
         save_samples(table, self.dir / f"samples_{tag}.parquet")
         return summarize(table, seed=cfg.seed)
 

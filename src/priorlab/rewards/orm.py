@@ -41,6 +41,20 @@ class OutcomeRewardModel:
         self.fit(samples, labels)
         return scores.tolist()
 
+    @torch.no_grad()
+    def score_texts(self, problems, completions, tokenizer) -> list[float]:
+        """P(correct) for (problem, completion) pairs given as text: rerank@k in evaluation."""
+        from priorlab.train_utils import encode_pairs
+
+        samples = encode_pairs(
+            tokenizer,
+            [p.prompt for p in problems],
+            list(completions),
+            max_len=self.model.model.cfg.max_len,
+        )
+        # encode_pairs appends EOS: the last response token is EOS, read the state before it
+        return torch.sigmoid(self.final_logit(samples)).tolist()
+
     def step_scores(self, samples: Samples) -> torch.Tensor:
         """Dense per-token scores sigmoid(v_t) (B, T): the ORM's belief after each prefix."""
         values = sequence_logp(self.model, samples, values=True)[2]
