@@ -26,6 +26,14 @@ def cli(*args, cwd=None):
         (["eval", "-n", "4", "--k", "8"], "error: k: must be <= samples (4)"),
         (["pretrain", "--config", "/nonexistent.yaml"], "error: config: file not found"),
         (["pretrain", "--set", "wrong_frac=2"], "error: wrong_frac: must be in [0, 1]"),
+        (["compare", "nope"], "error: spec: 'nope' is neither a file nor a preset"),
+        (["compare", "--set", "budget=-5"], "error: budget: a positive number"),
+        (["compare", "--set", "seeds=[]"], "error: seeds: the grid is empty"),
+        (["compare", "--executor", "slurm"], "error: executor: unknown executor 'slurm'"),
+        (["report", "nowhere"], "error: runs_dir: no such directory"),
+        (["status", "."], "error: runs_dir: no registry.sqlite"),
+        (["train", "--model", "/nonexistent.gguf"], "error: model: GGUF file not found"),
+        (["train", "--set", "reward=oracle"], "error: unknown reward 'oracle'"),
     ],
 )
 def test_user_mistakes_exit_2_with_one_line(args, message, tmp_path):
@@ -94,3 +102,15 @@ def test_pretrain_train_eval_end_to_end(tiny_prior, tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert '"eval/pass@4"' in result.stdout and (tmp_path / "ev" / "samples.parquet").is_file()
+
+
+def test_listings_name_every_preset_reward_and_sweep():
+    assert {"grpo", "gppo", "gfpo", "ei", "rcrl"} <= {
+        line.split()[0] for line in cli("algos").stdout.splitlines()
+    }
+    assert {"verifier", "orm", "self_certainty"} <= {
+        line.split()[0] for line in cli("rewards").stdout.splitlines()
+    }
+    assert {"default", "havrilla2024", "zoo"} <= {
+        line.split()[0] for line in cli("presets").stdout.splitlines()
+    }

@@ -13,7 +13,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from priorlab.experiments.executors import default_workers, make_executor
+from priorlab.errors import ConfigError
+from priorlab.experiments.executors import EXECUTORS, default_workers, make_executor
 from priorlab.experiments.spec import Job, Sweep, dump, expand
 from priorlab.experiments.store import Registry, owner_tag
 from priorlab.experiments.worker import execute
@@ -32,6 +33,12 @@ def run_sweep(
     """Run every job of `spec` not yet done under `out`; returns the registry counts
     (and writes the report when every run is done and `report` is set)."""
     sweep = expand(spec)  # all validation happens here, before any job starts
+    if executor not in EXECUTORS:
+        raise ConfigError(
+            "executor", f"unknown executor {executor!r}; valid: {', '.join(EXECUTORS)}"
+        )
+    if workers is not None and workers < 1:
+        raise ConfigError("workers", f"must be >= 1, got {workers}")
     root = Path(out)
     root.mkdir(parents=True, exist_ok=True)
     (root / "sweep.yaml").write_text(dump(spec))
