@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pytest
 
 from priorlab.errors import ConfigError
@@ -89,3 +91,103 @@ def test_default_experiment_shape():
 def test_unknown_preset_lists_the_presets():
     with pytest.raises(ConfigError, match="presets: .*default"):
         load_spec("no-such-sweep")
+
+
+# --- levels ------------------------------------------------------------------------------
+
+LEVELS = Path(__file__).with_name("levels.yaml")  # algorithm, refinement, reward; 2 priors, 2 seeds
+
+
+def test_levels_are_the_union_of_their_grids_with_shared_runs_once():
+    sweep = expand(load_spec(LEVELS))
+    # (ei, ppo) + (grpo, dapo) + (grpo x verifier, random), x 2 priors x 2 seeds;
+    # grpo + verifier is in refinement and reward: its 4 runs are made once
+    assert len(sweep.priors) == 2 and len(sweep.runs) == (2 + 2 + 2 - 1) * 2 * 2
+    assert len({r.id for r in sweep.runs}) == len(sweep.runs)
+    shared = [r for r in sweep.runs if r.labels["algo"] == "grpo/verifier"]
+    assert len(shared) == 4
+    assert all(
+        r.labels["levels"]
+        == {
+            "refinement": {"factor": "algo", "method": "grpo"},
+            "reward": {"factor": "reward", "method": "verifier"},
+        }
+        for r in shared
+    )
+    members = {name: set() for name in ("algorithm", "refinement", "reward")}
+    for run in sweep.runs:
+        for name, tag in run.labels["levels"].items():
+            members[name].add((tag["factor"], tag["method"]))
+    assert members == {
+        "algorithm": {("algo", "ei"), ("algo", "ppo")},
+        "refinement": {("algo", "grpo"), ("algo", "dapo")},
+        "reward": {("reward", "verifier"), ("reward", "random")},
+    }
+
+
+def test_levels_do_not_change_run_ids():
+    spec = load_spec(LEVELS)
+    by_level = expand(spec)
+    flat = {**spec, "algos": ["grpo"], "rewards": ["verifier", "random"]}
+    del flat["levels"]
+    reward_level = {r.id for r in by_level.runs if "reward" in r.labels["levels"]}
+    assert reward_level == {r.id for r in expand(flat).runs}
+    assert all("levels" not in r.labels for r in expand(flat).runs)
+
+
+def test_a_level_varying_algo_and_reward_compares_both(tiny_spec):
+    del tiny_spec["algos"]
+    tiny_spec["levels"] = {"mixed": {"algos": ["grpo", "ei"], "rewards": ["verifier", "random"]}}
+    runs = expand(tiny_spec).runs
+    assert len(runs) == 2 * 2 * 2 * 2
+    tags = {r.labels["levels"]["mixed"]["method"] for r in runs}
+    assert tags == {"grpo/verifier", "grpo/random", "ei/verifier", "ei/random"}
+    assert {r.labels["levels"]["mixed"]["factor"] for r in runs} == {"algo+reward"}
+
+
+@pytest.mark.parametrize(
+    "levels, field",
+    [
+        ([], "levels"),
+        ({}, "levels"),
+        ({"reward": ["grpo"]}, "levels.reward"),
+        ({"reward": {"algoz": ["grpo"]}}, "levels.reward.algoz"),
+        ({"reward": {"rewards": ["verifier"]}}, "levels.reward.algos"),
+        ({"reward": {"algos": ["grpo"], "rewards": []}}, "levels.reward.rewards"),
+        (
+            {"reward": {"algos": ["grpo"], "rewards": ["verifier", "random", "oracle"]}},
+            "levels.reward.rewards[2]",
+        ),
+        (
+            {"reward": {"algos": ["grpo"], "rewards": [{"name": "verifier"}]}},
+            "levels.reward.rewards[0]",
+        ),
+        ({"algorithm": {"algos": ["ei", "nope"]}}, "levels.algorithm.algos[1]"),
+        (
+            {"a": {"algos": [{"name": "grpo", "params": {"eps_low": -1}}]}},
+            "levels.a.algos[0].eps_low",
+        ),
+        ({"a": {"algos": ["grpo", "grpo"]}}, "levels.a.algos"),
+        # one label, two configurations: the report could not tell the runs apart
+        (
+            {"a": {"algos": [{"name": "grpo", "params": {"lr": 1e-3}}]}, "b": {"algos": ["grpo"]}},
+            "levels",
+        ),
+    ],
+)
+def test_malformed_levels_name_the_field(tiny_spec, levels, field):
+    del tiny_spec["algos"]
+    tiny_spec["levels"] = levels
+    with pytest.raises(ConfigError) as e:
+        expand(tiny_spec)
+    assert e.value.field == field, str(e.value)
+
+
+@pytest.mark.parametrize("key", ["algos", "rewards"])
+def test_levels_and_top_level_methods_exclude_each_other(tiny_spec, key):
+    tiny_spec.pop("algos")
+    tiny_spec[key] = ["grpo"] if key == "algos" else ["verifier"]
+    tiny_spec["levels"] = {"a": {"algos": ["grpo"]}}
+    with pytest.raises(ConfigError, match="either `levels` or top-level") as e:
+        expand(tiny_spec)
+    assert e.value.field == "levels"

@@ -14,7 +14,8 @@ from .conftest import ENTROPY_A, ENTROPY_B, FINAL, INITIAL, N, samples_table, wr
 
 SECTIONS = {
     "n_samples", "n_problems", "ks", "n_boot", "seed", "runs", "headline", "variance",
-    "variance_rl", "verdict", "pairwise", "pass_at_k", "selection", "entropy", "learning_curves",
+    "variance_rl", "verdict", "levels", "pairwise", "pass_at_k", "selection", "entropy",
+    "learning_curves",
 }  # fmt: skip
 
 

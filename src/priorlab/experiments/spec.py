@@ -13,6 +13,20 @@
     pretrain: {size: 1m, corpus_size: 3000}   # fields shared by every prior (PretrainConfig)
     train: {eval_problems: 64}                # fields shared by every run (TrainConfig)
 
+Instead of `algos` and `rewards`, a spec may compare methods level by level: `levels` maps a
+level name to its own `algos` and `rewards` (same forms as above), and the runs are the union
+over levels of that level's algos x rewards x priors x seeds:
+
+    levels:
+      algorithm: {algos: [ei, ppo, rcrl]}
+      refinement: {algos: [grpo, dapo, lite_ppo]}
+      reward: {algos: [grpo], rewards: [verifier, random, self_certainty]}
+
+A run's labels then carry `levels: {level: {factor, method}}`, where factor is what the level
+varies ("algo", "reward", or "algo+reward") and method is the run's value of it; the report
+decomposes each level's variance on method x prior. A run two levels share (grpo + verifier
+above) runs once and is labelled with both.
+
 `expand` turns a spec into jobs: one per prior (pretraining) and one per run (training),
 each with an id that hashes its fully resolved config (the preset's fields included), so a
 run is never computed twice. Every field is validated here, before any job starts.
@@ -52,6 +66,7 @@ SPEC_KEYS = (
     "seeds",
     "algos",
     "rewards",
+    "levels",
     "priors",
     "pretrain",
     "train",
@@ -68,7 +83,7 @@ class Job:
 
     id: str
     kind: str  # "prior" or "run"
-    labels: dict  # prior: {prior}; run: {algo, prior, reward, seed}
+    labels: dict  # prior: {prior}; run: {algo, prior, reward, seed} (+ levels, see above)
     config: dict  # PretrainConfig or TrainConfig fields, without out/model
     deps: tuple = ()  # ids of the priors this job needs
 
@@ -117,6 +132,12 @@ def expand(spec: dict) -> Sweep:
     unknown = sorted(set(spec) - set(SPEC_KEYS))
     if unknown:
         raise ConfigError(unknown[0], f"unknown sweep field; valid: {', '.join(SPEC_KEYS)}")
+    if "levels" in spec and ({"algos", "rewards"} & set(spec)):
+        raise ConfigError(
+            "levels",
+            "give either `levels` or top-level `algos`/`rewards`, not both: "
+            "with `levels`, each level lists its own algos and rewards",
+        )
     task = spec.get("task", "arith")
     task_params = _mapping(spec, "task_params")
     try:
@@ -131,12 +152,6 @@ def expand(spec: dict) -> Sweep:
         raise ConfigError("seeds", f"a list of integers, got {seeds!r}")
     if len(set(seeds)) != len(seeds):
         raise ConfigError("seeds", f"repeated seed in {seeds}")
-    rewards = _nonempty_list(spec, "rewards", ["verifier"])
-    for i, name in enumerate(rewards):
-        try:
-            get_reward(name)
-        except ValueError as e:
-            raise ConfigError(f"rewards[{i}]", str(e)) from None
 
     base = {"task": task, "task_params": task_params}
     priors = [
@@ -144,22 +159,9 @@ def expand(spec: dict) -> Sweep:
         for label, over, where in _prior_grid(spec)
     ]
     _unique([p.labels["prior"] for p in priors], "priors")
-    algos = [a for i, entry in enumerate(_nonempty_list(spec, "algos")) for a in _algo(entry, i)]
-    _unique([label for label, _, _ in algos], "algos")
+    groups = _levels(spec["levels"]) if "levels" in spec else {None: _methods(spec)}
     shared = {**base, **_mapping(spec, "train"), "rollout_budget": budget}
-    runs = []
-    for prior, (label, name, params), reward, seed in itertools.product(
-        priors, algos, rewards, seeds
-    ):
-        cfg = {**shared, "algo": name, "algo_params": params, "reward": reward, "seed": seed}
-        labels = {
-            "algo": label if len(rewards) == 1 else f"{label}/{reward}",
-            "prior": prior.labels["prior"],
-            "reward": reward,
-            "seed": seed,
-        }
-        runs.append(_run_job(labels, cfg, prior))
-    return Sweep(spec.get("name", "sweep"), priors + runs)
+    return Sweep(spec.get("name", "sweep"), priors + _runs(groups, priors, seeds, shared))
 
 
 # --- expanding and validating the parts -----------------------------------------------
@@ -172,12 +174,12 @@ def _mapping(spec: dict, key: str) -> dict:
     return value
 
 
-def _nonempty_list(spec: dict, key: str, default=None) -> list:
+def _nonempty_list(spec: dict, key: str, default=None, prefix: str = "") -> list:
     value = spec.get(key, default)
     if value is None:
-        raise ConfigError(key, "required: a non-empty list")
+        raise ConfigError(prefix + key, "required: a non-empty list")
     if not isinstance(value, list) or not value:
-        raise ConfigError(key, f"the grid is empty: give a non-empty list, got {value!r}")
+        raise ConfigError(prefix + key, f"the grid is empty: give a non-empty list, got {value!r}")
     return value
 
 
@@ -234,9 +236,93 @@ def _prior_job(label: str, fields: dict, where: str) -> Job:
     return Job(job_id("prior", resolved), "prior", {"prior": label}, resolved)
 
 
-def _algo(entry, i: int) -> list[tuple[str, str, dict]]:
+def _methods(block: dict, prefix: str = "") -> tuple[list[tuple[str, str, dict]], list[str]]:
+    """The algos, as (label, preset name, overrides), and the rewards of the spec or a level."""
+    rewards = _nonempty_list(block, "rewards", ["verifier"], prefix)
+    for i, name in enumerate(rewards):
+        if not isinstance(name, str):
+            raise ConfigError(f"{prefix}rewards[{i}]", f"a reward name, got {name!r}")
+        try:
+            get_reward(name)
+        except ValueError as e:
+            raise ConfigError(f"{prefix}rewards[{i}]", str(e)) from None
+    entries = _nonempty_list(block, "algos", None, prefix)
+    algos = [a for i, entry in enumerate(entries) for a in _algo(entry, f"{prefix}algos[{i}]")]
+    _unique([label for label, _, _ in algos], f"{prefix}algos")
+    return algos, rewards
+
+
+def _levels(levels) -> dict[str, tuple[list, list]]:
+    """{level name: (algos, rewards)} of a `levels` mapping, validated."""
+    if not isinstance(levels, dict) or not levels:
+        raise ConfigError(
+            "levels", f"a mapping of level name: {{algos: [...], rewards: [...]}}, got {levels!r}"
+        )
+    out = {}
+    for name, level in levels.items():
+        where = f"levels.{name}"
+        if not isinstance(level, dict):
+            raise ConfigError(where, f"expected {{algos: [...], rewards: [...]}}, got {level!r}")
+        extra = sorted(set(level) - {"algos", "rewards"})
+        if extra:
+            raise ConfigError(f"{where}.{extra[0]}", "unknown key; valid: algos, rewards")
+        out[str(name)] = _methods(level, f"{where}.")
+    return out
+
+
+def _factor(algos: list, rewards: list) -> str:
+    """What a level compares: "algo", "reward", or "algo+reward" when both vary."""
+    varies = [name for name, axis in (("algo", algos), ("reward", rewards)) if len(axis) > 1]
+    return "+".join(varies) or "algo"
+
+
+def _runs(groups: dict, priors: list[Job], seeds: list[int], shared: dict) -> list[Job]:
+    """Run jobs of each group's algos x rewards x priors x seeds; a group is a level (or None
+    without levels). A config two levels share is one job labelled with both levels."""
+    one_reward = len({r for _, rewards in groups.values() for r in rewards}) == 1
+    jobs: dict[str, Job] = {}
+    for level, (algos, rewards) in groups.items():
+        factor = _factor(algos, rewards)
+        for prior, (label, name, params), reward, seed in itertools.product(
+            priors, algos, rewards, seeds
+        ):
+            cfg = {**shared, "algo": name, "algo_params": params, "reward": reward, "seed": seed}
+            labels = {
+                "algo": label if one_reward else f"{label}/{reward}",
+                "prior": prior.labels["prior"],
+                "reward": reward,
+                "seed": seed,
+            }
+            job = _run_job(labels, cfg, prior)
+            job = jobs.get(job.id, job)  # a config an earlier level already made
+            if level is not None:
+                method = {"algo": label, "reward": reward}.get(factor, f"{label}/{reward}")
+                tags = job.labels.get("levels", {}) | {level: {"factor": factor, "method": method}}
+                job = dataclasses.replace(job, labels={**job.labels, "levels": tags})
+            jobs[job.id] = job
+    runs = list(jobs.values())
+    _unique_cells(runs)
+    return runs
+
+
+def _unique_cells(runs: list[Job]) -> None:
+    """Two different configs must not share (algo, prior, seed): the report tells runs apart
+    by these labels. (Only levels can cause it: one label, different params in two levels.)"""
+    seen = {}
+    for run in runs:
+        key = (run.labels["algo"], run.labels["prior"], run.labels["seed"])
+        if key in seen:
+            raise ConfigError(
+                "levels",
+                f"algo label {key[0]!r} names two different configurations (in levels "
+                f"{sorted(seen[key].labels.get('levels', {}))} and "
+                f"{sorted(run.labels.get('levels', {}))}); give each a distinct `label`",
+            )
+        seen[key] = run
+
+
+def _algo(entry, where: str) -> list[tuple[str, str, dict]]:
     """(label, preset name, overrides) for one `algos` entry (a name or a mapping)."""
-    where = f"algos[{i}]"
     if isinstance(entry, str):
         entry = {"name": entry}
     if not isinstance(entry, dict) or "name" not in entry:

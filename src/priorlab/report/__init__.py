@@ -7,7 +7,7 @@ SWEEP/report.html (figures inlined as base64 PNG). It never reruns training.
 report.json (sort_keys, indent 2, floats rounded to 6 decimals; byte-identical for equal
 inputs, n_boot and seed). Every interval is a 95% percentile bootstrap; one
 numpy Generator(seed) serves the whole report, consumed in this order: headline rows,
-variance, variance_rl, pairwise.
+variance, variance_rl, pairwise, levels.
 
 - n_samples, n_problems, ks, n_boot, seed: the sweep's n per problem, its test set size,
   ks_for(n), and the bootstrap settings.
@@ -24,6 +24,12 @@ variance, variance_rl, pairwise.
   seeds within each algo x prior cell.
 - verdict: "the algorithm explains X% of the variance in pass@1, the prior Y% (interaction
   Z%, seed W%)", from "variance".
+- levels: [] unless the sweep has levels (experiments/spec.py); then one entry per level,
+  sorted by name: {level, factor ("algo", "reward" or "algo+reward": what the level varies),
+  methods (the values of that factor), n_runs, dropped, sum_sq, df, shares {method, prior,
+  interaction, seed}, verdict}: the "variance" ANOVA restricted to the level's runs, with
+  each run's method in place of its algo; verdict: "LEVEL: the reward source explains X%
+  [lo, hi] of the variance in pass@1, the prior Y% [lo, hi] (interaction ..., seed ...)".
 - pairwise: every pair of algorithms a < b: {a, b, n_pairs, diff, lo, hi, p, p_holm}; diff
   is mean final pass@1 of a minus b over runs paired on (prior, seed) and problems; paired
   bootstrap (seeds within prior, problems shared); two-sided p; Holm over all pairs.
@@ -95,6 +101,7 @@ def build_report(sweep_dir: str | Path, *, n_boot: int = 1000, seed: int = 0) ->
     variance = sections.variance(tables, rng=rng, n_boot=n_boot, rl_only=False)
     variance_rl = sections.variance(tables, rng=rng, n_boot=n_boot, rl_only=True)
     pairwise = sections.pairwise(tables, rng=rng, n_boot=n_boot)
+    levels = sections.levels(tables, rng=rng, n_boot=n_boot)
     report = {
         "n_samples": tables.n,
         "n_problems": len(tables.problem_ids),
@@ -106,6 +113,7 @@ def build_report(sweep_dir: str | Path, *, n_boot: int = 1000, seed: int = 0) ->
         "variance": variance,
         "variance_rl": variance_rl,
         "verdict": sections.verdict(variance["shares"]),
+        "levels": levels,
         "pairwise": pairwise,
         "pass_at_k": sections.pass_at_k(tables),
         "selection": sections.selection(tables),

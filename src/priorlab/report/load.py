@@ -7,7 +7,7 @@ other run directories are ignored. Nothing here reruns training or sampling.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +29,8 @@ class Run:
     seed: int
     run_id: str
     path: Path
+    # {level: {"factor", "method"}} of a sweep with levels (see experiments/spec.py), else {}
+    levels: dict = field(default_factory=dict, compare=False)
 
     def cell(self) -> dict:
         """The run's identity as stored in report.json (no paths)."""
@@ -51,7 +53,8 @@ def finished_runs(sweep_dir: str | Path) -> list[Run]:
         if missing:
             raise DataError(f"{cell_path}: lacks keys {missing}; required: {list(CELL_KEYS)}")
         algo, prior, seed, run_id = (cell[key] for key in ("algo", "prior", "seed", "run_id"))
-        runs.append(Run(str(algo), str(prior), int(seed), str(run_id), run_dir))
+        levels = _levels(cell.get("levels", {}), cell_path)
+        runs.append(Run(str(algo), str(prior), int(seed), str(run_id), run_dir, levels))
     if not runs:
         raise PriorlabError(
             f"{runs_dir}: no finished runs (a run is finished when runs/<run_id>/summary.json "
@@ -67,6 +70,20 @@ def finished_runs(sweep_dir: str | Path) -> list[Run]:
             )
         seen[key] = run.run_id
     return sorted(runs)
+
+
+def _levels(levels, cell_path: Path) -> dict:
+    """A cell's `levels`, checked to be {level: {"factor": str, "method": str}}."""
+    ok = isinstance(levels, dict) and all(
+        isinstance(tag, dict) and {"factor", "method"} <= set(tag) for tag in levels.values()
+    )
+    if not ok:
+        raise DataError(
+            f"{cell_path}: `levels` must map each level to {{factor, method}}, got {levels!r}"
+        )
+    return {
+        str(k): {"factor": str(t["factor"]), "method": str(t["method"])} for k, t in levels.items()
+    }
 
 
 def run_metrics(run_dir: str | Path, stage: str = "final", *, seed: int = 0) -> pd.DataFrame:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import html
 
+from priorlab.report.sections import LEVEL_TERMS
+
 TITLE = "priorlab sweep report"
 
 # Sets data-images-loaded / data-images-total on <body> once every figure has decoded, so a
@@ -51,6 +53,15 @@ def tables(report: dict) -> list[tuple[str, list[str], list[list[str]]]]:
         ]
         for row in report["headline"]
     ]
+    levels = [
+        [
+            level["level"],
+            level["factor"],
+            str(level["n_runs"]),
+            *(_ci(level["shares"].get(term), "share") for term in LEVEL_TERMS),
+        ]
+        for level in report["levels"]
+    ]
     variance = []
     for term in ("algo", "prior", "interaction", "seed"):
         cells = [report[key]["shares"].get(term) for key in ("variance", "variance_rl")]
@@ -91,12 +102,18 @@ def tables(report: dict) -> list[tuple[str, list[str], list[list[str]]]]:
         ]
         for algo, fit in sorted(report["entropy"].items())
     ]
+    level_table = (
+        "Levels: share of the variance in pass@1 within each level's runs [95% CI]",
+        ["level", "varies", "runs", *LEVEL_TERMS],
+        levels,
+    )
     return [
         (
             f"Headline: final metrics, mean [95% CI] over seeds and problems (n = {n})",
             ["algo", "prior", "seeds", "pass@1", f"maj@{n}", f"pass@{n}", "entropy"],
             headline,
         ),
+        *([level_table] if levels else []),
         (
             "Variance of pass@1: share of SS_total [95% CI]",
             ["term", "all algorithms", "RL only (no sft)"],
@@ -123,8 +140,11 @@ def tables(report: dict) -> list[tuple[str, list[str], list[list[str]]]]:
 
 
 def markdown(report: dict) -> str:
-    """report.md: the verdict, then every table."""
+    """report.md: the verdict (and one per level), then every table."""
     lines = [f"# {TITLE}", "", f"**Verdict:** {report['verdict']}.", ""]
+    if report["levels"]:
+        lines += ["**Per level:**", ""]
+        lines += [f"- {level['verdict']}." for level in report["levels"]] + [""]
     for title, header, rows in tables(report):
         lines += [f"## {title}", "", "| " + " | ".join(header) + " |"]
         lines.append("|" + "|".join("---" for _ in header) + "|")
@@ -141,6 +161,14 @@ def _html_table(header: list[str], rows: list[list[str]]) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
+def _level_verdicts(levels: list[dict]) -> list[str]:
+    """The per-level verdicts as one HTML list, or nothing for a sweep without levels."""
+    if not levels:
+        return []
+    items = "".join(f"<li>{html.escape(level['verdict'])}.</li>" for level in levels)
+    return [f'<ul class="levels" id="level-verdicts">{items}</ul>']
+
+
 def page(report: dict, figures: list[tuple[str, str, str | None]]) -> str:
     """report.html with no external resources; figures: (id, caption, base64 PNG or None)."""
     parts = [
@@ -151,6 +179,7 @@ def page(report: dict, figures: list[tuple[str, str, str | None]]) -> str:
         "</head><body>",
         f"<h1>{TITLE}</h1>",
         f'<p class="verdict" id="verdict">{html.escape(report["verdict"])}.</p>',
+        *_level_verdicts(report["levels"]),
         f"<p>{len(report['runs'])} finished runs, {report['n_problems']} test problems, "
         f"{report['n_samples']} samples per problem, {report['n_boot']} bootstrap draws.</p>",
     ]

@@ -81,16 +81,67 @@ def variance(tables: Tables, *, rng: np.random.Generator, n_boot: int, rl_only: 
     return anova_shares(y, algo, prior, rng=rng, n_boot=n_boot)
 
 
+def _pct(share: dict | None, ci: bool = False) -> str:
+    """A share as "27%", or with its interval as "27% [18%, 35%]"; "n/a" when inestimable."""
+    if share is None:
+        return "n/a"
+    text = f"{round(100 * share['share'])}%"  # round(): no "-0%" from a -1e-17 bound
+    return f"{text} [{round(100 * share['lo'])}%, {round(100 * share['hi'])}%]" if ci else text
+
+
 def verdict(shares: dict) -> str:
     """One line: how much of the variance in pass@1 the algorithm and the prior explain."""
-
-    def pct(term):
-        share = shares.get(term)
-        return "n/a" if share is None else f"{100 * share['share']:.0f}%"
-
+    pct = {term: _pct(shares.get(term)) for term in ("algo", "prior", "interaction", "seed")}
     return (
-        f"the algorithm explains {pct('algo')} of the variance in pass@1, the prior "
-        f"{pct('prior')} (interaction {pct('interaction')}, seed {pct('seed')})"
+        f"the algorithm explains {pct['algo']} of the variance in pass@1, the prior "
+        f"{pct['prior']} (interaction {pct['interaction']}, seed {pct['seed']})"
+    )
+
+
+# What a level compares (the `factor` of experiments/spec.py), as the subject of its verdict.
+FACTORS = {
+    "algo": "the algorithm",
+    "reward": "the reward source",
+    "algo+reward": "the algorithm and reward",
+}
+LEVEL_TERMS = ("method", "prior", "interaction", "seed")
+
+
+def levels(tables: Tables, *, rng: np.random.Generator, n_boot: int) -> list[dict]:
+    """Per level (sorted by name): anova_shares of final pass@1 on the level's runs, with the
+    level's method (its value of the factor the level varies) in place of the algorithm."""
+    names = sorted({name for run in tables.runs for name in run.levels})
+    return [_level(tables, name, rng=rng, n_boot=n_boot) for name in names]
+
+
+def _level(tables: Tables, name: str, *, rng: np.random.Generator, n_boot: int) -> dict:
+    keep = [i for i, run in enumerate(tables.runs) if name in run.levels]
+    tags = [tables.runs[i].levels[name] for i in keep]
+    y = tables.final["pass@1"][keep].mean(axis=1)
+    prior = [tables.runs[i].prior for i in keep]
+    anova = anova_shares(y, [t["method"] for t in tags], prior, rng=rng, n_boot=n_boot)
+    renamed = {
+        key: {("method" if k == "algo" else k): v for k, v in anova[key].items()}
+        for key in ("dropped", "sum_sq", "df", "shares")
+    }
+    factor = tags[0]["factor"]
+    return {
+        "level": name,
+        "factor": factor,
+        "methods": sorted({t["method"] for t in tags}),
+        "n_runs": anova["n_runs"],
+        **renamed,
+        "verdict": level_verdict(name, factor, renamed["shares"]),
+    }
+
+
+def level_verdict(name: str, factor: str, shares: dict) -> str:
+    """One line per level: the method's and the prior's shares of the variance, with CIs."""
+    pct = {term: _pct(shares.get(term), ci=True) for term in LEVEL_TERMS}
+    return (
+        f"{name}: {FACTORS.get(factor, factor)} explains {pct['method']} of the variance in "
+        f"pass@1, the prior {pct['prior']} (interaction {pct['interaction']}, "
+        f"seed {pct['seed']})"
     )
 
 
