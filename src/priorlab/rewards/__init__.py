@@ -13,6 +13,8 @@ The true verifier accuracy is logged beside whichever reward drives training.
 - reference_likelihood: VeriFree, the policy's probability of the gold answer after its
   own reasoning.
 - orm: an outcome reward model trained online on the policy's verifier-labelled samples.
+- polar: POLAR, a reward model pretrained to tell the reference's policy from another,
+  scoring the completion against the gold solution (arXiv 2507.05197).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from priorlab.errors import lookup
 from priorlab.rewards.intrinsic import majority_vote, reference_likelihood, self_certainty
 from priorlab.rewards.orm import OutcomeRewardModel
 from priorlab.rewards.outcome import dense_steps, format_reward, random_reward, verifier
+from priorlab.rewards.polar import Polar
 
 REWARDS = {
     "verifier": verifier,
@@ -31,6 +34,7 @@ REWARDS = {
     "self_certainty": self_certainty,
     "reference_likelihood": reference_likelihood,
     "orm": OutcomeRewardModel,  # stateful: one instance per run
+    "polar": Polar,
 }
 
 

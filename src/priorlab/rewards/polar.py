@@ -1,0 +1,190 @@
+"""POLAR: a reward model that scores a completion by its closeness to a reference.
+
+Dou et al. 2025, "Pre-Trained Policy Discriminators are General Reward Models" (POLAR,
+arXiv 2507.05197): a reward model r(x, y_ref, y) is pretrained with a Bradley-Terry loss to
+score a candidate y higher when it comes from the same policy as the reference y_ref than
+when it comes from a different policy; in RL the reference is the gold answer, so the
+reward is r(prompt, gold solution, completion).
+
+Here, with the choices the paper leaves open (or that priorlab's scale forces) stated:
+
+- The RM is a cross-encoder: one sequence "prompt SEP reference SEP candidate" (SEP is
+  "|" for the built-in char models; a Hugging Face policy reads "Question: ...\\n
+  Reference: ...\\nCandidate:" with the candidate as the answer), scored by a scalar head
+  on the hidden state after the candidate's last token. For the built-in backend it is a
+  fresh small transformer (`rm_size`, 3x the policy's context); for Hugging Face, a copy
+  of the policy with a value head (as the ORM).
+- The policy pool is one prior at two temperatures (adaptation, unconfirmed): reference
+  and positive are two samples at `temperatures[0]` (the "same policy"), the negative one
+  sample at `temperatures[1]` (the "different policy"). The paper's pool holds many
+  models; here the prior as it is at the first call is the only model there is.
+- The RM is fitted once, at the first call, on `problems` train problems of the run's
+  task, then frozen. Like pretraining, its samples are not counted in the run's rollout
+  budget. They are as long as the first scored batch is wide (the run's length limit).
+- The reward is the raw score r (no sigmoid): GRPO normalises it per group anyway.
+- The RM is held as `rm`, not `model`: training does not rerank evaluation samples with
+  it, since at test time it would read the gold solution.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+import torch.nn.functional as F
+
+from priorlab.models import Policy, build_policy
+from priorlab.rollout import Samples, rollout, sequence_logp
+from priorlab.train_utils import encode_pairs
+
+LR = {"tiny": 1e-3, "hf": 1e-5}  # a fresh small model / a copy of a pretrained one
+
+
+def bradley_terry_loss(pos: torch.Tensor, neg: torch.Tensor) -> torch.Tensor:
+    """Mean of -log sigmoid(r+ - r-) over pairs; pos and neg are scores (B,).
+
+    The preference loss of reward models (Bradley & Terry 1952; POLAR's pretraining
+    objective, arXiv 2507.05197): 0 when r+ >> r-, log 2 when they tie.
+    """
+    return F.softplus(neg - pos).mean()
+
+
+def triplet_prompt(prompt: str, reference: str, *, backend: str) -> str:
+    """What the RM reads before the candidate: "x|y_ref|" for the built-in char models, a
+    labelled layout for a Hugging Face model (its chat template wraps it)."""
+    if backend == "tiny":
+        return f"{prompt}|{reference}|"
+    return f"Question: {prompt}\nReference: {reference}\nCandidate:\n"
+
+
+def encode_triplets(rm: Policy, prompts, references, candidates) -> Samples:
+    """Teacher-forcing batch of B triplets, the candidate as the completion (+ EOS), on the
+    RM's device; candidates are cut to fit the RM's context."""
+    texts = [triplet_prompt(x, ref, backend=rm.backend) for x, ref in zip(prompts, references)]
+    batch = encode_pairs(rm.tokenizer, texts, list(candidates), max_len=rm.model.cfg.max_len)
+    device = rm.model.head.weight.device
+    return Samples(*(getattr(batch, f).to(device) for f in Samples.__dataclass_fields__))
+
+
+def score(rm: Policy, batch: Samples) -> torch.Tensor:
+    """r(x, y_ref, y) (B,): the value head on the state after the candidate's last token
+    (read before EOS, as the ORM does)."""
+    values = sequence_logp(rm, batch, values=True)[2]  # (B, T)
+    last = (batch.lengths - 1).clamp(min=0)
+    return values[torch.arange(len(last), device=values.device), last]
+
+
+def preference_triplets(
+    policy: Policy,
+    problems: list,
+    *,
+    temperatures: tuple[float, float],
+    max_new_tokens: int,
+    generator: torch.Generator,
+) -> dict[str, list[str]]:
+    """POLAR's pretraining data: per problem, a reference and a positive sampled at the low
+    temperature (the same policy) and a negative at the high one (a different policy).
+    Returns lists of texts: prompt, reference, positive, negative (one entry per problem)."""
+    low, high = temperatures
+    kw = dict(max_new_tokens=max_new_tokens, generator=generator)
+    same = rollout(policy, problems, group_size=2, temperature=low, **kw).texts
+    other = rollout(policy, problems, group_size=1, temperature=high, **kw).texts
+    return {
+        "prompt": [p.prompt for p in problems],
+        "reference": same[0::2],
+        "positive": same[1::2],
+        "negative": other,
+    }
+
+
+def fit(
+    rm: Policy, data: dict, *, steps: int, batch: int, lr: float, generator: torch.Generator
+) -> dict[str, float]:
+    """Bradley-Terry steps (AdamW) on random minibatches of `batch` pairs; returns the
+    mean loss and pair accuracy (r+ > r-) over the last quarter of the steps."""
+    opt = torch.optim.AdamW([p for p in rm.model.parameters() if p.requires_grad], lr=lr)
+    rm.model.train()
+    n, losses, accs = len(data["prompt"]), [], []
+    for _ in range(steps):
+        idx = torch.randint(n, (batch,), generator=generator).tolist()
+        pick = lambda key: [data[key][i] for i in idx]  # noqa: E731
+        both = encode_triplets(  # positives then negatives, one forward pass
+            rm, pick("prompt") * 2, pick("reference") * 2, pick("positive") + pick("negative")
+        )
+        pos, neg = score(rm, both).split(batch)
+        loss = bradley_terry_loss(pos, neg)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+        accs.append((pos > neg).float().mean().item())
+    tail = max(1, steps // 4)
+    return {"loss/polar_bt": sum(losses[-tail:]) / tail, "polar/pair_acc": sum(accs[-tail:]) / tail}
+
+
+class Polar:
+    """The `polar` reward: r(prompt, gold solution, completion) from a reward model
+    pretrained at the first call to discriminate the prior's policies, then frozen.
+
+    problems: train problems sampled for its triplets (64: one triplet each).
+    steps, batch: Bradley-Terry steps of `batch` pairs (50 x 16: ~1.5 s CPU for a 0.1M
+        RM; held-out pair accuracy ~0.9 on the tiny arith prior, untrained ~0.4).
+    temperatures: (same policy, different policy), (0.5, 1.5) (unconfirmed).
+    rm_size: the built-in RM's size, "0.1m" whatever the policy's (built-in backend only).
+    """
+
+    def __init__(
+        self,
+        *,
+        problems: int = 64,
+        steps: int = 50,
+        batch: int = 16,
+        temperatures: tuple[float, float] = (0.5, 1.5),
+        rm_size: str = "0.1m",
+    ):
+        self.n_problems, self.steps, self.batch = problems, steps, batch
+        self.temperatures, self.rm_size = temperatures, rm_size
+        self.rm: Policy | None = None
+        self.stats: dict[str, float] = {}  # the fit's final BT loss and pair accuracy
+
+    def __call__(
+        self, problems, completions, verdicts, *, rng, task, samples, policy, **_
+    ) -> list[float]:
+        if self.rm is None:
+            self.pretrain(
+                policy, task, seed=rng.getrandbits(63), max_new_tokens=samples.response.shape[1]
+            )
+        refs = [p.solution for p in problems]
+        out = []
+        with torch.no_grad():
+            for i in range(0, len(problems), 64):
+                chunk = slice(i, i + 64)
+                batch = encode_triplets(
+                    self.rm, [p.prompt for p in problems[chunk]], refs[chunk], completions[chunk]
+                )
+                out += score(self.rm, batch).float().tolist()
+        return out
+
+    def pretrain(self, policy: Policy, task, *, seed: int, max_new_tokens: int) -> None:
+        """Build the RM, sample its triplets from `policy` on train problems, fit, freeze."""
+        gen = torch.Generator().manual_seed(seed)
+        with torch.random.fork_rng():  # build_policy seeds torch's global stream: keep it
+            if policy.backend == "tiny":
+                max_len = 3 * policy.model.cfg.max_len
+                rm = build_policy(self.rm_size, max_len=max_len, seed=seed).with_value_head()
+            else:
+                rm = copy.deepcopy(policy).with_value_head()
+        rm.model.to(policy.model.head.weight.device)
+        problems = task.problems("train", self.n_problems, seed=seed % 2**31)
+        data = preference_triplets(
+            policy,
+            problems,
+            temperatures=self.temperatures,
+            max_new_tokens=max_new_tokens,
+            generator=gen,
+        )
+        self.stats = fit(
+            rm, data, steps=self.steps, batch=self.batch, lr=LR[policy.backend], generator=gen
+        )
+        rm.model.eval().requires_grad_(False)
+        self.rm = rm
