@@ -7,7 +7,7 @@ from priorlab.algos import PRESETS
 from priorlab.config import TrainConfig
 from priorlab.errors import ConfigError
 from priorlab.models import load_policy
-from priorlab.rewards import REWARDS
+from priorlab.rewards import REWARDS, get_reward
 from priorlab.train import train
 
 
@@ -69,8 +69,9 @@ def test_online_metrics_are_logged_every_step(tiny_prior, tmp_path):
 
 
 @pytest.mark.parametrize("reward", sorted(REWARDS))
-def test_every_reward_source_drives_training(tiny_prior, tmp_path, reward):
-    train(small(tiny_prior, tmp_path / "r", algo="grpo", reward=reward), quiet=True)
+def test_every_reward_source_drives_training(tiny_prior, role_prior, tmp_path, reward):
+    prior = role_prior if getattr(get_reward(reward), "role", None) else tiny_prior
+    train(small(prior, tmp_path / "r", algo="grpo", reward=reward), quiet=True)
     rows = [json.loads(line) for line in (tmp_path / "r" / "metrics.jsonl").open()]
     steps = [r for r in rows if "reward/mean" in r]
     assert len(steps) == 4
@@ -78,11 +79,15 @@ def test_every_reward_source_drives_training(tiny_prior, tmp_path, reward):
     if reward == "orm":  # the trained ORM reranks the evaluation samples
         final = json.loads((tmp_path / "r" / "summary.json").read_text())["final"]
         assert 0.0 <= final["eval/rerank@1"] <= 1.0 and "eval/rerank@4" in final
-    if reward == "verifier":  # the barely trained prior is never right: no signal to learn
+    if reward in ("verifier", "sdpo"):  # the barely trained prior is never right: no signal
         assert all(r["reward/mean"] == 0.0 for r in steps)
+        assert all(r.get("sdpo/taught_frac", 0.0) == 0.0 for r in steps)
         return
+    role_key = {"serl": "serl/judge_reward", "raro": "raro/critic_reward"}.get(reward)
+    if role_key:  # the role's own reward, logged beside the policy's
+        assert all(role_key in r for r in steps)
     assert any(r["groups/zero_var_frac"] < 1 for r in steps)
-    before = load_policy(tiny_prior).model.state_dict()
+    before = load_policy(prior).model.state_dict()
     after = load_policy(tmp_path / "r" / "policy").model.state_dict()
     assert any(not torch.equal(before[k], after[k]) for k in before)
 

@@ -16,6 +16,7 @@ from pathlib import Path
 import yaml
 
 from priorlab.errors import ConfigError
+from priorlab.roles import ROLES
 
 
 def doc(default, help: str, **kw):
@@ -43,6 +44,10 @@ class PretrainConfig:
     sft: str = doc(
         "none", "SFT on gold solutions after pretraining: none, light, heavy or N steps."
     )
+    roles: list = doc(
+        [], "Role formats mixed into the corpus: judge, critic, hint (SERL, RARO, SDPO)."
+    )
+    role_frac: float = doc(0.3, "Fraction of pretraining examples in role formats (0-1).")
     seed: int = doc(0, "Seed for the corpus, initialisation and batches.")
 
 
@@ -231,6 +236,10 @@ def validate_pretrain(cfg: PretrainConfig) -> None:
     check(cfg.batch_size >= 1, "batch_size", "must be >= 1")
     check(0 <= cfg.wrong_frac <= 1, "wrong_frac", f"must be in [0, 1], got {cfg.wrong_frac}")
     check(cfg.corpus_size >= 1, "corpus_size", "must be >= 1")
+    check(isinstance(cfg.roles, list), "roles", f"must be a list, got {cfg.roles!r}")
+    bad = [r for r in cfg.roles if r not in ROLES]
+    check(not bad, "roles", f"unknown {bad}; accepted: {', '.join(ROLES)}")
+    check(0 <= cfg.role_frac < 1, "role_frac", f"must be in [0, 1), got {cfg.role_frac}")
 
 
 def validate_eval(cfg: EvalConfig) -> None:

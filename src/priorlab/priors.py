@@ -20,6 +20,7 @@ import torch
 from priorlab.config import PretrainConfig, validate_pretrain
 from priorlab.errors import ConfigError
 from priorlab.models import Policy, build_policy
+from priorlab.roles import role_examples
 from priorlab.tasks import make_task
 from priorlab.train_utils import encode_pairs, make_optimizer, progress, sft_step
 
@@ -56,21 +57,25 @@ def pretrain(cfg: PretrainConfig, *, quiet: bool = False) -> Policy:
     gen = torch.Generator().manual_seed(cfg.seed)
     policy = build_policy(cfg.size, max_len=cfg.max_len, seed=cfg.seed)
     problems, texts = corpus(task, cfg, rng)
-    gold = [p.solution for p in problems]
+    prompts = [p.prompt for p in problems]
+    gold = (prompts, [p.solution for p in problems])
+    full = (prompts, texts)
+    if cfg.roles:
+        full = with_roles(task, cfg, problems, full, policy, rng)
 
-    stages = [("pretrain", cfg.steps, texts, True), ("sft", n_sft, gold, False)]
+    stages = [("pretrain", cfg.steps, full, True), ("sft", n_sft, gold, False)]
     with progress(quiet) as bar:
-        for name, steps, targets, full_text in stages:
+        for name, steps, (inputs, targets), full_text in stages:
             if steps == 0:
                 continue
             opt = make_optimizer(policy.model, cfg.lr if name == "pretrain" else cfg.lr / 3)
             sched = _cosine(opt, steps)
             job = bar.add_task(name, total=steps)
             for _ in range(steps):
-                idx = torch.randint(len(problems), (cfg.batch_size,), generator=gen).tolist()
+                idx = torch.randint(len(inputs), (cfg.batch_size,), generator=gen).tolist()
                 batch = encode_pairs(
                     policy.tokenizer,
-                    [problems[i].prompt for i in idx],
+                    [inputs[i] for i in idx],
                     [targets[i] for i in idx],
                     max_len=cfg.max_len,
                 )
@@ -86,6 +91,17 @@ def pretrain(cfg: PretrainConfig, *, quiet: bool = False) -> Policy:
     }
     policy.save(Path(cfg.out))
     return policy
+
+
+def with_roles(task, cfg: PretrainConfig, problems, pairs, policy, rng) -> tuple[list, list]:
+    """The corpus with role examples (judge, critic, hint) making up `role_frac` of it."""
+    n = round(cfg.role_frac / (1 - cfg.role_frac) * len(problems))
+    extra = role_examples(task, problems, cfg.roles, n, rng)
+    tok = policy.tokenizer
+    need = max(len(tok.encode(p)) + len(tok.encode(t, bos=False)) + 1 for p, t in extra)
+    if need > cfg.max_len:
+        raise ConfigError("max_len", f"role examples need {need} tokens, got {cfg.max_len}")
+    return pairs[0] + [p for p, _ in extra], pairs[1] + [t for _, t in extra]
 
 
 def _cosine(opt, steps: int, warmup_frac: float = 0.05):

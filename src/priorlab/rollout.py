@@ -43,7 +43,9 @@ class Batch:
     parsed: torch.Tensor | None = None  # (B,) bool, an answer could be extracted
     answers: list = field(default_factory=list)  # (B,) extracted answers
     adv: torch.Tensor | None = None  # (B,) or (B, T)
-    extra: dict = field(default_factory=dict)  # ref_logp, values, returns ...
+    extra: dict = field(default_factory=dict)  # ref_logp, values, returns ... (B, ...) each
+    roles: Batch | None = None  # the policy's samples in another role (SERL's judge ...)
+    metrics: dict = field(default_factory=dict)  # what the reward source reports of itself
 
     def __len__(self) -> int:
         return len(self.texts)
@@ -70,11 +72,17 @@ class Batch:
             [self.answers[i] for i in ix] if self.answers else [],
             pick(self.adv),
             {k: v[idx] for k, v in self.extra.items()},
+            self.roles,
+            self.metrics,
         )
 
 
 def cat_batches(batches: list[Batch]) -> Batch:
-    """Concatenate batches sampled with the same settings, padding responses to one width."""
+    """Concatenate batches, padding prompts and responses to one width.
+
+    Per-row advantages become per-token when any batch has per-token ones; `extra`
+    keeps the keys every batch has; roles are concatenated too.
+    """
     if len(batches) == 1:
         return batches[0]
     P = max(b.samples.prompt.shape[1] for b in batches)
@@ -84,22 +92,25 @@ def cat_batches(batches: list[Batch]) -> Batch:
         gap = width - t.shape[1]
         return F.pad(t, (gap, 0) if left else (0, gap), value=value) if gap else t
 
+    def cat_rows(ts):
+        if any(t.dim() == 2 for t in ts):
+            ts = [pad(t[:, None].expand(-1, T) if t.dim() == 1 else t, T) for t in ts]
+        return torch.cat(ts)
+
     def field_(name):
         ts = [getattr(b.samples, name) for b in batches]
         if name in ("prompt", "prompt_mask"):
-            ts = [pad(t, P, left=True) for t in ts]
-        elif ts[0].dim() == 2:
-            ts = [pad(t, T) for t in ts]
-        return torch.cat(ts)
+            return torch.cat([pad(t, P, left=True) for t in ts])
+        return cat_rows(ts)
 
     samples = Samples(*(field_(f) for f in Samples.__dataclass_fields__))
-    cat = lambda name: (
-        None
-        if getattr(batches[0], name) is None
-        else torch.cat(  # noqa: E731
-            [getattr(b, name) for b in batches]
-        )
-    )
+
+    def cat(name):
+        ts = [getattr(b, name) for b in batches]
+        return None if ts[0] is None else cat_rows(ts)
+
+    shared = set.intersection(*(set(b.extra) for b in batches))
+    roles = [b.roles for b in batches if b.roles is not None]
     offset, group_ids = 0, []
     for b in batches:  # keep groups of different batches apart
         group_ids.append(b.group_ids + offset)
@@ -112,9 +123,11 @@ def cat_batches(batches: list[Batch]) -> Batch:
         cat("rewards"),
         cat("correct"),
         cat("parsed"),
-        [a for b in batches for a in b.answers],
+        [a for b in batches for a in (b.answers or [None] * len(b))],
         cat("adv"),
-        {},
+        {k: cat_rows([b.extra[k] for b in batches]) for k in sorted(shared)},
+        cat_batches(roles) if roles else None,
+        {k: v for b in batches for k, v in b.metrics.items()},
     )
 
 

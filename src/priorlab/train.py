@@ -22,6 +22,8 @@ from priorlab.errors import ConfigError
 from priorlab.evaluate import sample_table, save_samples, summarize
 from priorlab.models import Policy, load_policy
 from priorlab.rewards import get_reward
+from priorlab.rewards.shaped import RewardOut
+from priorlab.roles import require_role
 from priorlab.rollout import Batch, cat_batches, rollout, sequence_logp
 from priorlab.tasks import make_task
 from priorlab.train_utils import MetricsLog, make_optimizer, progress, write_json_atomic
@@ -50,9 +52,18 @@ class Run:
         )
         self.lr = cfg.lr if cfg.lr is not None else self.algo.lr
         self.reward_fn = get_reward(cfg.reward)
+        check(
+            not getattr(self.reward_fn, "online_only", False)
+            or (self.algo.kind == "online" and not self.algo.critic),
+            "reward",
+            f"{cfg.reward} brings its own advantages or trains a role with GRPO; use an "
+            f"online algorithm without a critic (grpo, dapo, gppo, ...), not {cfg.algo}",
+        )
         self.policy: Policy = load_policy(
             cfg.model, device=cfg.device, dtype=cfg.dtype, chat=cfg.chat
         )
+        if getattr(self.reward_fn, "role", None):
+            require_role(self.policy, self.reward_fn.role, cfg.reward)
         if cfg.lora_rank or cfg.gradient_checkpointing:
             _adapt(self.policy, cfg)
         self.task_params = cfg.task_params or self.policy.meta.get("task_params", {})
@@ -108,7 +119,7 @@ class Run:
             prefix=prefix,
         )
         verdicts = [self.task.verify(p, t) for p, t in zip(batch.problems, batch.texts)]
-        rewards = self.reward_fn(
+        out = self.reward_fn(
             batch.problems,
             batch.texts,
             verdicts,
@@ -117,8 +128,12 @@ class Run:
             group_ids=batch.group_ids,
             samples=batch.samples,
             policy=self.policy,
+            temperature=self.cfg.temperature,
         )
-        batch.rewards = torch.tensor(rewards, dtype=torch.float32)
+        out = out if isinstance(out, RewardOut) else RewardOut(out)
+        batch.rewards = torch.tensor(out.rewards, dtype=torch.float32)
+        batch.extra.update(out.extra)
+        batch.roles, batch.metrics = out.roles, out.metrics
         batch.correct = torch.tensor([v.correct for v in verdicts])
         batch.parsed = torch.tensor([v.parsed for v in verdicts])
         batch.answers = [v.answer for v in verdicts]
@@ -213,6 +228,7 @@ def online(run: Run, tick) -> None:
         run.record(
             {
                 **batch_metrics(batch, run.cfg.group_size),
+                **batch.metrics,
                 **stats,
                 "perf/tokens_per_s": float(batch.samples.lengths.sum()) / dt,
                 "perf/step_s": dt,
@@ -257,6 +273,9 @@ def advantages(run: Run, batch: Batch, ref) -> None:
     if ref is not None:
         with torch.no_grad():
             batch.extra["ref_logp"] = sequence_logp(ref, s, temperature=cfg.temperature)[0]
+    if "token_adv" in batch.extra:  # the reward source's own per-token advantages
+        batch.adv = batch.extra["token_adv"]
+        return
     if algo.keep_top:  # GFPO: advantages from the k kept samples per group, 0 for the rest
         lengths = s.lengths.float()
         metric = lengths if algo.keep_metric == "length" else -batch.rewards / lengths.clamp(min=1)
@@ -284,9 +303,9 @@ def update(run: Run, batch: Batch, ref, opt) -> dict:
     """Epochs of minibatch steps on the clipped (or chosen) policy loss."""
     cfg, algo = run.cfg, run.algo
     advantages(run, batch, ref)
-    mask = batch.mask
-    if algo.mask_truncated:
-        mask = algos.mask_truncated(mask, batch.samples.truncated)
+    batch.extra["loss_mask"] = loss_mask(algo, batch)
+    if batch.roles is not None:  # the policy's other roles, trained with GRPO alongside
+        batch = cat_batches([batch, role_advantages(run, batch.roles, ref)])
     loss_fn = algos.POLICY_LOSSES[algo.policy_loss]
     clip_kw = {"eps_low": algo.eps_low, "eps_high": algo.eps_high, "dual_clip": algo.dual_clip}
     agg = _aggregate(algo, cfg)
@@ -296,7 +315,7 @@ def update(run: Run, batch: Batch, ref, opt) -> dict:
     for _ in range(cfg.epochs):
         for idx in torch.randperm(B, generator=run.gen).split(cfg.minibatch_size):
             mb = batch.select(torch.zeros(B, dtype=torch.bool).index_fill_(0, idx, True))
-            m, old_logp = mask[idx.sort().values], mb.samples.logp
+            m, old_logp = mb.extra["loss_mask"], mb.samples.logp
             logp, ent, values = sequence_logp(
                 run.policy, mb.samples, temperature=cfg.temperature, values=algo.critic
             )
@@ -329,6 +348,29 @@ def update(run: Run, batch: Batch, ref, opt) -> dict:
                 totals[k] = totals.get(k, 0.0) + v
             n_updates += 1
     return {k: v / n_updates for k, v in totals.items()}
+
+
+def loss_mask(algo: Algorithm, batch: Batch) -> torch.Tensor:
+    """(B, T) tokens the loss reads: generated ones, less truncated rows (DAPO) and rows
+    the reward source left without a signal (`keep`, e.g. SDPO without a teacher)."""
+    mask = batch.mask
+    if algo.mask_truncated:
+        mask = algos.mask_truncated(mask, batch.samples.truncated)
+    if "keep" in batch.extra:
+        mask = mask * batch.extra["keep"].float()[:, None]
+    return mask
+
+
+def role_advantages(run: Run, roles: Batch, ref) -> Batch:
+    """GRPO advantages for a role's samples (judge, critic); every token learns."""
+    if ref is not None:
+        with torch.no_grad():
+            roles.extra["ref_logp"] = sequence_logp(
+                ref, roles.samples, temperature=run.cfg.temperature
+            )[0]
+    roles.adv = algos.ADVANTAGES["grpo"](roles.rewards, roles.group_ids)
+    roles.extra["loss_mask"] = roles.mask
+    return roles
 
 
 def _aggregate(algo: Algorithm, cfg: TrainConfig):

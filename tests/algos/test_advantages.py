@@ -90,3 +90,19 @@ def test_gae_ignores_padding():
     m = torch.tensor([[1.0, 1.0, 0.0]])
     adv, _ = gae(r, v, m, gamma=1.0, lam=1.0)
     assert torch.allclose(adv, torch.tensor([[0.8, 0.6, 0.0]]), atol=1e-6)
+
+
+def test_per_step_grpo_normalises_each_step_index_then_sums_to_go():
+    from priorlab.algos import per_step_grpo
+
+    a = 1 / 2**0.5  # (1 - 0.5) / std([1, 0]) with the unbiased std 0.7071
+    adv = per_step_grpo(
+        torch.tensor([[1.0, 0.0], [0.0, 2.0]]),
+        torch.ones(2, 2, dtype=torch.bool),
+        torch.tensor([0, 0]),
+    )
+    assert torch.allclose(adv, torch.tensor([[0.0, -a], [0.0, a]]), atol=1e-5)
+    # row 1 has no second step: step 1 is normalised over row 0 alone (advantage 0)
+    present = torch.tensor([[True, True], [True, False]])
+    adv = per_step_grpo(torch.tensor([[1.0, 3.0], [0.0, 0.0]]), present, torch.tensor([0, 0]))
+    assert torch.allclose(adv, torch.tensor([[a, 0.0], [-a, 0.0]]), atol=1e-5)

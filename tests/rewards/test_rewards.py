@@ -38,8 +38,8 @@ def test_random_reward_ignores_the_completion_and_is_seeded():
 def test_unknown_reward_lists_valid_names():
     with pytest.raises(
         ValueError,
-        match="valid: dense_steps, format, majority_vote, orm, random, reference_likelihood, "
-        "self_certainty, verifier",
+        match="valid: delta_belief, dense_steps, format, majority_vote, orm, polar, random, raro, "
+        "reference_likelihood, sdpo, self_certainty, serl, verifier",
     ):
         get_reward("oracle")
 

@@ -3,7 +3,7 @@
 `algos/` never imports `models/` or `tasks/`.
 """
 
-from priorlab.algos.advantages import ADVANTAGES, gae, group_stats
+from priorlab.algos.advantages import ADVANTAGES, gae, group_stats, per_step_grpo
 from priorlab.algos.filters import (
     gfpo_advantage,
     keep_top_k,
@@ -24,6 +24,7 @@ from priorlab.algos.presets import PRESETS, Algorithm, make_algorithm
 from priorlab.errors import lookup
 
 __all__ = [
+    "per_step_grpo",
     "ADVANTAGES",
     "AGGREGATIONS",
     "CLIPPED_LOSSES",

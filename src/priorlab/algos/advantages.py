@@ -80,6 +80,21 @@ ADVANTAGES = {
 }
 
 
+def per_step_grpo(step_rewards, present, group_ids):
+    """Per-step-index group normalisation, then returns to go: (B, S) -> (B, S).
+
+    A^_{i,k} = (r_{i,k} - mean_k) / (std_k + 1e-6), mean and std over the rows of i's
+    group that reach step k (`present`, (B, S) bool); A_{i,k} = sum_{k' >= k} A^_{i,k'}.
+    Used by Delta-Belief, whose rewards come per reasoning step.
+    """
+    norm = torch.zeros_like(step_rewards, dtype=torch.float32)
+    for k in range(step_rewards.shape[1]):
+        rows = present[:, k]
+        if rows.any():
+            norm[rows, k] = grpo(step_rewards[rows, k].float(), group_ids[rows])
+    return norm.flip(1).cumsum(1).flip(1) * present
+
+
 def gae(rewards, values, mask, *, gamma: float = 1.0, lam: float = 0.95):
     """Generalised advantage estimation over response tokens. Schulman et al. 2016.
 

@@ -13,6 +13,10 @@ The true verifier accuracy is logged beside whichever reward drives training.
 - reference_likelihood: VeriFree, the policy's probability of the gold answer after its
   own reasoning.
 - orm: an outcome reward model trained online on the policy's verifier-labelled samples.
+- delta_belief: per-step change in the policy's belief in the gold answer, plus the outcome.
+- sdpo: self-distillation towards the policy re-prompted with a successful sibling.
+- serl: the policy judges pairs of its own samples; actor and judge both trained.
+- raro: a critic role tells the expert's answer from the policy's; both trained.
 - polar: POLAR, a reward model pretrained to tell the reference's policy from another,
   scoring the completion against the gold solution (arXiv 2507.05197).
 """
@@ -20,10 +24,14 @@ The true verifier accuracy is logged beside whichever reward drives training.
 from __future__ import annotations
 
 from priorlab.errors import lookup
+from priorlab.rewards.adversarial import Adversarial
+from priorlab.rewards.belief import delta_belief
+from priorlab.rewards.distill import sdpo
 from priorlab.rewards.intrinsic import majority_vote, reference_likelihood, self_certainty
 from priorlab.rewards.orm import OutcomeRewardModel
 from priorlab.rewards.outcome import dense_steps, format_reward, random_reward, verifier
 from priorlab.rewards.polar import Polar
+from priorlab.rewards.selfjudge import SelfJudge
 
 REWARDS = {
     "verifier": verifier,
@@ -34,6 +42,10 @@ REWARDS = {
     "self_certainty": self_certainty,
     "reference_likelihood": reference_likelihood,
     "orm": OutcomeRewardModel,  # stateful: one instance per run
+    "delta_belief": delta_belief,
+    "sdpo": sdpo,
+    "serl": SelfJudge,
+    "raro": Adversarial,
     "polar": Polar,
 }
 

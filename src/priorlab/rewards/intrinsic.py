@@ -78,14 +78,27 @@ def reference_likelihood(problems, completions, verdicts, *, policy, **_) -> lis
     tokens and EOS, where z is the completion cut before its answer marker and y* the gold
     solution's answer part. Zhou et al. 2025, "VeriFree" (arXiv 2505.21493).
     """
-    tok = policy.tokenizer
-    refs = [split_answer(p.solution)[1] for p in problems]
-    texts = [split_answer(c)[0] + ref for c, ref in zip(completions, refs)]
-    batch = encode_pairs(tok, [p.prompt for p in problems], texts, max_len=policy.model.cfg.max_len)
-    logp = sequence_logp(policy, batch)[0]  # (B, T)
-    out = []
-    for i, ref in enumerate(refs):
-        n_ref = len(tok.encode(ref, bos=False)) + 1  # the answer's tokens and EOS
-        end = int(batch.lengths[i])
-        out.append(math.exp(float(logp[i, max(0, end - n_ref) : end].sum())))
+    reasonings = [split_answer(c)[0] for c in completions]
+    return [math.exp(x) for x in answer_logp(policy, problems, reasonings)]
+
+
+@torch.no_grad()
+def answer_logp(policy, problems, reasonings: list[str], chunk: int = 16) -> list[float]:
+    """log pi(y* | q, z) for each (problem, reasoning z): y* is the gold solution's answer
+    part (after its '#' marker) followed by EOS; `chunk` rows per forward pass."""
+    tok, out = policy.tokenizer, []
+    for lo in range(0, len(problems), chunk):
+        ps, zs = problems[lo : lo + chunk], reasonings[lo : lo + chunk]
+        refs = [split_answer(p.solution)[1] for p in ps]
+        batch = encode_pairs(
+            tok,
+            [p.prompt for p in ps],
+            [z + ref for z, ref in zip(zs, refs)],
+            max_len=policy.model.cfg.max_len,
+        )
+        logp = sequence_logp(policy, batch)[0]  # (b, T)
+        for i, ref in enumerate(refs):
+            n_ref = len(tok.encode(ref, bos=False)) + 1  # the answer's tokens and EOS
+            end = int(batch.lengths[i])
+            out.append(float(logp[i, max(0, end - n_ref) : end].sum()))
     return out

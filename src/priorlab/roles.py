@@ -1,0 +1,148 @@
+"""Roles a method asks the policy to play besides solving: judge, critic, hinted solver.
+
+SERL's judge compares two of the policy's answers, RARO's critic tells the expert's
+answer from the policy's, SDPO's teacher solves again with a successful sibling's
+solution in its context. A Hugging Face model is asked in plain words. The built-in
+character models can only play a role their prior learned: `priorlab pretrain --set
+roles=[judge,critic,hint]` mixes examples of each format into the corpus (a fraction
+`role_frac` of it), itself a knob of the prior.
+
+Formats of the built-in models (one line, printable ASCII, '|' separates the parts):
+
+    judge   J|<question>|<answer 1>|<answer 2>|   ->  1 or 2 (the better answer)
+    critic  C|<question>|<answer 1>|<answer 2>|   ->  1 or 2 (the expert's), or tie
+    hint    H|<a correct solution>|<question>     ->  the solution
+"""
+
+from __future__ import annotations
+
+import random
+
+ROLES = ("judge", "critic", "hint")
+CHOICES = ("1", "2", "tie")
+
+
+def judge_prompt(backend: str, question: str, first: str, second: str) -> str:
+    """The judge's prompt: which of two answers to `question` is better."""
+    if backend == "tiny":
+        return f"J|{question}|{first}|{second}|"
+    return (
+        f"Question:\n{question}\n\nResponse 1:\n{first}\n\nResponse 2:\n{second}\n\n"
+        "Which response answers the question correctly? Reply with 1 or 2 only."
+    )
+
+
+def critic_prompt(backend: str, question: str, first: str, second: str) -> str:
+    """The critic's prompt: which of two answers is the expert's, or a tie."""
+    if backend == "tiny":
+        return f"C|{question}|{first}|{second}|"
+    return (
+        f"Question:\n{question}\n\nAnswer 1:\n{first}\n\nAnswer 2:\n{second}\n\n"
+        "One answer was written by an expert, the other by a student. Which is the "
+        "expert's? Reply with 1, 2, or tie only."
+    )
+
+
+def hint_prompt(backend: str, question: str, hint: str) -> str:
+    """The hinted solver's prompt: `question` with a correct solution shown first."""
+    if backend == "tiny":
+        return f"H|{hint}|{question}"
+    return f"A correct solution to the problem below:\n{hint}\n\nNow solve it yourself.\n{question}"
+
+
+def parse_choice(text: str, *, tie: bool = False) -> str | None:
+    """ "1" or "2" (or "tie" when allowed) from a role's reply; None when malformed.
+
+    The reply's first word decides: "2" -> "2", " Tie." -> "tie", "12" -> None."""
+    words = text.strip().split()
+    first = words[0].strip(".,:;!*").lower() if words else ""
+    if first in ("1", "2") or (tie and first == "tie"):
+        return first
+    return None
+
+
+def role_examples(
+    task, problems: list, roles: list[str], n: int, rng: random.Random
+) -> list[tuple[str, str]]:
+    """n (prompt, target) pretraining examples of the built-in formats, roles in turn.
+
+    judge: the gold solution against a wrong one in random order, target the gold's
+    place. critic: the gold against a wrong one (target the gold's place) or, one time
+    in four, against itself (target "tie"). hint: the gold solution as the hint, target
+    the gold solution again.
+    """
+    out = []
+    for i in range(n):
+        role, p = roles[i % len(roles)], rng.choice(problems)
+        gold = p.solution
+        if role == "hint":
+            out.append((hint_prompt("tiny", p.prompt, gold), gold))
+            continue
+        other = gold if role == "critic" and rng.random() < 0.25 else task.wrong_solution(p, rng)
+        first, second, target = (gold, other, "1") if rng.random() < 0.5 else (other, gold, "2")
+        if other == gold:
+            target = "tie"
+        make = judge_prompt if role == "judge" else critic_prompt
+        out.append((make("tiny", p.prompt, first, second), target))
+    return out
+
+
+def require_role(policy, role: str, method: str) -> None:
+    """A built-in prior must have learned `role` in pretraining; a Hugging Face one is asked
+    in words. ConfigError naming what to pretrain otherwise."""
+    from priorlab.errors import ConfigError
+
+    learned = policy.meta.get("pretrain", {}).get("roles", [])
+    if policy.backend == "tiny" and role not in learned:
+        raise ConfigError(
+            "reward",
+            f"{method} needs a prior that learned the {role} role: pretrain it with "
+            f"roles=[{role}] (and max_len >= 96), this one has roles={learned}",
+        )
+
+
+def prompt_rows(tok, samples, rows: list[int], prompts: list[str]):
+    """`samples` restricted to `rows`, each response now following a new prompt: how a
+    role scores tokens the policy sampled in another context."""
+    import torch
+
+    from priorlab.rollout import Samples, left_pad
+
+    prompt, prompt_mask = left_pad([tok.encode(p) for p in prompts], tok.pad_id)
+    idx = torch.tensor(rows, dtype=torch.long)
+    s = samples
+    return Samples(
+        prompt,
+        prompt_mask,
+        s.response[idx],
+        s.mask[idx],
+        s.logp[idx],
+        s.entropy[idx],
+        s.lengths[idx],
+        s.truncated[idx],
+    )
+
+
+def ask(policy, prompts: list[str], group_ids: list[int], *, rng, temperature: float):
+    """The policy's replies to role prompts: a Batch (one sample each) whose rows share
+    a group when they judge the same question; rewards are the caller's to fill."""
+    import torch
+
+    from priorlab.rollout import rollout
+    from priorlab.tasks.base import Problem
+
+    problems = [Problem(f"role-{i}", p, "", "", ()) for i, p in enumerate(prompts)]
+    gen = torch.Generator().manual_seed(rng.getrandbits(63))
+    max_new = 4 if policy.backend == "tiny" else 8  # "1", "2" or "tie", then EOS
+    batch = rollout(
+        policy,
+        problems,
+        group_size=1,
+        max_new_tokens=max_new,
+        generator=gen,
+        temperature=temperature,
+    )
+    batch.group_ids = torch.tensor(group_ids, dtype=torch.long)
+    batch.correct = torch.zeros(len(prompts), dtype=torch.bool)
+    batch.parsed = torch.zeros(len(prompts), dtype=torch.bool)
+    return batch
