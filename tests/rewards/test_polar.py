@@ -5,7 +5,6 @@ import pytest
 import torch
 
 from priorlab.models import build_policy, load_policy
-from priorlab.rewards import get_reward
 from priorlab.rewards.polar import (
     Polar,
     bradley_terry_loss,
@@ -92,7 +91,7 @@ def test_pretrained_rm_tells_the_reference_policy_from_another_on_held_out_probl
 def test_reward_is_one_float_per_completion_and_scores_against_the_gold(fitted):
     polar, policy = fitted
     batch = _batch(policy)
-    rewards = polar(
+    out = polar(
         batch.problems,
         batch.texts,
         None,
@@ -101,6 +100,8 @@ def test_reward_is_one_float_per_completion_and_scores_against_the_gold(fitted):
         samples=batch.samples,
         policy=policy,
     )
+    rewards = out.rewards
+    assert {"loss/polar_bt", "polar/pair_acc"} <= set(out.metrics)  # the fit, logged
     assert len(rewards) == len(batch.texts) and all(isinstance(r, float) for r in rewards)
     gold = [p.solution for p in batch.problems]
     with torch.no_grad():
@@ -116,8 +117,7 @@ def test_same_seed_same_rewards_and_the_global_torch_stream_is_left_alone(tiny_p
     batch = _batch(policy, n_problems=2)
     runs = []
     for _ in range(2):
-        polar = get_reward("polar")
-        polar.n_problems, polar.steps = 16, 5
+        polar = Polar(problems=16, steps=5)
         state = torch.random.get_rng_state()
         runs.append(
             polar(
@@ -128,7 +128,7 @@ def test_same_seed_same_rewards_and_the_global_torch_stream_is_left_alone(tiny_p
                 task=TASK,
                 samples=batch.samples,
                 policy=policy,
-            )
+            ).rewards
         )
         assert torch.equal(state, torch.random.get_rng_state())
     assert runs[0] == runs[1]

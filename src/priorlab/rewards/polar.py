@@ -34,6 +34,7 @@ import torch
 import torch.nn.functional as F
 
 from priorlab.models import Policy, build_policy
+from priorlab.rewards.shaped import RewardOut
 from priorlab.rollout import Samples, rollout, sequence_logp
 from priorlab.train_utils import encode_pairs
 
@@ -129,6 +130,8 @@ class Polar:
     problems: train problems sampled for its triplets (64: one triplet each).
     steps, batch: Bradley-Terry steps of `batch` pairs (50 x 16: ~1.5 s CPU for a 0.1M
         RM; held-out pair accuracy ~0.9 on the tiny arith prior, untrained ~0.4).
+        A Hugging Face RM is the policy's size: 16 problems and 8 steps of 4 pairs by
+        default there (our choice, to keep a CPU run in minutes).
     temperatures: (same policy, different policy), (0.5, 1.5) (unconfirmed).
     rm_size: the built-in RM's size, "0.1m" whatever the policy's (built-in backend only).
     """
@@ -136,20 +139,20 @@ class Polar:
     def __init__(
         self,
         *,
-        problems: int = 64,
-        steps: int = 50,
-        batch: int = 16,
+        problems: int | None = None,
+        steps: int | None = None,
+        batch: int | None = None,
         temperatures: tuple[float, float] = (0.5, 1.5),
         rm_size: str = "0.1m",
     ):
-        self.n_problems, self.steps, self.batch = problems, steps, batch
+        self.sizes = (problems, steps, batch)  # None: the backend's default
         self.temperatures, self.rm_size = temperatures, rm_size
         self.rm: Policy | None = None
         self.stats: dict[str, float] = {}  # the fit's final BT loss and pair accuracy
 
     def __call__(
         self, problems, completions, verdicts, *, rng, task, samples, policy, **_
-    ) -> list[float]:
+    ) -> RewardOut:
         if self.rm is None:
             self.pretrain(
                 policy, task, seed=rng.getrandbits(63), max_new_tokens=samples.response.shape[1]
@@ -163,7 +166,7 @@ class Polar:
                     self.rm, [p.prompt for p in problems[chunk]], refs[chunk], completions[chunk]
                 )
                 out += score(self.rm, batch).float().tolist()
-        return out
+        return RewardOut(out, metrics=self.stats)
 
     def pretrain(self, policy: Policy, task, *, seed: int, max_new_tokens: int) -> None:
         """Build the RM, sample its triplets from `policy` on train problems, fit, freeze."""
@@ -175,7 +178,9 @@ class Polar:
             else:
                 rm = copy.deepcopy(policy).with_value_head()
         rm.model.to(policy.model.head.weight.device)
-        problems = task.problems("train", self.n_problems, seed=seed % 2**31)
+        default = (64, 50, 16) if policy.backend == "tiny" else (16, 8, 4)
+        n_problems, steps, batch = (x if x is not None else d for x, d in zip(self.sizes, default))
+        problems = task.problems("train", n_problems, seed=seed % 2**31)
         data = preference_triplets(
             policy,
             problems,
@@ -183,8 +188,6 @@ class Polar:
             max_new_tokens=max_new_tokens,
             generator=gen,
         )
-        self.stats = fit(
-            rm, data, steps=self.steps, batch=self.batch, lr=LR[policy.backend], generator=gen
-        )
+        self.stats = fit(rm, data, steps=steps, batch=batch, lr=LR[policy.backend], generator=gen)
         rm.model.eval().requires_grad_(False)
         self.rm = rm
