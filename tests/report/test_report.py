@@ -1,6 +1,7 @@
 """Tests for priorlab.report.build_report on the synthetic sweep of conftest.py."""
 
 import json
+import math
 
 import numpy as np
 import pytest
@@ -15,7 +16,7 @@ from .conftest import ENTROPY_A, ENTROPY_B, FINAL, INITIAL, N, samples_table, wr
 SECTIONS = {
     "n_samples", "n_problems", "ks", "n_boot", "seed", "runs", "headline", "variance",
     "variance_rl", "verdict", "levels", "pairwise", "pass_at_k", "selection", "entropy",
-    "learning_curves",
+    "learning_curves", "reward_vs_accuracy",
 }  # fmt: skip
 
 
@@ -169,3 +170,29 @@ def test_run_metrics_without_a_greedy_column(tmp_path):
     metrics = run_metrics(run)
     assert metrics["c"].tolist() == [1, 2, 0, 0, 4, 3]
     assert metrics["entropy"].tolist() == pytest.approx([0.65] * 6)
+
+
+def test_reward_beside_the_truth_flags_a_gamed_reward(sweep, report, tmp_path):
+    from priorlab.report.load import Run
+    from priorlab.report.sections import reward_vs_accuracy
+
+    grpo = row(report["reward_vs_accuracy"], algo="grpo")
+    first = [-ENTROPY_A * math.exp(0.2 + 0.05 * seed) + ENTROPY_B for seed in (0, 1)]
+    assert grpo["n_runs"] == 4 and grpo["reward_first"] == pytest.approx(sum(first) / 2, abs=1e-5)
+    assert grpo["accuracy_first"] == pytest.approx(grpo["reward_first"], abs=1e-5)
+    assert grpo["diverges"] is False  # both fall together on this curve
+    assert "ei" not in {r["algo"] for r in report["reward_vs_accuracy"]}  # logs no reward
+    logs = {"gamed": [(0.1, 0.5), (0.2, 0.45), (0.9, 0.3)], "honest": [(0.1, 0.5), (0.6, 0.7)]}
+    runs = []
+    for name, points in logs.items():
+        (tmp_path / name).mkdir()
+        lines = [
+            {"step": i, "reward/mean": r, "task/accuracy": a} for i, (r, a) in enumerate(points)
+        ]
+        (tmp_path / name / "metrics.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
+        runs.append(Run(name, "A", 0, name, tmp_path / name))
+    gamed, honest = reward_vs_accuracy(runs)
+    assert (gamed["reward_first"], gamed["reward_last"]) == (0.1, 0.9)
+    assert (gamed["accuracy_first"], gamed["accuracy_last"]) == (0.5, 0.3)
+    assert gamed["diverges"] is True and honest["diverges"] is False
+    assert "reward up, accuracy down" in (sweep / "report.md").read_text()

@@ -43,6 +43,9 @@ variance, variance_rl, pairwise, levels.
   with policy/entropy and reward/mean (Cui et al. 2025); algos with < 3 points are left out.
 - learning_curves: [{algo, prior, points [{samples, accuracy, n_seeds}]}]: task/accuracy
   against completions consumed, mean over the seeds that log that samples value.
+- reward_vs_accuracy: [{algo, n_runs, reward_first, reward_last, accuracy_first,
+  accuracy_last, diverges}]: the optimised reward beside the verifier's accuracy on the
+  first and last training step; diverges when the reward rose while the accuracy fell.
 """
 
 from __future__ import annotations
@@ -119,6 +122,7 @@ def build_report(sweep_dir: str | Path, *, n_boot: int = 1000, seed: int = 0) ->
         "selection": sections.selection(tables),
         "entropy": sections.entropy(points),
         "learning_curves": sections.learning_curves(runs),
+        "reward_vs_accuracy": sections.reward_vs_accuracy(runs),
     }
     report = _clean(report)
     _write(sweep_dir / "report.json", json.dumps(report, sort_keys=True, indent=2) + "\n")

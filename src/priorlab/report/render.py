@@ -102,6 +102,16 @@ def tables(report: dict) -> list[tuple[str, list[str], list[list[str]]]]:
         ]
         for algo, fit in sorted(report["entropy"].items())
     ]
+    truth = [
+        [
+            row["algo"],
+            str(row["n_runs"]),
+            f"{_num(row['reward_first'])} -> {_num(row['reward_last'])}",
+            f"{_num(row['accuracy_first'])} -> {_num(row['accuracy_last'])}",
+            "yes" if row["diverges"] else "",
+        ]
+        for row in report.get("reward_vs_accuracy", [])
+    ]
     level_table = (
         "Levels: share of the variance in pass@1 within each level's runs [95% CI]",
         ["level", "varies", "runs", *LEVEL_TERMS],
@@ -135,6 +145,12 @@ def tables(report: dict) -> list[tuple[str, list[str], list[list[str]]]]:
             "Entropy and reward over training: R = -a exp(H) + b (Cui et al. 2025)",
             ["algo", "a", "b", "ceiling b - a", "R^2", "points"],
             entropy,
+        ),
+        (
+            "What training optimised and the truth: reward/mean and the verifier's "
+            "task/accuracy, first -> last training step (mean over runs)",
+            ["algo", "runs", "reward", "accuracy", "reward up, accuracy down"],
+            truth,
         ),
     ]
 

@@ -258,3 +258,33 @@ def learning_curves(runs: list[Run]) -> list[dict]:
         ]
         out.append({"algo": algo, "prior": prior, "points": points})
     return out
+
+
+def reward_vs_accuracy(runs: list[Run]) -> list[dict]:
+    """Per algo: what training optimised (reward/mean) and the truth (task/accuracy), on the
+    first and last training step, mean over its runs; `diverges` when the reward rose while
+    the accuracy fell, a proxy reward the policy games."""
+    ends = defaultdict(list)  # algo -> [(reward first, last, accuracy first, last)]
+    for run in runs:
+        rows = [
+            (_number(r.get("reward/mean")), _number(r.get("task/accuracy")))
+            for r in training_rows(run.path)
+        ]
+        rows = [(rw, acc) for rw, acc in rows if rw is not None and acc is not None]
+        if len(rows) >= 2:
+            ends[run.algo].append((rows[0][0], rows[-1][0], rows[0][1], rows[-1][1]))
+    out = []
+    for algo, values in sorted(ends.items()):
+        r0, r1, a0, a1 = (float(np.mean(col)) for col in zip(*values))
+        out.append(
+            {
+                "algo": algo,
+                "n_runs": len(values),
+                "reward_first": r0,
+                "reward_last": r1,
+                "accuracy_first": a0,
+                "accuracy_last": a1,
+                "diverges": bool(r1 > r0 and a1 < a0),
+            }
+        )
+    return out
