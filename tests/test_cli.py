@@ -108,9 +108,11 @@ def test_listings_name_every_preset_reward_and_sweep():
     assert {"grpo", "gppo", "gfpo", "ei", "rcrl"} <= {
         line.split()[0] for line in cli("algos").stdout.splitlines()
     }
-    assert {"verifier", "orm", "self_certainty"} <= {
+    assert {"verifier", "orm", "self_certainty", "serl", "raro", "sdpo", "polar"} <= {
         line.split()[0] for line in cli("rewards").stdout.splitlines()
     }
-    assert {"default", "havrilla2024", "zoo"} <= {
+    assert {"default", "havrilla2024", "zoo", "seed-levels"} <= {
         line.split()[0] for line in cli("presets").stdout.splitlines()
     }
+    fields = cli("fields", "pretrain").stdout
+    assert "  roles = []  #" in fields and "  task_params = {}  #" in fields

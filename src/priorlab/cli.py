@@ -42,9 +42,11 @@ def _config(cls, path, sets, **flags):
 
 
 def _fields_help(cls) -> str:
+    def default(f):
+        return f.default if f.default is not dataclasses.MISSING else f.default_factory()
+
     return "\n".join(
-        f"  {f.name} = {f.default if f.default is not dataclasses.MISSING else '{}'!s}"
-        f"  # {f.metadata.get('help', '')}"
+        f"  {f.name} = {default(f)!s}  # {f.metadata.get('help', '')}"
         for f in dataclasses.fields(cls)
     )
 
