@@ -124,3 +124,12 @@ def test_grpo_with_group_size_one_is_refused(tiny_prior, tmp_path):
 def test_dapo_drops_uniform_groups(tiny_prior, tmp_path):
     summary = train(small(tiny_prior, tmp_path / "d", algo="dapo", rollout_budget=96), quiet=True)
     assert summary["samples"] <= 96
+
+
+@pytest.mark.parametrize("algo, reward", [("ppo", "serl"), ("ei", "sdpo"), ("rcrl", "raro")])
+def test_a_reward_with_its_own_scheme_refuses_algorithms_it_cannot_drive(
+    role_prior, tmp_path, algo, reward
+):
+    with pytest.raises(ConfigError, match=f"reward: {reward} brings its own advantages"):
+        train(small(role_prior, tmp_path / "r", algo=algo, reward=reward), quiet=True)
+    assert not (tmp_path / "r" / "metrics.jsonl").exists()  # refused before any work

@@ -21,7 +21,7 @@ from priorlab.config import TrainConfig, check, validate_train
 from priorlab.errors import ConfigError
 from priorlab.evaluate import sample_table, save_samples, summarize
 from priorlab.models import Policy, load_policy
-from priorlab.rewards import get_reward
+from priorlab.rewards import check_pairing, get_reward
 from priorlab.rewards.shaped import RewardOut
 from priorlab.roles import require_role
 from priorlab.rollout import Batch, cat_batches, rollout, sequence_logp
@@ -52,13 +52,7 @@ class Run:
         )
         self.lr = cfg.lr if cfg.lr is not None else self.algo.lr
         self.reward_fn = get_reward(cfg.reward)
-        check(
-            not getattr(self.reward_fn, "online_only", False)
-            or (self.algo.kind == "online" and not self.algo.critic),
-            "reward",
-            f"{cfg.reward} brings its own advantages or trains a role with GRPO; use an "
-            f"online algorithm without a critic (grpo, dapo, gppo, ...), not {cfg.algo}",
-        )
+        check_pairing(cfg.reward, self.algo)
         self.policy: Policy = load_policy(
             cfg.model, device=cfg.device, dtype=cfg.dtype, chat=cfg.chat
         )

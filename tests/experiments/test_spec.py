@@ -64,6 +64,8 @@ def test_grids_over_algorithm_parts_priors_and_rewards(tiny_spec):
         ({"priors": [{"label": "x", "sft": "lots"}]}, "priors[0].sft"),
         ({"algoz": ["grpo"]}, "algoz"),
         ({"task_params": {"stepz": 2}}, "task_params"),
+        ({"algos": ["ppo"], "rewards": ["serl"]}, "rewards"),  # SERL trains its judge by GRPO
+        ({"algos": ["ei"], "rewards": ["delta_belief"]}, "rewards"),
     ],
 )
 def test_malformed_specs_name_the_field(tiny_spec, change, field):
@@ -74,7 +76,9 @@ def test_malformed_specs_name_the_field(tiny_spec, change, field):
 
 
 def test_every_preset_expands():
-    assert {"default", "havrilla2024", "zoo", "sft-squeeze", "discovery"} <= set(preset_names())
+    assert {"default", "havrilla2024", "zoo", "sft-squeeze", "discovery", "seed-levels"} <= set(
+        preset_names()
+    )
     for name in preset_names():
         assert expand(load_spec(name)).runs
 

@@ -54,7 +54,7 @@ from priorlab.config import (
 )
 from priorlab.errors import ConfigError
 from priorlab.priors import sft_steps
-from priorlab.rewards import get_reward
+from priorlab.rewards import check_pairing, get_reward
 from priorlab.tasks import make_task
 
 PRESET_DIR = Path(__file__).parent / "presets"
@@ -357,6 +357,7 @@ def _run_job(labels: dict, fields: dict, prior: Job) -> Job:
         raise ConfigError(f"train.{e.field}", str(e).split(": ", 1)[1]) from None
     _validated(validate_train, cfg, "train")
     algo = make_algorithm(cfg.algo, **cfg.algo_params)
+    check_pairing(cfg.reward, algo, "rewards")
     need = max(algo.min_group_size, algo.keep_top)
     if cfg.group_size < need:
         raise ConfigError("train.group_size", f"{cfg.algo} needs group_size >= {need}")

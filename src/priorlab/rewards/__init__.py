@@ -23,7 +23,7 @@ The true verifier accuracy is logged beside whichever reward drives training.
 
 from __future__ import annotations
 
-from priorlab.errors import lookup
+from priorlab.errors import ConfigError, lookup
 from priorlab.rewards.adversarial import Adversarial
 from priorlab.rewards.belief import delta_belief
 from priorlab.rewards.distill import sdpo
@@ -55,3 +55,14 @@ def get_reward(name: str):
     ORM), or ValueError listing the valid names."""
     fn = lookup(REWARDS, name, "reward")
     return fn() if isinstance(fn, type) else fn
+
+
+def check_pairing(reward: str, algo, field: str = "reward") -> None:
+    """ConfigError unless `algo` (an Algorithm) can train on `reward`: the sources that bring
+    their own advantages or train a role with GRPO need an online algorithm without a critic."""
+    if getattr(REWARDS[reward], "online_only", False) and (algo.kind != "online" or algo.critic):
+        raise ConfigError(
+            field,
+            f"{reward} brings its own advantages or trains a role with GRPO; use an online "
+            f"algorithm without a critic (grpo, dapo, gppo, ...), not {algo.name}",
+        )
