@@ -203,11 +203,15 @@ def presets():
 
 @app.command()
 def rewards():
-    """List the reward sources (the `reward` field of train and of sweep specs)."""
-    from priorlab.rewards import REWARDS
+    """List the reward sources (the `reward` field of train and of sweep specs) and the
+    parameters each takes through `reward_params`."""
+    from priorlab.rewards import REWARDS, reward_params
 
     for name, fn in REWARDS.items():
         typer.echo(f"{name:22s} {(fn.__doc__ or '').strip().splitlines()[0]}")
+        params = ", ".join(f"{k}={v!r}" for k, v in reward_params(name).items())
+        if params:
+            typer.echo(f"{'':22s}   reward_params: {params}")
 
 
 @app.command()

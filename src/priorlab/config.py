@@ -68,6 +68,9 @@ class TrainConfig:
     algo: str = doc("grpo", "Algorithm preset (see `priorlab algos`).")
     algo_params: dict = doc({}, "Overrides of the preset's fields, e.g. {aggregation: token_mean}.")
     reward: str = doc("verifier", "Reward source driving training (see `priorlab rewards`).")
+    reward_params: dict = doc(
+        {}, "The reward source's own parameters, e.g. {tau_pol: 0.5} for raro, {p: 0.3} for random."
+    )
     seed: int = doc(0, "The run's one seed: sampling, batches, evaluation.")
     rollout_budget: int = doc(4096, "Total sampled completions (the equal-budget axis).")
     prompts_per_step: int = doc(32, "Distinct prompts per online step.")

@@ -51,7 +51,7 @@ class Run:
             f"must be >= prompts_per_step x group_size = {per_step}, got {cfg.rollout_budget}",
         )
         self.lr = cfg.lr if cfg.lr is not None else self.algo.lr
-        self.reward_fn = get_reward(cfg.reward)
+        self.reward_fn = get_reward(cfg.reward, **cfg.reward_params)
         check_pairing(cfg.reward, self.algo)
         self.policy: Policy = load_policy(
             cfg.model, device=cfg.device, dtype=cfg.dtype, chat=cfg.chat

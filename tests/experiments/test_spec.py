@@ -66,6 +66,7 @@ def test_grids_over_algorithm_parts_priors_and_rewards(tiny_spec):
         ({"task_params": {"stepz": 2}}, "task_params"),
         ({"algos": ["ppo"], "rewards": ["serl"]}, "rewards"),  # SERL trains its judge by GRPO
         ({"algos": ["ei"], "rewards": ["delta_belief"]}, "rewards"),
+        ({"train": {"reward_params": {"tau_pol": 0.5}}}, "train.reward_params.tau_pol"),
     ],
 )
 def test_malformed_specs_name_the_field(tiny_spec, change, field):

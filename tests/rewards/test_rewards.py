@@ -147,3 +147,23 @@ def test_orm_scores_before_it_learns_the_batch_and_then_separates_right_from_wro
     assert min(right) > 0.8 and max(wrong) < 0.2
     dense = orm.step_scores(samples)
     assert dense.shape == samples.mask.shape and ((dense >= 0) & (dense <= 1)).all()
+
+
+def test_reward_params_reach_the_source_and_unknown_ones_are_named():
+    from priorlab.errors import ConfigError
+
+    assert (
+        get_reward("random", p=0.0)(
+            [None] * 4, [""] * 4, VERDICTS + VERDICTS[:1], rng=random.Random(0)
+        )
+        == [0.0] * 4
+    )
+    assert get_reward("raro", tau_pol=0.5).tau_pol == 0.5
+    with pytest.raises(
+        ConfigError, match=r"reward_params.tau: raro takes no such parameter; accepted: tau_pol"
+    ):
+        get_reward("raro", tau=0.5)
+    with pytest.raises(
+        ConfigError, match="reward_params.task: verifier takes no such parameter; accepted: none"
+    ):
+        get_reward("verifier", task=None)  # what the loop passes is not a parameter

@@ -358,6 +358,10 @@ def _run_job(labels: dict, fields: dict, prior: Job) -> Job:
     _validated(validate_train, cfg, "train")
     algo = make_algorithm(cfg.algo, **cfg.algo_params)
     check_pairing(cfg.reward, algo, "rewards")
+    try:
+        get_reward(cfg.reward, **cfg.reward_params)
+    except ConfigError as e:
+        raise ConfigError(f"train.{e.field}", str(e).split(": ", 1)[1]) from None
     need = max(algo.min_group_size, algo.keep_top)
     if cfg.group_size < need:
         raise ConfigError("train.group_size", f"{cfg.algo} needs group_size >= {need}")

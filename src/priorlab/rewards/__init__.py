@@ -23,6 +23,9 @@ The true verifier accuracy is logged beside whichever reward drives training.
 
 from __future__ import annotations
 
+import functools
+import inspect
+
 from priorlab.errors import ConfigError, lookup
 from priorlab.rewards.adversarial import Adversarial
 from priorlab.rewards.belief import delta_belief
@@ -50,11 +53,34 @@ REWARDS = {
 }
 
 
-def get_reward(name: str):
-    """The reward function named `name` (a fresh instance for a stateful one such as the
-    ORM), or ValueError listing the valid names."""
+# what the training loop passes every reward: never a parameter of the source
+PASSED = ("rng", "task", "group_ids", "samples", "policy", "temperature")
+
+
+def get_reward(name: str, **params):
+    """The reward source `name` with its `params` set (a fresh instance for a stateful one
+    such as the ORM); ValueError listing the valid names, ConfigError naming a parameter
+    the source does not take."""
     fn = lookup(REWARDS, name, "reward")
-    return fn() if isinstance(fn, type) else fn
+    accepted = list(reward_params(name))
+    unknown = sorted(set(params) - set(accepted))
+    if unknown:
+        raise ConfigError(
+            f"reward_params.{unknown[0]}",
+            f"{name} takes no such parameter; accepted: {', '.join(accepted) or 'none'}",
+        )
+    if isinstance(fn, type):
+        return fn(**params)
+    return functools.wraps(fn)(functools.partial(fn, **params)) if params else fn
+
+
+def reward_params(name: str) -> dict:
+    """{parameter: default} a reward source takes through `reward_params`."""
+    return {
+        p.name: p.default
+        for p in inspect.signature(REWARDS[name]).parameters.values()
+        if p.kind == p.KEYWORD_ONLY and p.default is not p.empty and p.name not in PASSED
+    }
 
 
 def check_pairing(reward: str, algo, field: str = "reward") -> None:

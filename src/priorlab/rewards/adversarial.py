@@ -39,7 +39,9 @@ def critic_reward(outcome: str | None, tau_crit: float = 0.55) -> float:
 
 
 class Adversarial:
-    """The `raro` reward: holds the replay buffer; returns the critic's samples as a role."""
+    """RARO: a critic role tells the expert's answer from the policy's; both learn.
+
+    Holds the replay buffer; returns the critic's samples as a role."""
 
     role = "critic"  # a built-in prior must have learned it
     online_only = True  # the critic is trained with GRPO beside the policy

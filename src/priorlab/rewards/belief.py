@@ -49,7 +49,9 @@ def token_steps(tok, ids: list[int], step_ends: list[int]) -> list[int]:
 
 
 def delta_belief(problems, completions, verdicts, *, policy, samples, group_ids, **_) -> RewardOut:
-    """Per-step rewards log b_k - log b_{k-1} (+ outcome on the last step) as per-token
+    """Delta-Belief: per-step change in the belief in the gold answer, plus the outcome.
+
+    Step rewards log b_k - log b_{k-1} (+ outcome on the last step) become per-token
     advantages; the logged reward is their sum, log b_S - log b_0 + outcome."""
     tok = policy.tokenizer
     steps = [reasoning_steps(split_answer(c)[0]) for c in completions]

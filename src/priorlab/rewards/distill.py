@@ -36,7 +36,9 @@ def pick_teachers(correct: list[bool], group_ids: list[int], rng) -> list[int | 
 def sdpo(
     problems, completions, verdicts, *, policy, samples, group_ids, rng, temperature=1.0, **_
 ) -> RewardOut:
-    """Per-token advantages log pi_teacher - log pi_old on rows that have a teacher; the
+    """SDPO: self-distillation towards the policy shown a successful sibling.
+
+    Per-token advantages log pi_teacher - log pi_old on rows that have a teacher; the
     logged reward is their mean per row (minus a one-sample reverse-KL estimate)."""
     teachers = pick_teachers([v.correct for v in verdicts], group_ids.tolist(), rng)
     rows = [i for i, j in enumerate(teachers) if j is not None]

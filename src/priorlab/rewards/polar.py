@@ -124,8 +124,9 @@ def fit(
 
 
 class Polar:
-    """The `polar` reward: r(prompt, gold solution, completion) from a reward model
-    pretrained at the first call to discriminate the prior's policies, then frozen.
+    """POLAR: a reward model r(prompt, gold solution, completion), policy-discriminative.
+
+    Pretrained at the first call to discriminate the prior's policies, then frozen.
 
     problems: train problems sampled for its triplets (64: one triplet each).
     steps, batch: Bradley-Terry steps of `batch` pairs (50 x 16: ~1.5 s CPU for a 0.1M

@@ -67,7 +67,9 @@ def judge_rewards(pairs, winners, actor: list[float]) -> list[float]:
 
 
 class SelfJudge:
-    """The `serl` reward: callable like any reward; returns the judge's samples as a role."""
+    """SERL: the policy judges pairs of its own samples; actor and judge both learn.
+
+    Callable like any reward; returns the judge's samples as a role."""
 
     role = "judge"  # a built-in prior must have learned it
     online_only = True  # the judge is trained with GRPO beside the actor
