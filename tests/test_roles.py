@@ -79,6 +79,8 @@ def test_a_prior_with_roles_needs_the_room_and_records_them(tmp_path):
         pretrain(cfg, quiet=True)
     cfg.max_len = 96
     policy = pretrain(cfg, quiet=True)
+    assert set(policy.meta["role_quality"]) == {"judge"}  # measured on test pairs, kept
+    assert 0.0 <= policy.meta["role_quality"]["judge"] <= 1.0
     require_role(policy, "judge", "serl")
     with pytest.raises(ConfigError, match="sdpo needs a prior that learned the hint role"):
         require_role(policy, "hint", "sdpo")

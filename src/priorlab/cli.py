@@ -66,8 +66,11 @@ def pretrain(
     from priorlab.priors import pretrain as run
 
     cfg = _config(PretrainConfig, config, set, out=out, task=task, steps=steps, sft=sft, seed=seed)
-    run(cfg, quiet=quiet)
+    policy = run(cfg, quiet=quiet)
     typer.echo(f"prior saved to {cfg.out}")
+    for role, score in policy.meta.get("role_quality", {}).items():
+        what = "hinted solutions correct" if role == "hint" else "picks the gold (chance 0.5)"
+        typer.echo(f"  {role}: {score:.2f} {what}")
 
 
 @app.command()

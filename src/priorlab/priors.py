@@ -20,7 +20,7 @@ import torch
 from priorlab.config import PretrainConfig, validate_pretrain
 from priorlab.errors import ConfigError
 from priorlab.models import Policy, build_policy
-from priorlab.roles import role_examples
+from priorlab.roles import role_examples, role_quality
 from priorlab.tasks import make_task
 from priorlab.train_utils import encode_pairs, make_optimizer, progress, sft_step
 
@@ -89,6 +89,8 @@ def pretrain(cfg: PretrainConfig, *, quiet: bool = False) -> Policy:
         "task_params": cfg.task_params,
         "pretrain": asdict(cfg),
     }
+    if cfg.roles:  # how well the prior plays its roles, a property of the prior to report
+        policy.meta["role_quality"] = role_quality(policy, task, cfg.roles, seed=cfg.seed)
     policy.save(Path(cfg.out))
     return policy
 

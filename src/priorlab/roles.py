@@ -146,3 +146,40 @@ def ask(policy, prompts: list[str], group_ids: list[int], *, rng, temperature: f
     batch.correct = torch.zeros(len(prompts), dtype=torch.bool)
     batch.parsed = torch.zeros(len(prompts), dtype=torch.bool)
     return batch
+
+
+def role_quality(policy, task, roles: list[str], *, n: int = 200, seed: int = 0) -> dict:
+    """How well a prior plays each role on n test problems, gold against a corrupted
+    solution in random order: judge/critic the share of replies naming the gold one (0.5
+    is chance), hint the share of hinted solutions the verifier accepts."""
+    import torch
+
+    from priorlab.rollout import rollout
+    from priorlab.tasks.base import Problem
+
+    rng = random.Random(seed)
+    problems = task.problems("test", n, seed=seed)
+    out = {}
+    for role in roles:
+        if role == "hint":
+            hinted = [
+                Problem(
+                    p.id, hint_prompt("tiny", p.prompt, p.solution), p.answer, p.solution, p.skills
+                )
+                for p in problems
+            ]
+            gen = torch.Generator().manual_seed(seed)
+            batch = rollout(policy, hinted, group_size=1, max_new_tokens=48, generator=gen)
+            out["hint"] = sum(task.verify(p, t).correct for p, t in zip(problems, batch.texts)) / n
+            continue
+        make = judge_prompt if role == "judge" else critic_prompt
+        prompts, gold_at = [], []
+        for p in problems:
+            wrong, first = task.wrong_solution(p, rng), rng.random() < 0.5
+            prompts.append(
+                make("tiny", p.prompt, *((p.solution, wrong) if first else (wrong, p.solution)))
+            )
+            gold_at.append("1" if first else "2")
+        replies = ask(policy, prompts, list(range(n)), rng=rng, temperature=1.0).texts
+        out[role] = sum(parse_choice(r, tie=True) == g for r, g in zip(replies, gold_at)) / n
+    return out
