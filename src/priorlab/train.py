@@ -7,7 +7,6 @@ different algorithms are compared at equal rollout budget.
 
 from __future__ import annotations
 
-import copy
 import random
 import time
 from dataclasses import asdict
@@ -26,7 +25,14 @@ from priorlab.rewards.shaped import RewardOut
 from priorlab.roles import require_role
 from priorlab.rollout import Batch, cat_batches, rollout, sequence_logp
 from priorlab.tasks import make_task
-from priorlab.train_utils import MetricsLog, make_optimizer, progress, write_json_atomic
+from priorlab.train_utils import (
+    MetricsLog,
+    batch_metrics,
+    frozen_copy,
+    make_optimizer,
+    progress,
+    write_json_atomic,
+)
 
 EVAL_PROBLEM_SEED = 0  # every run of every algorithm is evaluated on the same test problems
 
@@ -207,7 +213,7 @@ def online(run: Run, tick) -> None:
     cfg, algo, policy = run.cfg, run.algo, run.policy
     if algo.critic:
         policy = run.policy = policy.with_value_head()
-    ref = _frozen(policy) if algo.kl_coef > 0 else None
+    ref = frozen_copy(policy) if algo.kl_coef > 0 else None
     opt = make_optimizer(policy.model, run.lr)
     per_step = cfg.prompts_per_step * cfg.group_size
     while run.samples_used + per_step <= cfg.rollout_budget:
@@ -324,7 +330,7 @@ def update(run: Run, batch: Batch, ref, opt) -> dict:
             if algo.entropy_coef:
                 loss = loss - algo.entropy_coef * agg(ent, m)
             if algo.critic:
-                vloss = _value_loss(values, mb.extra["values"], mb.extra["returns"], m)
+                vloss = algos.clipped_value_loss(values, mb.extra["values"], mb.extra["returns"], m)
                 loss = loss + algo.vf_coef * vloss
                 stats["loss/value"] = vloss.item()
             opt.zero_grad(set_to_none=True)
@@ -374,13 +380,6 @@ def _aggregate(algo: Algorithm, cfg: TrainConfig):
     return fn
 
 
-def _value_loss(values, old_values, returns, mask, clip_range: float = 0.2):
-    """Clipped value loss 0.5 max((V - R)^2, (clip(V, V_old +- c) - R)^2), token mean."""
-    clipped = old_values + (values - old_values).clamp(-clip_range, clip_range)
-    loss = 0.5 * torch.maximum((values - returns) ** 2, (clipped - returns) ** 2)
-    return algos.AGGREGATIONS["token_mean"](loss, mask)
-
-
 def _adapt(policy: Policy, cfg: TrainConfig) -> None:
     """LoRA adapters and gradient checkpointing: options of the Hugging Face backend."""
     if policy.backend != "hf":
@@ -393,24 +392,3 @@ def _adapt(policy: Policy, cfg: TrainConfig) -> None:
         getattr(lm, "activation_checkpointing_enable", lm.gradient_checkpointing_enable)()
     if cfg.lora_rank:
         policy.model.add_lora(cfg.lora_rank, cfg.lora_alpha)
-
-
-def _frozen(policy: Policy) -> Policy:
-    ref = Policy(copy.deepcopy(policy.model), policy.tokenizer, policy.meta)
-    ref.model.requires_grad_(False)
-    return ref
-
-
-def batch_metrics(batch: Batch, group_size: int) -> dict:
-    """Reward, true accuracy (apart from the reward), entropy, length, zero-variance groups."""
-    s = batch.samples
-    _, std, _ = algos.group_stats(batch.rewards, batch.group_ids)
-    return {
-        "reward/mean": batch.rewards.mean().item(),
-        "task/accuracy": batch.correct.float().mean().item(),
-        "task/parsed": batch.parsed.float().mean().item(),
-        "policy/entropy": algos.AGGREGATIONS["token_mean"](s.entropy, s.mask).item(),
-        "response/length": s.lengths.float().mean().item(),
-        "response/truncated": s.truncated.float().mean().item(),
-        "groups/zero_var_frac": (std == 0).float().mean().item(),
-    }

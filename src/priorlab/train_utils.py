@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 from contextlib import contextmanager
@@ -11,7 +12,8 @@ import torch
 import torch.nn.functional as F
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from priorlab.rollout import Samples, left_pad
+from priorlab.algos import AGGREGATIONS, group_stats
+from priorlab.rollout import Batch, Samples, left_pad
 
 
 def encode_pairs(
@@ -137,3 +139,27 @@ def write_json_atomic(path: Path, data) -> None:
     tmp = Path(str(path) + ".tmp")
     tmp.write_text(json.dumps(data, indent=2, default=str))
     os.replace(tmp, path)
+
+
+def batch_metrics(batch: Batch, group_size: int) -> dict:
+    """Reward, true accuracy (apart from the reward), entropy, length, zero-variance groups."""
+    s = batch.samples
+    _, std, _ = group_stats(batch.rewards, batch.group_ids)
+    return {
+        "reward/mean": batch.rewards.mean().item(),
+        "task/accuracy": batch.correct.float().mean().item(),
+        "task/parsed": batch.parsed.float().mean().item(),
+        "policy/entropy": AGGREGATIONS["token_mean"](s.entropy, s.mask).item(),
+        "response/length": s.lengths.float().mean().item(),
+        "response/truncated": s.truncated.float().mean().item(),
+        "groups/zero_var_frac": (std == 0).float().mean().item(),
+    }
+
+
+def frozen_copy(policy):
+    """A copy of `policy` whose parameters take no gradient: the KL reference."""
+    from priorlab.models import Policy
+
+    ref = Policy(copy.deepcopy(policy.model), policy.tokenizer, policy.meta)
+    ref.model.requires_grad_(False)
+    return ref

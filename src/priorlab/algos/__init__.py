@@ -18,6 +18,7 @@ from priorlab.algos.losses import (
     POLICY_LOSSES,
     approx_kl,
     clip_fraction,
+    clipped_value_loss,
     entropy_from_logits,
 )
 from priorlab.algos.presets import PRESETS, Algorithm, make_algorithm
@@ -34,6 +35,7 @@ __all__ = [
     "Algorithm",
     "approx_kl",
     "clip_fraction",
+    "clipped_value_loss",
     "entropy_from_logits",
     "gae",
     "gfpo_advantage",

@@ -94,6 +94,13 @@ AGGREGATIONS = {
 }
 
 
+def clipped_value_loss(values, old_values, returns, mask, clip_range: float = 0.2):
+    """PPO's critic loss 0.5 max((V - R)^2, (clip(V, V_old +- c) - R)^2), token mean."""
+    clipped = old_values + (values - old_values).clamp(-clip_range, clip_range)
+    loss = 0.5 * torch.maximum((values - returns) ** 2, (clipped - returns) ** 2)
+    return token_mean(loss, mask)
+
+
 def kl_k1(logp, ref_logp):
     """k1 = d, d = logp - ref_logp: unbiased, can be negative. Schulman 2020."""
     return logp - ref_logp
