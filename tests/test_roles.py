@@ -93,3 +93,10 @@ def test_a_built_in_prior_without_roles_cannot_play_them():
     policy.meta = {}
     with pytest.raises(ConfigError):
         require_role(policy, "judge", "serl")
+
+
+def test_role_quality_needs_enough_test_problems():
+    from priorlab.roles import role_quality
+
+    tiny_task = Arith(steps=1, ops=["+"], operand_max=2)  # a handful of distinct problems
+    assert role_quality(build_policy("0.1m"), tiny_task, ["judge"], n=200) == {}

@@ -151,14 +151,18 @@ def ask(policy, prompts: list[str], group_ids: list[int], *, rng, temperature: f
 def role_quality(policy, task, roles: list[str], *, n: int = 200, seed: int = 0) -> dict:
     """How well a prior plays each role on n test problems, gold against a corrupted
     solution in random order: judge/critic the share of replies naming the gold one (0.5
-    is chance), hint the share of hinted solutions the verifier accepts."""
+    is chance), hint the share of hinted solutions the verifier accepts. {} when the
+    test split holds fewer than n problems."""
     import torch
 
     from priorlab.rollout import rollout
     from priorlab.tasks.base import Problem
 
     rng = random.Random(seed)
-    problems = task.problems("test", n, seed=seed)
+    try:
+        problems = task.problems("test", n, seed=seed)
+    except ValueError:  # the task's test split holds fewer: nothing to measure on
+        return {}
     out = {}
     for role in roles:
         if role == "hint":
