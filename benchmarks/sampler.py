@@ -3,7 +3,10 @@
 Both models are randomly initialised decoder-only transformers of the same width, depth,
 heads and vocabulary (a LlamaForCausalLM built from a config, no download), sampling
 `--new` tokens after `--prompt`-token prompts at the same batch sizes, fp32 on the CPU.
-Prints new tokens per second for both and the ratio.
+Prints new tokens per second for both and the ratio, and the ceiling on that ratio set by
+the matrix-multiply kernels: the seconds priorlab's sampler spends inside them
+(torch.profiler, best of the repeats) give the tokens/s it would reach if everything else
+-- sampling, masks, norms, Python -- cost nothing; ceiling = that over HF's tokens/s.
 
     .venv/bin/python benchmarks/sampler.py
 """
@@ -14,6 +17,7 @@ import argparse
 import time
 
 import torch
+from torch.profiler import ProfilerActivity, profile
 
 from priorlab.models import build_policy, count_parameters
 from priorlab.rollout import sample
@@ -30,12 +34,39 @@ def best_of(fn, repeats: int) -> float:
     return best
 
 
+MATMUL_KERNELS = {
+    "aten::addmm",
+    "aten::mm",
+    "aten::bmm",
+    "aten::baddbmm",
+    "aten::_scaled_dot_product_flash_attention_for_cpu",
+}
+
+
+def matmul_rate(fn, repeats: int) -> float:
+    """Tokens per second of matrix-multiply kernel time: fn() -> tokens under torch.profiler,
+    the highest over `repeats` calls."""
+    best = 0.0
+    for _ in range(repeats):
+        with profile(activities=[ProfilerActivity.CPU]) as prof:
+            tokens = fn()
+        events = prof.key_averages()
+        micros = sum(e.self_cpu_time_total for e in events if e.key in MATMUL_KERNELS)
+        best = max(best, tokens / (micros / 1e6))
+    return best
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--batches", type=int, nargs="+", default=[64, 512])
+    ap.add_argument(
+        "--batches",
+        nargs="+",
+        default=["64", "512", "64x8"],
+        help="rows, or PROMPTSxSAMPLES: each prompt sampled SAMPLES times, as in an RL step",
+    )
     ap.add_argument("--prompt", type=int, default=20)
     ap.add_argument("--new", type=int, default=40)
-    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--repeats", type=int, default=5)
     args = ap.parse_args()
     torch.manual_seed(0)
     from transformers import LlamaConfig, LlamaForCausalLM
@@ -63,9 +94,11 @@ def main() -> None:
         f"prompt {args.prompt} tokens, {args.new} new, threads {torch.get_num_threads()}"
     )
     gen = torch.Generator().manual_seed(0)
-    for B in args.batches:
-        prompts = torch.randint(5, cfg.vocab_size, (B, args.prompt), generator=gen)
-        ids = [[1, *row] for row in prompts[:, 1:].tolist()]
+    for shape in args.batches:
+        n, _, g = shape.partition("x")
+        n, g = int(n), int(g or 1)
+        prompts = torch.randint(5, cfg.vocab_size, (n, args.prompt), generator=gen)
+        ids = [[1, *row] for row in prompts[:, 1:].tolist() for _ in range(g)]
 
         def ours():
             s = sample(policy, ids, max_new_tokens=args.new, generator=gen)
@@ -80,13 +113,16 @@ def main() -> None:
                     max_new_tokens=args.new,
                     min_new_tokens=args.new,
                     top_k=0,
+                    num_return_sequences=g,
                 )
-            return float((out.shape[1] - args.prompt) * B)
+            return float((out.shape[1] - args.prompt) * n * g)
 
         a, b = best_of(ours, args.repeats), best_of(theirs, args.repeats)
+        ceiling = matmul_rate(ours, args.repeats)
         print(
-            f"batch {B:4d}: priorlab {a:9,.0f} tok/s | HF generate {b:9,.0f} tok/s | "
-            f"ratio {a / b:.2f}x"
+            f"batch {shape:>5}: priorlab {a:9,.0f} tok/s | HF generate {b:9,.0f} tok/s | "
+            f"ratio {a / b:.2f}x | matmul kernels {a / ceiling:.0%} of priorlab's time, "
+            f"ceiling {ceiling / b:.2f}x"
         )
 
 

@@ -17,6 +17,24 @@ def test_sampler_log_probs_match_teacher_forcing():
     assert torch.allclose(ent * s.mask, s.entropy, atol=1e-4)
 
 
+def test_copies_of_a_prompt_share_one_prefill():
+    policy = build_policy("0.1m", seed=1)
+    prompts = [p for p in _prompts(policy.tokenizer) for _ in range(3)]  # 4 prompts x 3
+    prefilled = []
+    forward = policy.model.forward
+    policy.model.forward = lambda tokens, *a, **k: prefilled.append(len(tokens)) or forward(
+        tokens, *a, **k
+    )
+    s = sample(policy, prompts, max_new_tokens=12, generator=torch.Generator().manual_seed(0))
+    del policy.model.forward
+    assert prefilled == [4]
+    assert torch.equal(s.prompt[0::3], s.prompt[1::3])
+    logp, ent, _ = sequence_logp(policy, s)  # each row's cache is its own prompt's
+    assert torch.allclose(logp * s.mask, s.logp, atol=1e-5)
+    assert torch.allclose(ent * s.mask, s.entropy, atol=1e-4)
+    assert not torch.equal(s.response[0::3], s.response[1::3])  # copies sample apart
+
+
 def test_sampler_is_deterministic_for_a_seed():
     policy = build_policy("0.1m", seed=1)
     a = sample(

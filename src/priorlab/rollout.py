@@ -1,8 +1,8 @@
 """Batched, KV-cached sampling and the batch that carries a step's samples to the update.
 
-The sampler is the hot path: one prefill over the left-padded prompts, then one
-`decode_step` per new token into a preallocated cache, stopping when every row has
-emitted EOS. Log-probs are recorded under the temperature-scaled distribution
+The sampler is the hot path: one prefill over the distinct left-padded prompts (the G
+copies of a prompt in a group share it), then one `decode_step` per new token into a
+preallocated cache, stopping when every row has emitted EOS. Log-probs are recorded under the temperature-scaled distribution
 (before top-p truncation), the same distribution the update recomputes.
 """
 
@@ -168,8 +168,12 @@ def sample(
     max_new_tokens = min(max_new_tokens, model.cfg.max_len - P)
     key_valid = torch.zeros(B, P + max_new_tokens, dtype=torch.bool, device=device)
     key_valid[:, :P] = prompt_mask
-    cache = model.new_cache(B, P + max_new_tokens)
-    logits = model(prompt, prompt_mask, cache)[0][:, -1]  # (B, V)
+    first, copy_of = _distinct(prompts, device)  # a group's G copies of a prompt are prefilled once
+    cache = model.new_cache(len(first), P + max_new_tokens)
+    logits = model(prompt[first], prompt_mask[first], cache)[0][:, -1]  # (U, V)
+    if len(first) < B:
+        cache.select(copy_of)
+        logits = logits[copy_of]  # (B, V)
 
     tokens = torch.full((B, max_new_tokens), tok.pad_id, dtype=torch.long, device=device)
     logps = torch.zeros(B, max_new_tokens, device=device)
@@ -217,6 +221,16 @@ def sample(
         lengths=mask.sum(1).long(),
         truncated=truncated,
     )
+
+
+def _distinct(prompts: list[list[int]], device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Row of each distinct prompt's first copy (U,), and the distinct prompt of each row (B,)."""
+    index: dict[tuple, int] = {}
+    copy_of = [index.setdefault(tuple(p), len(index)) for p in prompts]
+    first = [0] * len(index)
+    for row, u in reversed(list(enumerate(copy_of))):
+        first[u] = row
+    return torch.tensor(first, device=device), torch.tensor(copy_of, device=device)
 
 
 def _draw(probs: torch.Tensor, generator: torch.Generator) -> torch.Tensor:

@@ -22,6 +22,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from priorlab.errors import PriorlabError
+from priorlab.models.transformer import select_rows
 
 SMOLLM2 = "smollm2"
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -61,7 +62,8 @@ class HFCache:
     def select(self, keep: torch.Tensor) -> None:
         """Keep only rows `keep` (B',) of every layer's keys and values."""
         if self.k is not None:
-            self.k, self.v = self.k[:, keep], self.v[:, keep]
+            self.k = select_rows(self.k, keep, self.length)
+            self.v = select_rows(self.v, keep, self.length)
         elif self.past is not None:
             self.past.batch_select_indices(keep)
 

@@ -51,8 +51,19 @@ class KVCache:
         self.length = 0
 
     def select(self, keep: torch.Tensor) -> None:
-        """Keep only rows `keep` (B',) of the batch."""
-        self.k, self.v = self.k[:, keep], self.v[:, keep]
+        """Keep rows `keep` (B',) of the batch, in that order (repeats copy a row).
+
+        Only the filled positions are copied into the new buffers.
+        """
+        self.k, self.v = select_rows(self.k, keep, self.length), select_rows(self.v, keep, self.length)
+
+
+def select_rows(buffer: torch.Tensor, keep: torch.Tensor, filled: int) -> torch.Tensor:
+    """A new (L, B', nh, S_max, hs) cache buffer holding rows `keep` of `buffer`'s first
+    `filled` positions; the rest is left unset, to be written by later decode steps."""
+    out = buffer.new_empty((buffer.shape[0], len(keep), *buffer.shape[2:]))
+    out[:, :, :, :filled] = buffer[:, keep, :, :filled]
+    return out
 
 
 class Block(nn.Module):
