@@ -22,8 +22,8 @@ def test_copies_of_a_prompt_share_one_prefill():
     prompts = [p for p in _prompts(policy.tokenizer) for _ in range(3)]  # 4 prompts x 3
     prefilled = []
     forward = policy.model.forward
-    policy.model.forward = lambda tokens, *a, **k: prefilled.append(len(tokens)) or forward(
-        tokens, *a, **k
+    policy.model.forward = lambda tokens, *a, **k: (
+        prefilled.append(len(tokens)) or forward(tokens, *a, **k)
     )
     s = sample(policy, prompts, max_new_tokens=12, generator=torch.Generator().manual_seed(0))
     del policy.model.forward

@@ -2,8 +2,9 @@
 
 The sampler is the hot path: one prefill over the distinct left-padded prompts (the G
 copies of a prompt in a group share it), then one `decode_step` per new token into a
-preallocated cache, stopping when every row has emitted EOS. Log-probs are recorded under the temperature-scaled distribution
-(before top-p truncation), the same distribution the update recomputes.
+preallocated cache, stopping when every row has emitted EOS. Log-probs are recorded under
+the temperature-scaled distribution (before top-p truncation), the same distribution the
+update recomputes.
 """
 
 from __future__ import annotations

@@ -55,7 +55,8 @@ class KVCache:
 
         Only the filled positions are copied into the new buffers.
         """
-        self.k, self.v = select_rows(self.k, keep, self.length), select_rows(self.v, keep, self.length)
+        self.k = select_rows(self.k, keep, self.length)
+        self.v = select_rows(self.v, keep, self.length)
 
 
 def select_rows(buffer: torch.Tensor, keep: torch.Tensor, filled: int) -> torch.Tensor:
