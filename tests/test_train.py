@@ -1,4 +1,5 @@
 import json
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -8,7 +9,7 @@ from priorlab.config import TrainConfig
 from priorlab.errors import ConfigError
 from priorlab.models import load_policy
 from priorlab.rewards import REWARDS, get_reward
-from priorlab.train import train
+from priorlab.train import filter_signal, train
 
 
 def small(prior, out, **kw):
@@ -35,6 +36,7 @@ def small(prior, out, **kw):
 def test_every_preset_trains_and_changes_parameters(tiny_prior, tmp_path, algo):
     # DAPO learns only from groups of mixed correctness: give it more draws to find some
     extra = dict(rollout_budget=512, prompts_per_step=8, group_size=8) if algo == "dapo" else {}
+    extra["max_new_tokens"] = 28 if algo == "dapo" else 16  # DAPO's window beyond the gold
     summary = train(small(tiny_prior, tmp_path / algo, algo=algo, **extra), quiet=True)
     before = load_policy(tiny_prior).model.state_dict()
     after = load_policy(tmp_path / algo / "policy").model.state_dict()
@@ -122,7 +124,8 @@ def test_grpo_with_group_size_one_is_refused(tiny_prior, tmp_path):
 
 
 def test_dapo_drops_uniform_groups(tiny_prior, tmp_path):
-    summary = train(small(tiny_prior, tmp_path / "d", algo="dapo", rollout_budget=96), quiet=True)
+    cfg = small(tiny_prior, tmp_path / "d", algo="dapo", rollout_budget=96, max_new_tokens=28)
+    summary = train(cfg, quiet=True)
     assert summary["samples"] <= 96
 
 
@@ -133,3 +136,77 @@ def test_a_reward_with_its_own_scheme_refuses_algorithms_it_cannot_drive(
     with pytest.raises(ConfigError, match=f"reward: {reward} brings its own advantages"):
         train(small(role_prior, tmp_path / "r", algo=algo, reward=reward), quiet=True)
     assert not (tmp_path / "r" / "metrics.jsonl").exists()  # refused before any work
+
+
+def _steps(run_dir):
+    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").open()]
+    return [r for r in rows if "reward/mean" in r]
+
+
+def test_each_rollout_batch_takes_minibatches_x_epochs_optimiser_steps(tiny_prior, tmp_path):
+    # 4 prompts x 4 samples = 16 rows, 4 minibatches of 4 rows, 2 epochs: 8 steps per batch
+    cfg = small(tiny_prior, tmp_path / "r", algo="grpo", minibatches=4, epochs=2)
+    train(cfg, quiet=True)
+    assert [r["policy/updates"] for r in _steps(tmp_path / "r")] == [8, 8, 8, 8]
+
+
+def test_minibatches_beyond_the_rows_of_a_step_are_refused(tiny_prior, tmp_path):
+    with pytest.raises(ConfigError, match=r"minibatches: must be <= the rows of one step \(16\)"):
+        train(small(tiny_prior, tmp_path / "r", algo="grpo", minibatches=17), quiet=True)
+
+
+def _policy_after_one_batch(prior, out, minibatches, **algo_params):
+    cfg = small(
+        prior,
+        out,
+        algo="grpo",
+        rollout_budget=16,
+        minibatches=minibatches,
+        algo_params=algo_params,
+        eval_problems=2,
+        eval_samples=1,
+    )
+    train(cfg, quiet=True)
+    return load_policy(out / "policy").model.state_dict(), _steps(out)
+
+
+def test_clip_variants_differ_once_the_ratio_leaves_one(tiny_prior, tmp_path):
+    variants = {
+        "grpo": {},
+        "clip_higher": {"eps_high": 0.28},
+        "gppo": {"policy_loss": "gppo", "eps_high": 0.28, "dual_clip": 10.0},
+    }
+
+    def weights(minibatches):
+        out = {}
+        for name, params in variants.items():
+            state, steps = _policy_after_one_batch(
+                tiny_prior, tmp_path / f"{name}-{minibatches}", minibatches, **params
+            )
+            out[name] = (torch.cat([v.flatten() for v in state.values()]), steps[0])
+        return out
+
+    one = weights(1)  # one step at ratio 1: no clip binds, the three updates coincide
+    assert all(s["policy/clipfrac"] == 0 for _, s in one.values())
+    assert torch.allclose(one["grpo"][0], one["clip_higher"][0], atol=1e-6)
+    assert torch.allclose(one["grpo"][0], one["gppo"][0], atol=1e-6)
+    four = weights(4)  # later minibatches see ratios != 1: clips bind and the updates part
+    assert four["grpo"][1]["policy/clipfrac"] > 0
+    assert four["grpo"][1]["policy/clipfrac"] == pytest.approx(
+        four["grpo"][1]["policy/clipfrac_low"] + four["grpo"][1]["policy/clipfrac_high"]
+    )
+    assert not torch.allclose(four["grpo"][0], four["clip_higher"][0], atol=1e-6)
+    assert not torch.allclose(four["clip_higher"][0], four["gppo"][0], atol=1e-6)
+
+
+def test_dapo_overlong_window_inside_the_gold_solutions_is_refused(tiny_prior, tmp_path):
+    # 2-step +/- arith: the longest gold solution is 19 characters + EOS = 20 tokens
+    with pytest.raises(ConfigError, match="= 8 tokens, but the task's longest gold solution is 20"):
+        train(small(tiny_prior, tmp_path / "r", algo="dapo", max_new_tokens=16), quiet=True)
+
+
+def test_dynamic_sampling_reads_the_verifier_only_when_it_is_the_reward():
+    batch = SimpleNamespace(correct=torch.tensor([True, False]), rewards=torch.tensor([0.2, 0.2]))
+    assert filter_signal("verifier", batch) is batch.correct
+    assert filter_signal("random", batch) is batch.rewards
+    assert filter_signal("self_certainty", batch) is batch.rewards

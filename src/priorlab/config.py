@@ -79,8 +79,14 @@ class TrainConfig:
     temperature: float = doc(1.0, "Sampling temperature during training (> 0).")
     top_p: float = doc(1.0, "Nucleus sampling mass during training, in (0, 1].")
     lr: float | None = doc(None, "AdamW learning rate (> 0); default: the preset's (algo.lr).")
-    epochs: int = doc(1, "Passes over each online batch (PPO epochs).")
-    minibatch_size: int = doc(256, "Rows per gradient step.")
+    minibatches: int = doc(
+        4,
+        "Online: optimiser steps per pass over a rollout batch, each on 1/minibatches of its "
+        "rows; with more than one the importance ratio leaves 1 and clipping acts (verl's "
+        "and OpenRLHF's default regime: a 1,024-row batch in minibatches of 256).",
+    )
+    epochs: int = doc(1, "Online: passes over each rollout batch (PPO epochs).")
+    minibatch_size: int = doc(256, "SFT, EI and RCRL: rows per fine-tuning step.")
     max_grad_norm: float = doc(1.0, "Gradient clipping norm.")
     rounds: int = doc(4, "EI / RCRL rounds of sample-then-fine-tune.")
     ft_epochs: int = doc(2, "EI / RCRL fine-tuning epochs over the collected samples per round.")
@@ -225,6 +231,7 @@ def validate_train(cfg: TrainConfig) -> None:
     check(0 < cfg.top_p <= 1, "top_p", f"must be in (0, 1], got {cfg.top_p}")
     check(cfg.epochs >= 1, "epochs", "must be >= 1")
     check(cfg.minibatch_size >= 1, "minibatch_size", "must be >= 1")
+    check(cfg.minibatches >= 1, "minibatches", f"must be >= 1, got {cfg.minibatches}")
     check(cfg.rounds >= 1, "rounds", "must be >= 1")
     check(cfg.ft_epochs >= 1, "ft_epochs", "must be >= 1")
     check(cfg.eval_samples >= 1, "eval_samples", "must be >= 1")

@@ -57,7 +57,7 @@ def run_demo(
                 algo=algo,
                 rollout_budget=budget,
                 train_problems=2000,
-                max_new_tokens=24,
+                max_new_tokens=28,
                 eval_problems=100,
                 eval_samples=8,
                 seed=seed,

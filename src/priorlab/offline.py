@@ -10,6 +10,7 @@ import copy
 
 import torch
 
+from priorlab import algos
 from priorlab.train import Run
 from priorlab.train_utils import encode_pairs, make_optimizer, sft_step
 
@@ -48,7 +49,8 @@ def sft(run: Run, tick) -> None:
 
 
 def expert_iteration(run: Run, tick) -> None:
-    """Sample K per prompt, keep those with reward > 0 (correct), de-duplicate, fine-tune; repeat.
+    """Sample K per prompt, keep the expert ones (reward >= expert_threshold: the correct
+    ones), de-duplicate, fine-tune; repeat.
 
     Havrilla et al. 2024: the kept set is the union over rounds, and each round fine-tunes
     the initial policy afresh on that union (so later rounds sample from a better policy
@@ -60,8 +62,9 @@ def expert_iteration(run: Run, tick) -> None:
     per_round = cfg.rollout_budget // cfg.rounds
     for _ in range(cfg.rounds):
         batch = _sample_round(run, per_round)
-        for p, text, r in zip(batch.problems, batch.texts, batch.rewards.tolist()):
-            if r > 0:  # with the verifier reward: the correct ones
+        good = algos.experts(batch.rewards, threshold=run.algo.expert_threshold).tolist()
+        for p, text, expert in zip(batch.problems, batch.texts, good):
+            if expert:
                 kept.setdefault((p.id, text), (p, text, None))
         run.policy.model.load_state_dict(initial)
         opt = make_optimizer(run.policy.model, run.lr)
@@ -81,10 +84,10 @@ def expert_iteration(run: Run, tick) -> None:
 def return_conditioned(run: Run, tick) -> None:
     """RCRL: label every sample with a return token, fine-tune on all; sample on the best.
 
-    The return token (`<r1>` for reward > 0, else `<r0>`) takes the place of BOS before the
-    prompt; both start with BOS's embedding, so before fine-tuning either one conditions the
-    policy exactly like the prior. Samples are drawn conditioned on `<r1>`, the best return,
-    and so is evaluation.
+    The return token (`<r1>` for reward >= expert_threshold, else `<r0>`) takes the place of
+    BOS before the prompt; both start with BOS's embedding, so before fine-tuning either one
+    conditions the policy exactly like the prior. Samples are drawn conditioned on `<r1>`,
+    the best return, and so is evaluation.
     """
     cfg, tok = run.cfg, run.policy.tokenizer
     best = [tok.return_token(True)]
@@ -94,9 +97,10 @@ def return_conditioned(run: Run, tick) -> None:
     per_round = cfg.rollout_budget // cfg.rounds
     for _ in range(cfg.rounds):
         batch = _sample_round(run, per_round, prefix=best)
+        good = algos.experts(batch.rewards, threshold=run.algo.expert_threshold).tolist()
         labelled += [
-            (p, text, [tok.return_token(r > 0)])
-            for p, text, r in zip(batch.problems, batch.texts, batch.rewards.tolist())
+            (p, text, [tok.return_token(expert)])
+            for p, text, expert in zip(batch.problems, batch.texts, good)
         ]
         loss = fine_tune(run, labelled, opt, epochs=cfg.ft_epochs)
         run.step += 1

@@ -56,6 +56,11 @@ class Run:
             "rollout_budget",
             f"must be >= prompts_per_step x group_size = {per_step}, got {cfg.rollout_budget}",
         )
+        check(
+            self.algo.kind != "online" or cfg.minibatches <= per_step,
+            "minibatches",
+            f"must be <= the rows of one step ({per_step}), got {cfg.minibatches}",
+        )
         self.lr = cfg.lr if cfg.lr is not None else self.algo.lr
         self.reward_fn = get_reward(cfg.reward, **cfg.reward_params)
         check_pairing(cfg.reward, self.algo)
@@ -75,6 +80,8 @@ class Run:
             self.pool = self.task.problems("train", cfg.train_problems, seed=cfg.seed + 1)
         except ValueError as e:
             raise ConfigError("train_problems", str(e)) from None
+        if self.algo.overlong_cache:
+            check_overlong_window(self.algo, cfg, self.pool, self.policy.tokenizer)
         try:
             self.test = self.task.problems(
                 "test",
@@ -170,6 +177,20 @@ class Run:
         )
 
 
+def check_overlong_window(algo: Algorithm, cfg: TrainConfig, pool: list, tokenizer) -> None:
+    """DAPO's overlong window must start beyond the task's longest gold solution (in sampled
+    tokens, EOS included), or it punishes correct answers; ConfigError naming both numbers."""
+    longest = max(len(tokenizer.encode(p.solution, bos=False)) + 1 for p in pool)
+    free = cfg.max_new_tokens - algo.overlong_cache
+    check(
+        free >= longest,
+        "algo.overlong_cache",
+        f"the overlong window starts at max_new_tokens - overlong_cache = {free} tokens, but "
+        f"the task's longest gold solution is {longest} tokens: correct answers would be "
+        f"punished; set max_new_tokens >= {longest + algo.overlong_cache} or lower overlong_cache",
+    )
+
+
 def train(cfg: TrainConfig, *, quiet: bool = False) -> dict:
     """Train one algorithm from a prior; returns the final summary (also in summary.json)."""
     run = Run(cfg)
@@ -240,31 +261,38 @@ def online(run: Run, tick) -> None:
 
 
 def collect(run: Run, rows: int) -> Batch:
-    """One step's batch. DAPO dynamic sampling keeps only groups of mixed correctness and
-    samples more prompts until `rows` are kept or the budget (or 3 x rows) is spent."""
+    """One step's batch. DAPO dynamic sampling keeps only groups whose `filter_signal`
+    varies and samples more prompts until `rows` are kept or the budget (or 3 x rows) is spent."""
     cfg, algo = run.cfg, run.algo
 
-    def draw() -> Batch:
+    def draw() -> tuple[Batch, torch.Tensor]:
         batch = run.sample(run.next_problems(cfg.prompts_per_step), cfg.group_size)
+        varied = algos.varied_groups(filter_signal(cfg.reward, batch), batch.group_ids)
         if algo.overlong_cache:  # DAPO soft overlong punishment, added to the reward
             batch.rewards = batch.rewards + algos.overlong_penalty(
                 batch.samples.lengths, max_len=cfg.max_new_tokens, cache_len=algo.overlong_cache
             )
-        return batch
+        return batch, varied
 
-    batch = draw()
+    batch, varied = draw()
     if not algo.dynamic_sampling:
         return batch
     kept, drawn = [], 0
     while True:
-        kept.append(batch.select(algos.mixed_groups(batch.correct, batch.group_ids)))
+        kept.append(batch.select(varied))
         drawn += len(batch)
         have = sum(len(b) for b in kept)
         if have >= rows or drawn >= 3 * rows or run.samples_used + rows > cfg.rollout_budget:
             break
-        batch = draw()
+        batch, varied = draw()
     out = cat_batches(kept)
     return out.select(torch.arange(len(out)) < rows) if len(out) > rows else out
+
+
+def filter_signal(reward: str, batch: Batch) -> torch.Tensor:
+    """What dynamic sampling judges a group on: the verifier's raw result when the verifier
+    is the reward, otherwise the reward itself, so a label-free source never sees the labels."""
+    return batch.correct if reward == "verifier" else batch.rewards
 
 
 def advantages(run: Run, batch: Batch, ref) -> None:
@@ -283,7 +311,9 @@ def advantages(run: Run, batch: Batch, ref) -> None:
         batch.adv = algos.gfpo_advantage(batch.rewards, batch.group_ids, keep)
         return
     if not algo.critic:
-        batch.adv = algos.ADVANTAGES[algo.advantage](batch.rewards, batch.group_ids)
+        batch.adv = algos.ADVANTAGES[algo.advantage](
+            batch.rewards, batch.group_ids, tokens=s.lengths
+        )
         return
     with torch.no_grad():
         values = sequence_logp(run.policy, s, temperature=cfg.temperature, values=True)[2]
@@ -313,7 +343,7 @@ def update(run: Run, batch: Batch, ref, opt) -> dict:
     totals: dict[str, float] = {}
     n_updates = 0
     for _ in range(cfg.epochs):
-        for idx in torch.randperm(B, generator=run.gen).split(cfg.minibatch_size):
+        for idx in torch.randperm(B, generator=run.gen).chunk(cfg.minibatches):
             mb = batch.select(torch.zeros(B, dtype=torch.bool).index_fill_(0, idx, True))
             m, old_logp = mb.extra["loss_mask"], mb.samples.logp
             logp, ent, values = sequence_logp(
@@ -339,15 +369,21 @@ def update(run: Run, batch: Batch, ref, opt) -> dict:
                 torch.nn.utils.clip_grad_norm_(run.policy.model.parameters(), cfg.max_grad_norm)
             )
             opt.step()
-            with torch.no_grad():
-                stats["policy/clipfrac"] = algos.clip_fraction(
-                    logp, old_logp, m, eps_low=algo.eps_low, eps_high=algo.eps_high
-                ).item()
+            with torch.no_grad():  # the ratio this minibatch's loss saw, before its step
+                if algo.policy_loss in algos.CLIPPED_LOSSES:
+                    low, high = algos.clip_fractions(
+                        logp, old_logp, mb.adv, m, eps_low=algo.eps_low, eps_high=algo.eps_high
+                    )
+                    stats["policy/clipfrac_low"], stats["policy/clipfrac_high"] = (
+                        low.item(),
+                        high.item(),
+                    )
+                    stats["policy/clipfrac"] = low.item() + high.item()
                 stats["policy/approx_kl"] = algos.approx_kl(logp, old_logp, m).item()
             for k, v in stats.items():
                 totals[k] = totals.get(k, 0.0) + v
             n_updates += 1
-    return {k: v / n_updates for k, v in totals.items()}
+    return {**{k: v / n_updates for k, v in totals.items()}, "policy/updates": n_updates}
 
 
 def loss_mask(algo: Algorithm, batch: Batch) -> torch.Tensor:

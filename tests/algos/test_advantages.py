@@ -65,6 +65,24 @@ def test_reinforce_pp_baseline_by_hand():
     assert torch.allclose(ADVANTAGES["reinforce_pp_baseline"](R, G), a / (std + 1e-6), atol=1e-6)
 
 
+def test_reinforce_pp_whitens_over_response_tokens_not_sequences():
+    r = torch.tensor([1.0, 0.0])
+    tokens = torch.tensor([3, 1])  # row 0 stands for 3 tokens of value 1, row 1 for one 0
+    # token values [1, 1, 1, 0]: mean 0.75, unbiased std sqrt((3 * 0.0625 + 0.5625) / 3) = 0.5
+    expect = (r - 0.75) / (0.5 + 1e-6)
+    adv = ADVANTAGES["reinforce_pp"](r, torch.zeros(2, dtype=torch.long), tokens=tokens)
+    assert torch.allclose(adv, expect, atol=1e-6)
+
+
+def test_reinforce_pp_baseline_subtracts_the_group_mean_then_whitens_tokens():
+    r = torch.tensor([1.0, 0.0, 1.0, 1.0])
+    g = torch.tensor([0, 0, 1, 1])
+    tokens = torch.tensor([2, 2, 1, 3])
+    # a = [0.5, -0.5, 0, 0] over 2 + 2 + 1 + 3 = 8 tokens: mean 0, unbiased var 1 / 7
+    expect = torch.tensor([0.5, -0.5, 0.0, 0.0]) / (math.sqrt(1 / 7) + 1e-6)
+    assert torch.allclose(ADVANTAGES["reinforce_pp_baseline"](r, g, tokens=tokens), expect)
+
+
 def test_none_is_the_raw_reward():
     assert torch.equal(ADVANTAGES["none"](R, G), R)
 

@@ -3,8 +3,8 @@ import math
 import pytest
 import torch
 
-from priorlab.algos import AGGREGATIONS, KL_ESTIMATORS, POLICY_LOSSES, clip_fraction
-from priorlab.algos.filters import mask_truncated, mixed_groups, overlong_penalty
+from priorlab.algos import AGGREGATIONS, KL_ESTIMATORS, POLICY_LOSSES, clip_fractions
+from priorlab.algos.filters import experts, mask_truncated, overlong_penalty, varied_groups
 from priorlab.algos.losses import entropy_from_logits
 
 LOGP = torch.log(torch.tensor([[0.5, 0.5]]))
@@ -83,17 +83,36 @@ def test_k3_is_never_negative():
     assert (KL_ESTIMATORS["k3"](d, torch.zeros_like(d)) >= 0).all()
 
 
-def test_entropy_and_clipfrac():
+def test_entropy_from_logits():
     uniform = torch.zeros(1, 4)
     assert entropy_from_logits(uniform).item() == pytest.approx(math.log(4))
-    old = torch.log(torch.tensor([[0.25, 0.5]]))
-    assert clip_fraction(LOGP, old, torch.ones(1, 2)).item() == pytest.approx(0.5)
+
+
+def test_clip_fractions_count_only_binding_clips_by_side():
+    # ratios 2.0, 0.5, 2.0, 0.5, 1.0 (the last token is padding)
+    logp = torch.log(torch.tensor([[1.0, 0.25, 1.0, 0.25, 0.5]]))
+    old = torch.log(torch.tensor([[0.5, 0.5, 0.5, 0.5, 0.5]]))
+    adv = torch.tensor([[1.0, -1.0, -1.0, 1.0, 1.0]])
+    mask = torch.tensor([[1.0, 1.0, 1.0, 1.0, 0.0]])
+    low, high = clip_fractions(logp, old, adv, mask, eps_low=0.2, eps_high=0.28)
+    # token 0: A > 0, ratio 2 > 1.28 -> high; token 1: A < 0, ratio 0.5 < 0.8 -> low;
+    # tokens 2 and 3: ratio outside the range on the side min() does not clip -> neither
+    assert low.item() == pytest.approx(1 / 4) and high.item() == pytest.approx(1 / 4)
+    # a sequence advantage broadcasts: A = -1 everywhere, so tokens 1 and 3 (ratio 0.5) bind
+    low, high = clip_fractions(logp, old, torch.tensor([-1.0]), mask)
+    assert (low.item(), high.item()) == (pytest.approx(0.5), 0.0)
 
 
 def test_dynamic_sampling_judges_raw_correctness():
     correct = torch.tensor([True, True, False, True, False, False, True, True])
     groups = torch.tensor([0, 0, 1, 1, 2, 2, 3, 3])
-    assert mixed_groups(correct, groups).tolist() == [False, False, True, True] + [False] * 4
+    assert varied_groups(correct, groups).tolist() == [False, False, True, True] + [False] * 4
+
+
+def test_dynamic_sampling_on_a_continuous_reward_drops_only_constant_groups():
+    rewards = torch.tensor([0.3, 0.3, 0.3, 0.7, -1.0, -1.0])
+    groups = torch.tensor([0, 0, 1, 1, 2, 2])
+    assert varied_groups(rewards, groups).tolist() == [False, False, True, True, False, False]
 
 
 def test_overlong_penalty_by_hand():
@@ -140,3 +159,11 @@ def test_gfpo_keeps_the_k_shortest_and_normalises_over_them_only():
     # group 0 keeps rewards (0, 1): mean 0.5, unbiased std 1/sqrt(2); group 1: equal rewards
     s = 1 / math.sqrt(2)
     assert torch.allclose(adv, torch.tensor([0.0, -0.5 / (s + 1e-6), 0.5 / (s + 1e-6), 0, 0, 0]))
+
+
+def test_experts_keep_full_reward_only():
+    # dense_steps on 2-step problems: (matching steps + correct) / 3
+    rewards = torch.tensor([1.0, 2 / 3, 1 / 3, 0.0])  # all right; wrong answer with 2 steps...
+    assert experts(rewards).tolist() == [True, False, False, False]
+    assert experts(rewards, threshold=0.5).tolist() == [True, True, False, False]
+    assert experts(torch.tensor([1.0, 0.0])).tolist() == [True, False]  # the verifier: correct

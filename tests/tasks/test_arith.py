@@ -1,3 +1,4 @@
+import hashlib
 import random
 
 import pytest
@@ -124,3 +125,22 @@ def test_exhausted_space_is_an_error_not_a_hang():
         task.problems("train", 50, seed=0)
     with pytest.raises(ValueError, match="require_skills: '\\*' not among"):
         task.problems("test", 5, seed=0, require_skills=["*"])
+
+
+def hand_split(prompt, test_percent):
+    """The three-way rule written out again: held out by h mod 100, then test or dev."""
+    h = int(hashlib.sha1(prompt.encode()).hexdigest(), 16)
+    if h % 100 >= test_percent:
+        return "train"
+    return "test" if (h // 100) % 2 == 0 else "dev"
+
+
+@pytest.mark.parametrize("split,count", [("train", 68), ("dev", 16), ("test", 16)])
+def test_a_small_prompt_space_splits_as_counted_by_hand(split, count):
+    task = make_task("arith", steps=1, operand_max=9, ops=["+"])  # 100 prompts "a+b="
+    prompts = {f"{a}+{b}=" for a in range(10) for b in range(10)}
+    assert sum(hand_split(p, 20) == split for p in prompts) == count
+    problems = task.problems(split, count, seed=0)
+    assert {p.prompt for p in problems} == {p for p in prompts if hand_split(p, 20) == split}
+    with pytest.raises(ValueError, match=f"found only {count} distinct {split} problems"):
+        task.problems(split, count + 1, seed=0)

@@ -1,5 +1,6 @@
 """GSM8K from the local copy in ../shared/data/gsm8k, and from malformed temp files."""
 
+import hashlib
 import json
 import random
 from pathlib import Path
@@ -26,9 +27,22 @@ def write_jsonl(path, rows):
 
 
 def test_real_files_load_with_the_official_counts(task):
-    assert len(task.pool("train")) == 7473
-    assert len(task.pool("test")) == 1319
-    assert not {p.id for p in task.pool("train")} & {p.id for p in task.pool("test")}
+    train, dev, test = task.pool("train"), task.pool("dev"), task.pool("test")
+    assert len(train) + len(dev) == 7473  # dev is carved out of the official train split
+    assert (len(train), len(dev), len(test)) == (6745, 728, 1319)
+    for a, b in ((train, dev), (train, test), (dev, test)):
+        assert not {p.id for p in a} & {p.id for p in b}
+        assert not {p.prompt for p in a} & {p.prompt for p in b}
+
+
+def test_dev_is_a_hash_of_the_id(task):
+    in_dev = lambda p: int(hashlib.sha1(f"dev:{p.id}".encode()).hexdigest(), 16) % 10 == 0
+    assert all(in_dev(p) for p in task.pool("dev"))
+    assert not any(in_dev(p) for p in task.pool("train"))  # test is left whole
+    a = task.problems("dev", 100, seed=0)
+    assert a == task.problems("dev", 100, seed=0) != task.problems("dev", 100, seed=1)
+    with pytest.raises(ValueError, match="only 728 dev problems; asked 729"):
+        task.problems("dev", 729, seed=0)
 
 
 def test_first_test_problem(task):
@@ -46,7 +60,7 @@ def test_first_test_problem(task):
 
 
 def test_gold_answers_are_canonical_and_annotations_stripped(task):
-    for p in task.pool("train") + task.pool("test"):
+    for p in task.pool("train") + task.pool("dev") + task.pool("test"):
         assert "<<" not in p.solution and ">>" not in p.solution
         assert p.solution.endswith(f"\n#### {p.answer}")
         assert "," not in p.answer
@@ -136,6 +150,8 @@ def test_missing_paths_say_what_is_expected(tmp_path, monkeypatch):
     write_jsonl(tmp_path / "test.jsonl", [ROW])
     with pytest.raises(ConfigError, match="no train split"):
         GSM8K(str(tmp_path)).pool("train")
+    with pytest.raises(ConfigError, match="no train split .*dev is carved out of train"):
+        GSM8K(str(tmp_path)).pool("dev")
     monkeypatch.delenv("PRIORLAB_DATA", raising=False)
     with pytest.raises(ConfigError, match="PRIORLAB_DATA is unset"):
         make_task("gsm8k")

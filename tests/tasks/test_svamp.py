@@ -1,5 +1,6 @@
 """SVAMP from the local copy in ../shared/data/svamp, its hash split, and malformed files."""
 
+import hashlib
 import json
 import random
 from pathlib import Path
@@ -7,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from priorlab.errors import ConfigError, DataError
-from priorlab.tasks import SVAMP, make_task, split_of
+from priorlab.tasks import SVAMP, make_task
+from priorlab.tasks.base import held_out
 
 DATA = Path(__file__).resolve().parents[3] / "shared" / "data"  # ../shared beside the repo
 SVAMP_DIR = DATA / "svamp"
@@ -27,12 +29,17 @@ def task():
 
 
 def test_splits_are_disjoint_complete_and_hash_based(task):
-    train, test = task.pool("train"), task.pool("test")
-    assert (len(train), len(test)) == (721, 279)
-    assert not {p.id for p in train} & {p.id for p in test}
-    assert not {p.prompt for p in train} & {p.prompt for p in test}
-    question = test[0].prompt.removeprefix("Question: ").removesuffix("\nAnswer:")
-    assert split_of(question, 30) == "test"
+    train, dev, test = task.pool("train"), task.pool("dev"), task.pool("test")
+    assert (len(train) + len(dev), len(test)) == (721, 279)  # the 30% hash split, as before
+    assert (len(train), len(dev)) == (660, 61)
+    for a, b in ((train, dev), (train, test), (dev, test)):
+        assert not {p.id for p in a} & {p.id for p in b}
+        assert not {p.prompt for p in a} & {p.prompt for p in b}
+    question = lambda p: p.prompt.removeprefix("Question: ").removesuffix("\nAnswer:")
+    assert all(held_out(question(p), 30) for p in test)
+    assert not any(held_out(question(p), 30) for p in train + dev)
+    in_dev = lambda p: int(hashlib.sha1(f"dev:{p.id}".encode()).hexdigest(), 16) % 10 == 0
+    assert all(in_dev(p) for p in dev) and not any(in_dev(p) for p in train)
     assert len(SVAMP(str(SVAMP_DIR), test_percent=50).pool("test")) != 279
 
 
@@ -48,7 +55,7 @@ def test_first_problem(task):
 
 def test_gold_verifies_and_wrong_solutions_do_not(task):
     rng = random.Random(0)
-    for p in task.pool("train") + task.pool("test"):
+    for p in task.pool("train") + task.pool("dev") + task.pool("test"):
         assert task.verify(p, p.solution).correct
         wrong = task.wrong_solution(p, rng)
         verdict = task.verify(p, wrong)
@@ -62,14 +69,18 @@ def test_sampling_is_seeded(task):
     assert a[:5] == task.problems("test", 5, seed=0)
     with pytest.raises(ValueError, match="only 279 test problems; asked 280"):
         task.problems("test", 280, seed=0)
+    dev = task.problems("dev", 61, seed=0)
+    assert dev == task.problems("dev", 61, seed=0) != task.problems("dev", 61, seed=1)
+    with pytest.raises(ValueError, match="only 61 dev problems; asked 62"):
+        task.problems("dev", 62, seed=0)
 
 
 def test_a_file_or_its_directory(tmp_path):
     (tmp_path / "SVAMP.json").write_text(json.dumps([ROW] * 2 + [ROW | {"Body": "Other"}]))
     by_dir, by_file = SVAMP(str(tmp_path)), SVAMP(str(tmp_path / "SVAMP.json"))
-    both = by_dir.pool("train") + by_dir.pool("test")
+    both = by_dir.pool("train") + by_dir.pool("dev") + by_dir.pool("test")
     assert len(both) == 2  # the repeated question is kept once
-    assert by_file.pool("train") + by_file.pool("test") == both
+    assert by_file.pool("train") + by_file.pool("dev") + by_file.pool("test") == both
     assert both[0].answer == "1"
 
 
@@ -103,4 +114,4 @@ def test_missing_paths_and_bad_knobs(tmp_path, monkeypatch):
     with pytest.raises(ConfigError, match="PRIORLAB_DATA is unset"):
         make_task("svamp")
     monkeypatch.setenv("PRIORLAB_DATA", str(DATA))
-    assert len(make_task("svamp").pool("train")) == 721
+    assert len(make_task("svamp").pool("train")) == 660

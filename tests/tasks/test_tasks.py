@@ -1,11 +1,13 @@
 """Properties every synthetic task (`SYNTHETIC`) must have."""
 
+import hashlib
 import random
 import string
 
 import pytest
 
 from priorlab.tasks import SYNTHETIC, Verdict, make_task, split_of
+from priorlab.tasks.base import SPLITS
 
 PRINTABLE = set(string.printable) - set("\t\n\r\x0b\x0c")
 
@@ -17,11 +19,17 @@ def task(request):
 
 def test_splits_are_disjoint_deterministic_and_seeded(task):
     train = task.problems("train", 400, seed=0)
+    dev = task.problems("dev", 200, seed=0)
     test = task.problems("test", 200, seed=0)
-    assert len(train) == 400 and len(test) == 200
-    assert not {p.prompt for p in train} & {p.prompt for p in test}
-    assert all(split_of(p.prompt, task.test_percent) == "test" for p in test)
+    assert len(train) == 400 and len(dev) == len(test) == 200
+    for split, problems in zip(SPLITS, (train, dev, test)):
+        assert all(split_of(p.prompt, task.test_percent) == split for p in problems)
+    for a, b in ((train, dev), (train, test), (dev, test)):
+        assert not {p.prompt for p in a} & {p.prompt for p in b}
+        assert not {p.id for p in a} & {p.id for p in b}
     assert len({p.prompt for p in train}) == len({p.id for p in train}) == 400
+    assert task.problems("dev", 200, seed=0) == dev
+    assert task.problems("dev", 50, seed=1) != dev[:50]
     assert task.problems("train", 400, seed=0) == train
     assert task.problems("train", 50, seed=0) == train[:50]  # a prefix: draws are in order
     assert task.problems("train", 50, seed=1) != train[:50]
@@ -55,7 +63,7 @@ def test_skills_can_be_withheld_and_required(task):
 @pytest.mark.parametrize(
     "kwargs,match",
     [
-        ({"split": "val"}, "split: 'val' is invalid; accepted: train, test"),
+        ({"split": "val"}, "split: 'val' is invalid; accepted: train, dev, test"),
         ({"n": -1}, "n: -1"),
         ({"exclude_skills": ["x"]}, "exclude_skills: 'x'"),
         ({"require_skills": ["^"]}, "require_skills: '\\^'"),
@@ -69,10 +77,42 @@ def test_bad_problem_requests_are_explained(task, kwargs, match):
 
 def test_split_of_is_a_hash_bucket():
     prompts = [f"{i}+{i}=" for i in range(2000)]
-    share = sum(split_of(p, 20) == "test" for p in prompts) / len(prompts)
-    assert 0.15 < share < 0.25
+    share = {s: sum(split_of(p, 20) == s for p in prompts) / len(prompts) for s in SPLITS}
+    assert 0.75 < share["train"] < 0.85  # test_percent 20 held out...
+    assert 0.07 < share["dev"] < 0.13 and 0.07 < share["test"] < 0.13  # ...half each
     assert all(split_of(p, 0) == "train" for p in prompts[:50])
     assert split_of("3+4*2-5=", 20) == split_of("3+4*2-5=", 20)
+
+
+@pytest.mark.parametrize(
+    "prompt,bucket,parity,split",
+    [
+        ("3+4*2-5=", 86, 1, "train"),
+        ("2+2=", 0, 1, "dev"),
+        ("1+1=", 10, 1, "dev"),
+        ("3+4=", 12, 1, "dev"),
+        ("0+0=", 11, 0, "test"),
+        ("1+3=", 1, 0, "test"),
+        ("2+5=", 30, 1, "train"),
+        ("9-3=", 31, 0, "train"),
+    ],
+)
+def test_split_of_by_hand(prompt, bucket, parity, split):
+    h = int(hashlib.sha1(prompt.encode()).hexdigest(), 16)
+    assert (h % 100, h // 100 % 2) == (bucket, parity)
+    assert split_of(prompt, 20) == split
+    # train is what the two-way rule (held out when h mod 100 < test_percent) gave
+    assert (split_of(prompt, 20) == "train") == (bucket >= 20)
+
+
+PINNED_TRAIN = {  # the first train problems of seed 0 before dev existed
+    "arith": ["6-5-1*1=", "7+8-5+4=", "8+9-9*2=", "4*7*7-0=", "1-6+3*9="],
+    "countdown": ["7,6,2>84:", "4,6,4>28:", "5,6,2>17:", "9,2,5>16:", "2,6,2>5:"],
+}
+
+
+def test_the_train_split_is_unchanged_by_dev(task):
+    assert [p.prompt for p in task.problems("train", 5, seed=0)] == PINNED_TRAIN[task.name]
 
 
 def test_unknown_task_and_knob_list_the_valid_ones():

@@ -5,11 +5,12 @@
 
 from priorlab.algos.advantages import ADVANTAGES, gae, group_stats, per_step_grpo
 from priorlab.algos.filters import (
+    experts,
     gfpo_advantage,
     keep_top_k,
     mask_truncated,
-    mixed_groups,
     overlong_penalty,
+    varied_groups,
 )
 from priorlab.algos.losses import (
     AGGREGATIONS,
@@ -17,7 +18,7 @@ from priorlab.algos.losses import (
     KL_ESTIMATORS,
     POLICY_LOSSES,
     approx_kl,
-    clip_fraction,
+    clip_fractions,
     clipped_value_loss,
     entropy_from_logits,
 )
@@ -34,17 +35,18 @@ __all__ = [
     "PRESETS",
     "Algorithm",
     "approx_kl",
-    "clip_fraction",
+    "clip_fractions",
     "clipped_value_loss",
     "entropy_from_logits",
+    "experts",
     "gae",
     "gfpo_advantage",
     "group_stats",
     "keep_top_k",
     "make_algorithm",
     "mask_truncated",
-    "mixed_groups",
     "overlong_penalty",
+    "varied_groups",
 ]
 
 

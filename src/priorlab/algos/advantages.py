@@ -1,7 +1,10 @@
 """Advantage estimators: rewards (B,) and group ids (B,) -> advantages (B,).
 
 A group is the G samples of one prompt. Every std is the unbiased one (ddof = 1),
-as torch.std computes it; a one-sample group has std 0 here rather than NaN.
+as torch.std computes it; a one-sample group has std 0 here rather than NaN. Every
+estimator takes `tokens` (B,), the response tokens per row: the REINFORCE++ ones whiten
+over all response tokens of the batch, so a row weighs as many tokens as it has (the
+others ignore it; None weighs every row 1).
 """
 
 from __future__ import annotations
@@ -26,45 +29,56 @@ def _batch_std(x: torch.Tensor) -> torch.Tensor:
     return x.std() if x.numel() > 1 else torch.zeros((), dtype=x.dtype)
 
 
-def grpo(rewards, group_ids):
+def whiten(x: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
+    """(x - mean_w) / (std_w + 1e-6): weighted mean and unbiased std, as if row i's value
+    were repeated weights_i times (token-level whitening, OpenRLHF / verl masked_whiten)."""
+    x = x.float()
+    w = torch.ones_like(x) if weights is None else weights.float()
+    n = w.sum()
+    mean = (w * x).sum() / n
+    var = (w * (x - mean) ** 2).sum() / (n - 1).clamp(min=1)
+    return (x - mean) / (var.sqrt() + EPS)
+
+
+def grpo(rewards, group_ids, *, tokens=None):
     """A_i = (r_i - mean_g) / (std_g + 1e-6). Shao et al. 2024 (DeepSeekMath)."""
     mean, std, _ = group_stats(rewards, group_ids)
     return (rewards - mean) / (std + EPS)
 
 
-def dr_grpo(rewards, group_ids):
+def dr_grpo(rewards, group_ids, *, tokens=None):
     """A_i = r_i - mean_g: no std division. Liu et al. 2025 (Dr. GRPO)."""
     mean, _, _ = group_stats(rewards, group_ids)
     return rewards - mean
 
 
-def rloo(rewards, group_ids):
+def rloo(rewards, group_ids, *, tokens=None):
     """A_i = r_i - mean_{j != i in g} r_j: leave-one-out baseline. Ahmadian et al. 2024."""
     mean, _, n = group_stats(rewards, group_ids)
     loo_mean = (mean * n - rewards) / (n - 1).clamp(min=1)
     return torch.where(n > 1, rewards - loo_mean, torch.zeros_like(mean))
 
 
-def lite_ppo(rewards, group_ids):
+def lite_ppo(rewards, group_ids, *, tokens=None):
     """A_i = (r_i - mean_g) / (batch std + 1e-6). Liu et al. 2025, Tricks or Traps."""
     mean, _, _ = group_stats(rewards, group_ids)
     return (rewards - mean) / (_batch_std(rewards.float()) + EPS)
 
 
-def reinforce_pp(rewards, group_ids):
-    """A_i = (r_i - mean_batch) / (std_batch + 1e-6): global whitening. Hu 2025 (REINFORCE++)."""
-    r = rewards.float()
-    return (r - r.mean()) / (_batch_std(r) + EPS)
+def reinforce_pp(rewards, group_ids, *, tokens=None):
+    """r_i broadcast over its tokens, whitened over all response tokens of the batch:
+    A_i = (r_i - mu_tok) / (sigma_tok + 1e-6). Hu 2025 (REINFORCE++, arXiv 2501.03262)."""
+    return whiten(rewards, tokens)
 
 
-def reinforce_pp_baseline(rewards, group_ids):
-    """a_i = r_i - mean_g, then A = (a - mean(a)) / (std(a) + 1e-6) over the batch. REINFORCE++."""
+def reinforce_pp_baseline(rewards, group_ids, *, tokens=None):
+    """a_i = r_i - mean_g, broadcast over its tokens, then whitened over all response tokens
+    of the batch. REINFORCE++-baseline, the paper's variant for reasoning (Hu 2025)."""
     mean, _, _ = group_stats(rewards, group_ids)
-    a = rewards - mean
-    return (a - a.mean()) / (_batch_std(a) + EPS)
+    return whiten(rewards - mean, tokens)
 
 
-def none(rewards, group_ids):
+def none(rewards, group_ids, *, tokens=None):
     """A_i = r_i: the raw reward, no baseline."""
     return rewards.float().clone()
 

@@ -7,13 +7,26 @@ import torch
 from priorlab.algos.advantages import group_stats
 
 
-def mixed_groups(correct: torch.Tensor, group_ids: torch.Tensor) -> torch.Tensor:
-    """(B,) bool: rows whose group is neither all correct nor all wrong (DAPO dynamic sampling).
+def varied_groups(signal: torch.Tensor, group_ids: torch.Tensor) -> torch.Tensor:
+    """(B,) bool: rows whose group's `signal` is not all equal (DAPO dynamic sampling).
 
-    Judged on the raw verifier result `correct`, never on the shaped reward. Yu et al. 2025.
+    With the verifier as reward the signal is its raw result (all correct / all wrong groups
+    are dropped); with any other source it is that source's reward, before overlong shaping,
+    so a label-free reward never consults the verifier. Yu et al. 2025 (arXiv 2503.14476).
     """
-    mean, _, _ = group_stats(correct.float(), group_ids)
-    return (mean > 0) & (mean < 1)
+    _, std, _ = group_stats(signal.float(), group_ids)
+    return std > 0
+
+
+def experts(rewards: torch.Tensor, *, threshold: float = 1.0) -> torch.Tensor:
+    """(B,) bool: samples that count as expert data, reward >= threshold.
+
+    Expert Iteration keeps them, RCRL labels them with the best return token. At the default
+    1.0: with the verifier the correct ones; with dense_steps, correct with every step
+    matching the gold solution (a wrong answer with one matching step is not expert data).
+    Havrilla et al. 2024 keep the correct samples; a non-binary reward needs a stated threshold.
+    """
+    return rewards >= threshold
 
 
 def overlong_penalty(lengths: torch.Tensor, *, max_len: int, cache_len: int) -> torch.Tensor:

@@ -126,11 +126,17 @@ def entropy_from_logits(logits):
     return -(logprobs.exp() * logprobs).sum(-1)
 
 
-def clip_fraction(logp, old_logp, mask, *, eps_low=0.2, eps_high=0.2):
-    """Share of real tokens whose ratio lies outside [1 - eps_low, 1 + eps_high]."""
-    ratio = torch.exp(logp - old_logp)
-    clipped = ((ratio < 1 - eps_low) | (ratio > 1 + eps_high)).float()
-    return token_mean(clipped, mask)
+def clip_fractions(logp, old_logp, adv, mask, *, eps_low=0.2, eps_high=0.2):
+    """Shares of real tokens where the clip binds and cuts the gradient: (low, high).
+
+    high: A > 0 and rho > 1 + eps_high; low: A < 0 and rho < 1 - eps_low, rho = e^(logp-old).
+    Where rho lies outside the range on the other side, min() keeps the unclipped term, so
+    nothing is clipped there (verl's pg_clipfrac, split by side). Shapes (B, T); adv (B,) or (B, T).
+    """
+    adv, ratio = _per_token(adv, logp), torch.exp(logp - old_logp)
+    high = ((adv > 0) & (ratio > 1 + eps_high)).float()
+    low = ((adv < 0) & (ratio < 1 - eps_low)).float()
+    return token_mean(low, mask), token_mean(high, mask)
 
 
 def approx_kl(logp, old_logp, mask):

@@ -60,6 +60,9 @@ class Algorithm:
     """GFPO: keep the k best samples of each group by `keep_metric` (0 = keep all)."""
     keep_metric: str = "length"
     """GFPO's filter metric: length (shortest first) or reward_per_token (best first)."""
+    expert_threshold: float = 1.0
+    """EI keeps, and RCRL labels <r1>, samples with reward >= this (1.0: the verifier's
+    correct ones; with dense_steps, correct with every step matching the gold)."""
     min_group_size: int = 1
     """Smallest group size the advantage makes sense with (grpo needs 2 to have a std)."""
     lr: float = 1e-4
@@ -104,9 +107,12 @@ PRESETS: dict[str, Algorithm] = {
         "lite_ppo", advantage="lite_ppo", aggregation="token_mean", min_group_size=2
     ),
     "rloo": Algorithm("rloo", advantage="rloo", aggregation="token_mean", min_group_size=2),
+    # REINFORCE++ with baseline, the paper's variant for reasoning (Hu 2025, arXiv 2501.03262):
+    # group mean subtracted, whitened over the batch's response tokens, k2 KL as a loss. The
+    # k=1 variant (k1 KL inside the per-token reward) is not provided: one variant, consistently.
     "reinforce_pp": Algorithm(
         "reinforce_pp",
-        advantage="reinforce_pp",
+        advantage="reinforce_pp_baseline",
         aggregation="token_mean",
         kl_coef=0.01,
         kl_estimator="k2",

@@ -101,7 +101,8 @@ class Arith:
         operand_max: operands are drawn uniformly from 0..operand_max (>= 1).
         ops: the operators to draw from, a non-empty subset of "+", "-", "*".
         value_max: chains with any intermediate |value| above it are redrawn (>= 1).
-        test_percent: share of the prompt space in the test split (1..99).
+        test_percent: share of the prompt space held out of train, half dev and half
+            test (1..99); see `split_of`.
         """
         accepted_ops = "a non-empty subset of + - *"
         check_knob(isinstance(ops, Iterable), "ops", accepted_ops, ops)
@@ -149,7 +150,7 @@ class Arith:
         exclude_skills: Iterable[str] = (),
         require_skills: Iterable[str] = (),
     ) -> list[Problem]:
-        """Exactly n distinct problems of `split` ("train" or "test"), seeded; see base."""
+        """Exactly n distinct problems of `split` ("train", "dev" or "test"), seeded; see base."""
         exclude, require = set(exclude_skills), set(require_skills)
         check_skills(exclude, require, enabled=self.ops, known=OPS)
         return draw_problems(

@@ -1,8 +1,10 @@
 """What a task is: seeded problems with gold step-by-step solutions, and a verifier.
 
-A task knows no model. Train and test are disjoint by construction: a problem's split is
-a hash bucket of its prompt (`split_of`), whatever the seed. Prompts and solutions use
-printable ASCII only, with no newline, so a character-level model can read them.
+A task knows no model. Train, dev and test are disjoint by construction: a problem's split
+is a hash bucket of its prompt (`split_of`), whatever the seed. Dev is for choosing
+hyper-parameters and checking convergence, so that test is read only for the final numbers.
+Prompts and solutions use printable ASCII only, with no newline, so a character-level
+model can read them.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
-SPLITS = ("train", "test")
+SPLITS = ("train", "dev", "test")
 
 
 @dataclass(frozen=True)
@@ -85,9 +87,23 @@ def problem_id(task: str, prompt: str) -> str:
     return f"{task}-{digest(prompt)[:12]}"
 
 
+def held_out(text: str, test_percent: int) -> bool:
+    """True when int(sha1(text)) mod 100 < test_percent: not in the train split."""
+    return int(digest(text), 16) % 100 < test_percent
+
+
 def split_of(prompt: str, test_percent: int) -> str:
-    """ "test" when int(sha1(prompt)) mod 100 < test_percent, else "train"."""
-    return "test" if int(digest(prompt), 16) % 100 < test_percent else "train"
+    """ "train", "dev" or "test" for a prompt, from h = int(sha1(prompt)), whatever the seed.
+
+    "train" unless `held_out` (h mod 100 < test_percent); a held-out prompt is "test" when
+    (h // 100) mod 2 == 0, else "dev". So dev and test each get about test_percent / 2 of
+    the prompt space, and train is what it was before dev existed. At test_percent 20:
+    "3+4*2-5=" (h mod 100 = 86) -> "train"; "0+0=" (11; then 0) -> "test"; "3+4=" (12;
+    then 1) -> "dev".
+    """
+    if not held_out(prompt, test_percent):
+        return "train"
+    return "test" if int(digest(prompt), 16) // 100 % 2 == 0 else "dev"
 
 
 def check_knob(ok: bool, name: str, accepted: str, value: object) -> None:
@@ -134,7 +150,7 @@ def draw_problems(
 
     The rng is `random.Random(f"{seed}:{split}")`; `draw` returns None to reject a
     candidate. A candidate is kept when its prompt hashes into `split`, is new, uses
-    none of `exclude_skills` and all of `require_skills`. After 200 * n + 10,000 draws
+    none of `exclude_skills` and all of `require_skills`. After 20 * n + 10,000 draws
     without n problems, ValueError says how many were found and (`loosen`) what to relax.
     """
     if split not in SPLITS:

@@ -144,7 +144,8 @@ class Countdown:
         n_numbers: how many numbers a prompt gives (2..6).
         number_max: numbers are drawn uniformly from 1..number_max (>= 1).
         use_all: True, each number is used exactly once; False, at most once.
-        test_percent: share of the prompt space in the test split (1..99).
+        test_percent: share of the prompt space held out of train, half dev and half
+            test (1..99); see `split_of`.
         """
         check_knob(
             is_int(n_numbers) and 2 <= n_numbers <= 6, "n_numbers", "an integer 2..6", n_numbers
@@ -180,7 +181,7 @@ class Countdown:
         exclude_skills: Iterable[str] = (),
         require_skills: Iterable[str] = (),
     ) -> list[Problem]:
-        """Exactly n distinct problems of `split` ("train" or "test"), seeded; see base."""
+        """Exactly n distinct problems of `split` ("train", "dev" or "test"), seeded; see base."""
         exclude, require = set(exclude_skills), set(require_skills)
         check_skills(exclude, require, enabled=OPS, known=OPS)
         return draw_problems(

@@ -7,6 +7,9 @@ model. A prompt is `template.format(question=...)`; the default "Question: {q}\\
 is lm-eval-harness's, and a solution starts with the space that follows "Answer:". With
 template="{question}" the prompt is the raw question, ready for a chat template.
 A problem's skills are the operators its gold calculation uses (+ - * /).
+
+Splits: "test" is the dataset's own test split, untouched; "dev" is the ~10% of its train
+split that `in_dev` picks by problem id, and "train" the rest, so the three are disjoint.
 """
 
 from __future__ import annotations
@@ -21,7 +24,15 @@ from pathlib import Path
 
 from priorlab.errors import ConfigError, DataError
 from priorlab.tasks.answers import NUMBER, canonical_number, extract_number
-from priorlab.tasks.base import SPLITS, Problem, Verdict, check_knob, check_skills, is_int
+from priorlab.tasks.base import (
+    SPLITS,
+    Problem,
+    Verdict,
+    check_knob,
+    check_skills,
+    digest,
+    is_int,
+)
 
 OPERATORS = ("*", "+", "-", "/")
 TEMPLATE = "Question: {question}\nAnswer:"
@@ -38,6 +49,14 @@ def strip_annotations(text: str) -> str:
 def operators(expression: str) -> tuple[str, ...]:
     """Sorted distinct operators of a calculation: "(3.0 + 5.0) * 2" -> ("*", "+")."""
     return tuple(sorted(set(expression) & set(OPERATORS)))
+
+
+def in_dev(problem_id: str) -> bool:
+    """Whether a dataset's train problem is carved out as dev: sha1("dev:" + id) mod 10 == 0.
+
+    About 10% of the train split, chosen by id alone: the same for every seed and file order.
+    """
+    return int(digest("dev:" + problem_id), 16) % 10 == 0
 
 
 def data_path(path: str, subdir: str, expected: str) -> Path:
@@ -117,18 +136,24 @@ class DatasetTask:
         self._pools: dict[str, list[Problem]] = {}
 
     def _load(self, split: str) -> list[Problem]:
-        """Every problem of `split`, in file order."""
+        """Every problem of the dataset's own `split` ("train" or "test"), in file order."""
         raise NotImplementedError
 
     def pool(self, split: str) -> list[Problem]:
-        """Every problem of `split` (loaded once), without duplicate ids."""
+        """Every problem of `split` (loaded once), without duplicate ids, in file order.
+
+        "dev" and "train" divide the dataset's train split by `in_dev`; "test" is its own.
+        """
         if split not in SPLITS:
             raise ValueError(f"split: {split!r} is invalid; accepted: {', '.join(SPLITS)}")
         if split not in self._pools:
             unique: dict[str, Problem] = {}
-            for p in self._load(split):
+            for p in self._load("test" if split == "test" else "train"):
                 unique.setdefault(p.id, p)  # a repeated question keeps its first copy
-            self._pools[split] = list(unique.values())
+            problems = list(unique.values())
+            if split != "test":  # dev is carved out of the train split
+                problems = [p for p in problems if in_dev(p.id) == (split == "dev")]
+            self._pools[split] = problems
         return self._pools[split]
 
     def problems(

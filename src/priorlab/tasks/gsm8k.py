@@ -4,6 +4,7 @@
 `<split>.parquet` or `<split>-*.parquet` (rows with `question` and `answer`, the answer's
 last line "#### <number>"), or a single such file: then that file is the only split, "train"
 when its name starts with "train", else "test". Without `path`, $PRIORLAB_DATA/gsm8k.
+"dev" is carved out of the train split (see `dataset.in_dev`); test is the official one.
 
 A problem's solution is the reference answer with the calculator annotations `<<48/2=24>>`
 stripped, ending in "#### <answer>": the SFT target. Its answer is the canonical gold
@@ -46,7 +47,10 @@ def make_problem(question: str, answer: str, *, where: str, template: str = TEMP
 
 
 class GSM8K(DatasetTask):
-    """GSM8K from local files: 7,473 train and 1,319 test problems in the official release."""
+    """GSM8K from local files: 7,473 train and 1,319 test problems in the official release.
+
+    Of the 7,473, `in_dev` carves 728 out as dev, leaving 6,745 train.
+    """
 
     name = "gsm8k"
 
@@ -76,6 +80,8 @@ class GSM8K(DatasetTask):
         files = self._files(split)
         if not files:
             where = "a single file holds one split" if self.path.is_file() else "it has none"
+            if split == "train":
+                where += "; dev is carved out of train"
             raise ConfigError(
                 "task_params.path", f"no {split} split in {self.path} ({where}); {EXPECTED}"
             )

@@ -3,8 +3,9 @@
 `path` is SVAMP.json (a JSON list of objects with ID, Body, Question, Equation, Answer,
 Type) or a directory holding it; without `path`, $PRIORLAB_DATA/svamp. SVAMP has no
 official train split: a problem is "test" when the sha1 of its question text (Body + " " +
-Question) falls in the first `test_percent` of 100 buckets (`split_of`), so the split
-depends on nothing but the text (30%: 721 train / 279 test of the 1,000 problems).
+Question) falls in the first `test_percent` of 100 buckets (`held_out`), so the split
+depends on nothing but the text; "dev" is carved out of the rest as for every dataset
+(`in_dev`). At 30%: 660 train / 61 dev / 279 test of the 1,000 problems.
 
 The prompt's question is Body + " " + Question. The solution is the equation with its
 value, numbers canonical: "( 76.0 - 25.0 )", 51.0 -> " ( 76 - 25 ) = 51 #### 51".
@@ -17,7 +18,7 @@ import re
 
 from priorlab.errors import ConfigError, DataError
 from priorlab.tasks.answers import canonical_number, parse_gold
-from priorlab.tasks.base import Problem, check_knob, is_int, problem_id, split_of
+from priorlab.tasks.base import Problem, check_knob, held_out, is_int, problem_id
 from priorlab.tasks.dataset import TEMPLATE, DatasetTask, data_path, field, operators
 
 EXPECTED = "holding SVAMP.json, or the .json file itself"
@@ -43,7 +44,7 @@ def make_problem(row: dict, *, where: str, template: str = TEMPLATE) -> Problem:
 
 
 class SVAMP(DatasetTask):
-    """SVAMP's 1,000 problems, split deterministically by a hash of the question."""
+    """SVAMP's 1,000 problems, split deterministically by hashes of the question."""
 
     name = "svamp"
 
@@ -51,7 +52,8 @@ class SVAMP(DatasetTask):
         """
         path: SVAMP.json or a directory holding it; empty means $PRIORLAB_DATA/svamp.
         template: the prompt, with "{question}"; "{question}" alone for a chat template.
-        test_percent: share of the problems (by question hash) in the test split (1..99).
+        test_percent: share of the problems (by question hash) in the test split (1..99);
+            dev is about 10% of the rest.
         """
         super().__init__(template)
         check_knob(
@@ -65,12 +67,12 @@ class SVAMP(DatasetTask):
         self.file = path_ / "SVAMP.json" if path_.is_dir() else path_
         if not self.file.is_file():
             raise ConfigError("task_params.path", f"{self.file} does not exist; {EXPECTED}")
-        self._all: list[tuple[str, Problem]] | None = None
+        self._all: list[tuple[bool, Problem]] | None = None
 
     def _load(self, split: str) -> list[Problem]:
         if self._all is None:
-            self._all = [(split_of(q, self.test_percent), p) for q, p in self._read()]
-        return [p for s, p in self._all if s == split]
+            self._all = [(held_out(q, self.test_percent), p) for q, p in self._read()]
+        return [p for test, p in self._all if test == (split == "test")]
 
     def _read(self) -> list[tuple[str, Problem]]:
         """(question text, problem) for every entry, in file order."""
