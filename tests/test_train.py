@@ -6,7 +6,7 @@ import torch
 
 from priorlab.algos import PRESETS
 from priorlab.config import TrainConfig
-from priorlab.errors import ConfigError
+from priorlab.errors import ConfigError, Diverged
 from priorlab.models import load_policy
 from priorlab.rewards import REWARDS, get_reward
 from priorlab.train import filter_signal, train
@@ -210,3 +210,34 @@ def test_dynamic_sampling_reads_the_verifier_only_when_it_is_the_reward():
     assert filter_signal("verifier", batch) is batch.correct
     assert filter_signal("random", batch) is batch.rewards
     assert filter_signal("self_certainty", batch) is batch.rewards
+
+
+@pytest.mark.parametrize("algo", ["grpo", "ei"])
+def test_dev_curve_and_run_status_land_in_the_summary(tiny_prior, tmp_path, algo):
+    cfg = small(tiny_prior, tmp_path / algo, algo=algo, dev_every=16, dev_problems=6, dev_samples=2)
+    summary = train(cfg, quiet=True)
+    curve = summary["dev"]["curve"]
+    # online: a point before training and after each 16-completion step; EI: after each round
+    want = [0, 16, 32, 48, 64] if algo == "grpo" else [0, 32, 64]
+    assert [p["samples"] for p in curve] == want
+    assert summary["dev"] == {"problems": 6, "samples": 2, "curve": curve}
+    assert summary["convergence"]["window"] == [pytest.approx(64 * 2 / 3), 64]
+    assert summary["convergence"]["status"] in (
+        "converged",
+        "improving",
+        "declining",
+        "undetermined",
+        "too few points",
+    )
+    assert summary["vs_prior"]["problems"] == 8
+    rows = [json.loads(line) for line in (tmp_path / algo / "metrics.jsonl").open()]
+    assert [r["samples"] for r in rows if "dev/pass@1" in r] == want
+
+
+def test_a_diverging_run_stops_with_a_clear_error_and_saves_no_weights(tiny_prior, tmp_path):
+    with pytest.raises(
+        Diverged, match=r"step 1 \(lr 1e\+30\): loss nan, gradient norm nan \(not finite\)"
+    ):
+        train(small(tiny_prior, tmp_path / "r", algo="grpo", lr=1e30), quiet=True)
+    assert not (tmp_path / "r" / "policy").exists()
+    assert not (tmp_path / "r" / "summary.json").exists()

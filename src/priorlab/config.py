@@ -94,7 +94,19 @@ class TrainConfig:
     eval_problems: int = doc(200, "Held-out test problems for evaluation.")
     eval_samples: int = doc(16, "Samples per test problem (n of pass@k).")
     eval_temperature: float = doc(1.0, "Sampling temperature for evaluation.")
-    eval_every: int = doc(0, "Evaluate every N steps (0: only before and after training).")
+    eval_every: int = doc(0, "Evaluate on test every N steps (0: only before and after training).")
+    dev_every: int = doc(
+        0,
+        "Evaluate on the dev split (disjoint from train and test) every N completions, and "
+        "check convergence over the last third of the budget (0: never).",
+    )
+    dev_problems: int = doc(64, "Dev problems per dev evaluation.")
+    dev_samples: int = doc(8, "Samples per dev problem.")
+    plateau_tol: float = doc(
+        0.02,
+        "Converged when the dev pass@1 change over the last third of the budget lies, with "
+        "its 95% CI, within +-plateau_tol (0.02 = 2 points).",
+    )
     eval_require: list = doc([], "Skills every test problem must use (e.g. a withheld one).")
     tensorboard: bool = doc(
         True, "Also write TensorBoard event files to <out>/tb (needs the tensorboard extra)."
@@ -237,6 +249,10 @@ def validate_train(cfg: TrainConfig) -> None:
     check(cfg.eval_samples >= 1, "eval_samples", "must be >= 1")
     check(cfg.eval_problems >= 1, "eval_problems", "must be >= 1")
     check(cfg.eval_temperature >= 0, "eval_temperature", "must be >= 0")
+    check(cfg.dev_every >= 0, "dev_every", f"must be >= 0 (0: never), got {cfg.dev_every}")
+    check(cfg.dev_problems >= 1, "dev_problems", "must be >= 1")
+    check(cfg.dev_samples >= 1, "dev_samples", "must be >= 1")
+    check(cfg.plateau_tol > 0, "plateau_tol", f"must be > 0, got {cfg.plateau_tol}")
     check(cfg.lora_rank >= 0, "lora_rank", f"must be >= 0 (0: no LoRA), got {cfg.lora_rank}")
 
 

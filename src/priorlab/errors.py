@@ -17,6 +17,10 @@ class DataError(PriorlabError):
     """Malformed input data: names the file and line."""
 
 
+class Diverged(PriorlabError):
+    """Training produced a non-finite loss or gradient: names the step and the likely cause."""
+
+
 def lookup(registry: dict, name: str, kind: str):
     """Return registry[name] or raise ValueError listing the valid names."""
     try:

@@ -11,7 +11,7 @@ import copy
 import torch
 
 from priorlab import algos
-from priorlab.train import Run
+from priorlab.run import Run
 from priorlab.train_utils import encode_pairs, make_optimizer, sft_step
 
 
@@ -90,7 +90,7 @@ def return_conditioned(run: Run, tick) -> None:
     the best return, and so is evaluation.
     """
     cfg, tok = run.cfg, run.policy.tokenizer
-    best = [tok.return_token(True)]
+    best = run.prefix = [tok.return_token(True)]  # dev evaluations condition on it too
     labelled: list[tuple] = []
     run.policy.init_tokens_like(list(tok.return_ids), tok.bos_id)
     opt = make_optimizer(run.policy.model, run.lr)
@@ -113,7 +113,6 @@ def return_conditioned(run: Run, tick) -> None:
             }
         )
         tick()
-    run.prefix = best
 
 
 def _sample_round(run: Run, n: int, prefix=None):

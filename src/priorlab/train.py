@@ -7,188 +7,24 @@ different algorithms are compared at equal rollout budget.
 
 from __future__ import annotations
 
-import random
 import time
-from dataclasses import asdict
-from pathlib import Path
 
 import torch
 
 from priorlab import algos
-from priorlab.algos import Algorithm, make_algorithm
-from priorlab.config import TrainConfig, check, validate_train
-from priorlab.errors import ConfigError
-from priorlab.evaluate import sample_table, save_samples, summarize
-from priorlab.models import Policy, load_policy
-from priorlab.rewards import check_pairing, get_reward
-from priorlab.rewards.shaped import RewardOut
-from priorlab.roles import require_role
-from priorlab.rollout import Batch, cat_batches, rollout, sequence_logp
-from priorlab.tasks import make_task
+from priorlab.algos import Algorithm
+from priorlab.config import TrainConfig
+from priorlab.convergence import plateau, vs_prior
+from priorlab.rollout import Batch, cat_batches, sequence_logp
+from priorlab.run import Run
 from priorlab.train_utils import (
-    MetricsLog,
     batch_metrics,
+    check_finite,
     frozen_copy,
     make_optimizer,
     progress,
     write_json_atomic,
 )
-
-EVAL_PROBLEM_SEED = 0  # every run of every algorithm is evaluated on the same test problems
-
-
-class Run:
-    """What one training run holds: config, algorithm, task, policy, seeded streams, logs."""
-
-    def __init__(self, cfg: TrainConfig):
-        validate_train(cfg)
-        self.cfg = cfg
-        self.algo: Algorithm = make_algorithm(cfg.algo, **cfg.algo_params)
-        need = max(self.algo.min_group_size, self.algo.keep_top)
-        check(
-            cfg.group_size >= need,
-            "group_size",
-            f"{cfg.algo} needs group_size >= {need}, got {cfg.group_size}",
-        )
-        per_step = cfg.prompts_per_step * cfg.group_size
-        check(
-            cfg.rollout_budget >= per_step,
-            "rollout_budget",
-            f"must be >= prompts_per_step x group_size = {per_step}, got {cfg.rollout_budget}",
-        )
-        check(
-            self.algo.kind != "online" or cfg.minibatches <= per_step,
-            "minibatches",
-            f"must be <= the rows of one step ({per_step}), got {cfg.minibatches}",
-        )
-        self.lr = cfg.lr if cfg.lr is not None else self.algo.lr
-        self.reward_fn = get_reward(cfg.reward, **cfg.reward_params)
-        check_pairing(cfg.reward, self.algo)
-        self.policy: Policy = load_policy(
-            cfg.model, device=cfg.device, dtype=cfg.dtype, chat=cfg.chat
-        )
-        if getattr(self.reward_fn, "role", None):
-            require_role(self.policy, self.reward_fn.role, cfg.reward)
-        if cfg.lora_rank or cfg.gradient_checkpointing:
-            _adapt(self.policy, cfg)
-        self.task_params = cfg.task_params or self.policy.meta.get("task_params", {})
-        self.task = make_task(cfg.task, **self.task_params)
-        torch.manual_seed(cfg.seed)
-        self.gen = torch.Generator().manual_seed(cfg.seed)
-        self.rng = random.Random(cfg.seed)
-        try:
-            self.pool = self.task.problems("train", cfg.train_problems, seed=cfg.seed + 1)
-        except ValueError as e:
-            raise ConfigError("train_problems", str(e)) from None
-        if self.algo.overlong_cache:
-            check_overlong_window(self.algo, cfg, self.pool, self.policy.tokenizer)
-        try:
-            self.test = self.task.problems(
-                "test",
-                cfg.eval_problems,
-                seed=EVAL_PROBLEM_SEED,
-                require_skills=tuple(cfg.eval_require),
-            )
-        except ValueError as e:
-            raise ConfigError("eval_problems", str(e)) from None
-        self.order: list[int] = []
-        self.dir = Path(cfg.out)
-        self.dir.mkdir(parents=True, exist_ok=True)
-        write_json_atomic(
-            self.dir / "config.json", {**asdict(cfg), "algo_resolved": asdict(self.algo)}
-        )
-        self.log = MetricsLog(self.dir, tensorboard=cfg.tensorboard)
-        self.samples_used = 0
-        self.tokens_used = 0
-        self.step = 0
-        self.prefix: list[int] | None = None  # prompt condition at test time (RCRL)
-
-    def next_problems(self, n: int) -> list:
-        """The next n training problems, cycling through seeded shuffles of the pool."""
-        out = []
-        while len(out) < n:
-            if not self.order:
-                self.order = torch.randperm(len(self.pool), generator=self.gen).tolist()
-            out.append(self.pool[self.order.pop()])
-        return out
-
-    def sample(self, problems: list, group_size: int, prefix=None) -> Batch:
-        """Rollout and score: rewards, raw correctness, extracted answers; counts the budget."""
-        cfg = self.cfg
-        batch = rollout(
-            self.policy,
-            problems,
-            group_size=group_size,
-            max_new_tokens=cfg.max_new_tokens,
-            generator=self.gen,
-            temperature=cfg.temperature,
-            top_p=cfg.top_p,
-            prefix=prefix,
-        )
-        verdicts = [self.task.verify(p, t) for p, t in zip(batch.problems, batch.texts)]
-        out = self.reward_fn(
-            batch.problems,
-            batch.texts,
-            verdicts,
-            rng=self.rng,
-            task=self.task,
-            group_ids=batch.group_ids,
-            samples=batch.samples,
-            policy=self.policy,
-            temperature=self.cfg.temperature,
-        )
-        out = out if isinstance(out, RewardOut) else RewardOut(out)
-        batch.rewards = torch.tensor(out.rewards, dtype=torch.float32)
-        batch.extra.update(out.extra)
-        batch.roles, batch.metrics = out.roles, out.metrics
-        batch.correct = torch.tensor([v.correct for v in verdicts])
-        batch.parsed = torch.tensor([v.parsed for v in verdicts])
-        batch.answers = [v.answer for v in verdicts]
-        self.samples_used += len(batch)
-        self.tokens_used += int(batch.samples.lengths.sum())
-        return batch
-
-    def evaluate(self, tag: str) -> dict:
-        """Sample the test problems, save the per-sample table, return eval/* metrics."""
-        cfg = self.cfg
-        gen = torch.Generator().manual_seed(cfg.seed + 7919)  # same draws whatever was trained
-        table = sample_table(
-            self.policy,
-            self.task,
-            self.test,
-            n=cfg.eval_samples,
-            max_new_tokens=cfg.max_new_tokens,
-            generator=gen,
-            temperature=cfg.eval_temperature,
-            prefix=self.prefix,
-        )
-        if getattr(self.reward_fn, "model", None) is not None:  # a trained ORM: rerank@k
-            by_id = {p.id: p for p in self.test}
-            problems = [by_id[i] for i in table["problem_id"]]
-            table["score"] = self.reward_fn.score_texts(
-                problems, table["completion"], self.policy.tokenizer
-            )
-        save_samples(table, self.dir / f"samples_{tag}.parquet")
-        return summarize(table, seed=cfg.seed)
-
-    def record(self, row: dict) -> None:
-        self.log.log(
-            {"step": self.step, "samples": self.samples_used, "tokens": self.tokens_used, **row}
-        )
-
-
-def check_overlong_window(algo: Algorithm, cfg: TrainConfig, pool: list, tokenizer) -> None:
-    """DAPO's overlong window must start beyond the task's longest gold solution (in sampled
-    tokens, EOS included), or it punishes correct answers; ConfigError naming both numbers."""
-    longest = max(len(tokenizer.encode(p.solution, bos=False)) + 1 for p in pool)
-    free = cfg.max_new_tokens - algo.overlong_cache
-    check(
-        free >= longest,
-        "algo.overlong_cache",
-        f"the overlong window starts at max_new_tokens - overlong_cache = {free} tokens, but "
-        f"the task's longest gold solution is {longest} tokens: correct answers would be "
-        f"punished; set max_new_tokens >= {longest + algo.overlong_cache} or lower overlong_cache",
-    )
 
 
 def train(cfg: TrainConfig, *, quiet: bool = False) -> dict:
@@ -196,18 +32,21 @@ def train(cfg: TrainConfig, *, quiet: bool = False) -> dict:
     run = Run(cfg)
     initial = run.evaluate("initial")
     run.record({f"{k}": v for k, v in initial.items()})
+    run.dev_checkpoint()
     with progress(quiet) as bar:
         job = bar.add_task(f"{cfg.algo}", total=cfg.rollout_budget)
+
+        def after_step() -> None:
+            bar.update(job, completed=min(run.samples_used, cfg.rollout_budget))
+            run.dev_checkpoint()
+
         if run.algo.kind == "online":
-            online(
-                run, lambda: bar.update(job, completed=min(run.samples_used, cfg.rollout_budget))
-            )
+            online(run, after_step)
         else:
             from priorlab.offline import OFFLINE_LOOPS
 
-            OFFLINE_LOOPS[run.algo.kind](
-                run, lambda: bar.update(job, completed=min(run.samples_used, cfg.rollout_budget))
-            )
+            OFFLINE_LOOPS[run.algo.kind](run, after_step)
+    run.dev_checkpoint(due=False)  # the curve ends where training did
     final = run.evaluate("final")
     run.record(final)
     run.policy.meta = {**run.policy.meta, "condition_prefix": run.prefix}
@@ -221,7 +60,15 @@ def train(cfg: TrainConfig, *, quiet: bool = False) -> dict:
         "steps": run.step,
         "initial": initial,
         "final": final,
+        "vs_prior": vs_prior(run.tables["initial"], run.tables["final"]),
     }
+    if cfg.dev_every:
+        summary["dev"] = {
+            "problems": len(run.dev),
+            "samples": cfg.dev_samples,
+            "curve": run.dev_curve,
+        }
+        summary["convergence"] = plateau(run.dev_curve, tol=cfg.plateau_tol)
     write_json_atomic(run.dir / "summary.json", summary)
     return summary
 
@@ -365,9 +212,9 @@ def update(run: Run, batch: Batch, ref, opt) -> dict:
                 stats["loss/value"] = vloss.item()
             opt.zero_grad(set_to_none=True)
             loss.backward()
-            stats["policy/grad_norm"] = float(
-                torch.nn.utils.clip_grad_norm_(run.policy.model.parameters(), cfg.max_grad_norm)
-            )
+            norm = torch.nn.utils.clip_grad_norm_(run.policy.model.parameters(), cfg.max_grad_norm)
+            check_finite(loss, norm, f"step {run.step + 1} (lr {run.lr})")
+            stats["policy/grad_norm"] = float(norm)
             opt.step()
             with torch.no_grad():  # the ratio this minibatch's loss saw, before its step
                 if algo.policy_loss in algos.CLIPPED_LOSSES:
@@ -414,17 +261,3 @@ def _aggregate(algo: Algorithm, cfg: TrainConfig):
     if algo.aggregation == "seq_sum_norm":  # Dr. GRPO: a constant, the generation budget
         return lambda loss_mat, mask: fn(loss_mat, mask, norm_len=cfg.max_new_tokens)
     return fn
-
-
-def _adapt(policy: Policy, cfg: TrainConfig) -> None:
-    """LoRA adapters and gradient checkpointing: options of the Hugging Face backend."""
-    if policy.backend != "hf":
-        field = "lora_rank" if cfg.lora_rank else "gradient_checkpointing"
-        raise ConfigError(
-            field, "applies to Hugging Face models only (--model DIR, .gguf, smollm2)"
-        )
-    if cfg.gradient_checkpointing:
-        lm = policy.model.lm  # transformers >= 5.2x renamed it activation checkpointing
-        getattr(lm, "activation_checkpointing_enable", lm.gradient_checkpointing_enable)()
-    if cfg.lora_rank:
-        policy.model.add_lora(cfg.lora_rank, cfg.lora_alpha)

@@ -13,6 +13,8 @@ import torch.nn.functional as F
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from priorlab.algos import AGGREGATIONS, group_stats
+from priorlab.config import TrainConfig, check
+from priorlab.errors import ConfigError, Diverged
 from priorlab.rollout import Batch, Samples, left_pad
 
 
@@ -78,9 +80,19 @@ def sft_step(
     loss = lm_loss(policy, samples, include_prompt=include_prompt)
     opt.zero_grad(set_to_none=True)
     loss.backward()
-    torch.nn.utils.clip_grad_norm_(policy.model.parameters(), max_grad_norm)
+    norm = torch.nn.utils.clip_grad_norm_(policy.model.parameters(), max_grad_norm)
+    check_finite(loss, norm, "the fine-tuning step")
     opt.step()
     return loss.item()
+
+
+def check_finite(loss: torch.Tensor, grad_norm: torch.Tensor, where: str) -> None:
+    """Raise Diverged before an optimiser step that would write non-finite weights."""
+    if not (torch.isfinite(loss) and torch.isfinite(grad_norm)):
+        raise Diverged(
+            f"{where}: loss {loss.item()}, gradient norm {grad_norm.item()} (not finite): "
+            "training diverged; lower the learning rate (lr)"
+        )
 
 
 @contextmanager
@@ -163,3 +175,31 @@ def frozen_copy(policy):
     ref = Policy(copy.deepcopy(policy.model), policy.tokenizer, policy.meta)
     ref.model.requires_grad_(False)
     return ref
+
+
+def check_overlong_window(algo, cfg: TrainConfig, pool: list, tokenizer) -> None:
+    """DAPO's overlong window must start beyond the task's longest gold solution (in sampled
+    tokens, EOS included), or it punishes correct answers; ConfigError naming both numbers."""
+    longest = max(len(tokenizer.encode(p.solution, bos=False)) + 1 for p in pool)
+    free = cfg.max_new_tokens - algo.overlong_cache
+    check(
+        free >= longest,
+        "algo.overlong_cache",
+        f"the overlong window starts at max_new_tokens - overlong_cache = {free} tokens, but "
+        f"the task's longest gold solution is {longest} tokens: correct answers would be "
+        f"punished; set max_new_tokens >= {longest + algo.overlong_cache} or lower overlong_cache",
+    )
+
+
+def adapt(policy, cfg: TrainConfig) -> None:
+    """LoRA adapters and gradient checkpointing: options of the Hugging Face backend."""
+    if policy.backend != "hf":
+        field = "lora_rank" if cfg.lora_rank else "gradient_checkpointing"
+        raise ConfigError(
+            field, "applies to Hugging Face models only (--model DIR, .gguf, smollm2)"
+        )
+    if cfg.gradient_checkpointing:
+        lm = policy.model.lm  # transformers >= 5.2x renamed it activation checkpointing
+        getattr(lm, "activation_checkpointing_enable", lm.gradient_checkpointing_enable)()
+    if cfg.lora_rank:
+        policy.model.add_lora(cfg.lora_rank, cfg.lora_alpha)

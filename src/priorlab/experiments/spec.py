@@ -53,6 +53,8 @@ from priorlab.config import (
     validate_train,
 )
 from priorlab.errors import ConfigError
+from priorlab.experiments.grid import grid, mapping, nonempty_list, point_label, unique
+from priorlab.experiments.tuning import Tune, apply, parse_tune
 from priorlab.priors import sft_steps
 from priorlab.rewards import check_pairing, get_reward
 from priorlab.tasks import make_task
@@ -70,6 +72,7 @@ SPEC_KEYS = (
     "priors",
     "pretrain",
     "train",
+    "tune",
 )
 # Where a job reads and writes: set by the store, not by the spec.
 UNHASHED = ("out", "model")
@@ -86,6 +89,7 @@ class Job:
     labels: dict  # prior: {prior}; run: {algo, prior, reward, seed} (+ levels, see above)
     config: dict  # PretrainConfig or TrainConfig fields, without out/model
     deps: tuple = ()  # ids of the priors this job needs
+    candidates: tuple = ()  # a tuned final run: ({id, point, seed}, ...) it chooses among
 
 
 @dataclass
@@ -139,7 +143,7 @@ def expand(spec: dict) -> Sweep:
             "with `levels`, each level lists its own algos and rewards",
         )
     task = spec.get("task", "arith")
-    task_params = _mapping(spec, "task_params")
+    task_params = mapping(spec, "task_params")
     try:
         make_task(task, **task_params)
     except (ValueError, TypeError) as e:
@@ -147,7 +151,7 @@ def expand(spec: dict) -> Sweep:
     budget = spec.get("budget")
     if not isinstance(budget, int) or isinstance(budget, bool) or budget <= 0:
         raise ConfigError("budget", f"a positive number of completions, got {budget!r}")
-    seeds = _nonempty_list(spec, "seeds", [0])
+    seeds = nonempty_list(spec, "seeds", [0])
     if not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds):
         raise ConfigError("seeds", f"a list of integers, got {seeds!r}")
     if len(set(seeds)) != len(seeds):
@@ -155,55 +159,17 @@ def expand(spec: dict) -> Sweep:
 
     base = {"task": task, "task_params": task_params}
     priors = [
-        _prior_job(label, {**base, **_mapping(spec, "pretrain"), **over}, where)
+        _prior_job(label, {**base, **mapping(spec, "pretrain"), **over}, where)
         for label, over, where in _prior_grid(spec)
     ]
-    _unique([p.labels["prior"] for p in priors], "priors")
+    unique([p.labels["prior"] for p in priors], "priors")
     groups = _levels(spec["levels"]) if "levels" in spec else {None: _methods(spec)}
-    shared = {**base, **_mapping(spec, "train"), "rollout_budget": budget}
-    return Sweep(spec.get("name", "sweep"), priors + _runs(groups, priors, seeds, shared))
+    shared = {**base, **mapping(spec, "train"), "rollout_budget": budget}
+    tune = parse_tune(spec.get("tune"), shared, seeds)
+    return Sweep(spec.get("name", "sweep"), priors + _runs(groups, priors, seeds, shared, tune))
 
 
 # --- expanding and validating the parts -----------------------------------------------
-
-
-def _mapping(spec: dict, key: str) -> dict:
-    value = spec.get(key) or {}
-    if not isinstance(value, dict):
-        raise ConfigError(key, f"expected a mapping of field: value, got {value!r}")
-    return value
-
-
-def _nonempty_list(spec: dict, key: str, default=None, prefix: str = "") -> list:
-    value = spec.get(key, default)
-    if value is None:
-        raise ConfigError(prefix + key, "required: a non-empty list")
-    if not isinstance(value, list) or not value:
-        raise ConfigError(prefix + key, f"the grid is empty: give a non-empty list, got {value!r}")
-    return value
-
-
-def _unique(labels: list[str], key: str) -> None:
-    seen = set()
-    for label in labels:
-        if label in seen:
-            raise ConfigError(key, f"label {label!r} appears twice; give each entry a label")
-        seen.add(label)
-
-
-def _grid(values: dict, where: str) -> list[dict]:
-    """{a: [1, 2], b: 3} -> [{a: 1, b: 3}, {a: 2, b: 3}] (scalars are one-point axes)."""
-    if not isinstance(values, dict):
-        raise ConfigError(where, f"expected a mapping of field: [values], got {values!r}")
-    axes = {k: v if isinstance(v, list) else [v] for k, v in values.items()}
-    for k, v in axes.items():
-        if not v:
-            raise ConfigError(f"{where}.{k}", "the grid is empty: give at least one value")
-    return [dict(zip(axes, combo)) for combo in itertools.product(*axes.values())]
-
-
-def _label(point: dict) -> str:
-    return ",".join(f"{k}={v}" for k, v in point.items())
 
 
 def _prior_grid(spec: dict) -> list[tuple[str, dict, str]]:
@@ -212,7 +178,8 @@ def _prior_grid(spec: dict) -> list[tuple[str, dict, str]]:
     if isinstance(priors, dict):
         if set(priors) != {"grid"}:
             raise ConfigError("priors", "a list of priors or {grid: {field: [values]}}")
-        return [(_label(p) or "prior", p, "priors.grid") for p in _grid(priors["grid"], "priors")]
+        points = grid(priors["grid"], "priors")
+        return [(point_label(p) or "prior", p, "priors.grid") for p in points]
     if not isinstance(priors, list) or not priors:
         raise ConfigError("priors", f"the grid is empty: give a non-empty list, got {priors!r}")
     out = []
@@ -220,7 +187,8 @@ def _prior_grid(spec: dict) -> list[tuple[str, dict, str]]:
         if not isinstance(entry, dict):
             raise ConfigError(f"priors[{i}]", f"expected a mapping, got {entry!r}")
         over = {k: v for k, v in entry.items() if k != "label"}
-        out.append((str(entry.get("label", _label(over) or f"prior{i}")), over, f"priors[{i}]"))
+        name = str(entry.get("label", point_label(over) or f"prior{i}"))
+        out.append((name, over, f"priors[{i}]"))
     return out
 
 
@@ -238,7 +206,7 @@ def _prior_job(label: str, fields: dict, where: str) -> Job:
 
 def _methods(block: dict, prefix: str = "") -> tuple[list[tuple[str, str, dict]], list[str]]:
     """The algos, as (label, preset name, overrides), and the rewards of the spec or a level."""
-    rewards = _nonempty_list(block, "rewards", ["verifier"], prefix)
+    rewards = nonempty_list(block, "rewards", ["verifier"], prefix)
     for i, name in enumerate(rewards):
         if not isinstance(name, str):
             raise ConfigError(f"{prefix}rewards[{i}]", f"a reward name, got {name!r}")
@@ -246,9 +214,9 @@ def _methods(block: dict, prefix: str = "") -> tuple[list[tuple[str, str, dict]]
             get_reward(name)
         except ValueError as e:
             raise ConfigError(f"{prefix}rewards[{i}]", str(e)) from None
-    entries = _nonempty_list(block, "algos", None, prefix)
+    entries = nonempty_list(block, "algos", None, prefix)
     algos = [a for i, entry in enumerate(entries) for a in _algo(entry, f"{prefix}algos[{i}]")]
-    _unique([label for label, _, _ in algos], f"{prefix}algos")
+    unique([label for label, _, _ in algos], f"{prefix}algos")
     return algos, rewards
 
 
@@ -276,7 +244,9 @@ def _factor(algos: list, rewards: list) -> str:
     return "+".join(varies) or "algo"
 
 
-def _runs(groups: dict, priors: list[Job], seeds: list[int], shared: dict) -> list[Job]:
+def _runs(
+    groups: dict, priors: list[Job], seeds: list[int], shared: dict, tune: Tune | None = None
+) -> list[Job]:
     """Run jobs of each group's algos x rewards x priors x seeds; a group is a level (or None
     without levels). A config two levels share is one job labelled with both levels."""
     one_reward = len({r for _, rewards in groups.values() for r in rewards}) == 1
@@ -293,7 +263,12 @@ def _runs(groups: dict, priors: list[Job], seeds: list[int], shared: dict) -> li
                 "reward": reward,
                 "seed": seed,
             }
-            job = _run_job(labels, cfg, prior)
+            if tune is None:
+                job = _run_job(labels, cfg, prior)
+            else:  # candidates on the tuning seeds, then the final run that picks one
+                tried = _candidates(tune, name, labels, cfg, prior)
+                jobs |= {c.id: jobs.get(c.id, c) for c in tried}
+                job = _run_job({**labels, "phase": "final"}, cfg, prior, tried)
             job = jobs.get(job.id, job)  # a config an earlier level already made
             if level is not None:
                 method = {"algo": label, "reward": reward}.get(factor, f"{label}/{reward}")
@@ -301,8 +276,22 @@ def _runs(groups: dict, priors: list[Job], seeds: list[int], shared: dict) -> li
                 job = dataclasses.replace(job, labels={**job.labels, "levels": tags})
             jobs[job.id] = job
     runs = list(jobs.values())
-    _unique_cells(runs)
+    _unique_cells([r for r in runs if r.labels.get("phase") != "tune"])
     return runs
+
+
+def _candidates(tune: Tune, name: str, labels: dict, cfg: dict, prior: Job) -> list[Job]:
+    """One run per tuning configuration x tuning seed, labelled phase "tune"."""
+    return [
+        _run_job(
+            {**labels, "seed": seed, "phase": "tune", "candidate": point},
+            apply(point, {**cfg, "seed": seed}),
+            prior,
+            where="tune",
+        )
+        for point in tune.points(name)
+        for seed in tune.seeds
+    ]
 
 
 def _unique_cells(runs: list[Job]) -> None:
@@ -333,7 +322,7 @@ def _algo(entry, where: str) -> list[tuple[str, str, dict]]:
             f"{where}.{sorted(extra)[0]}", "unknown key; valid: name, params, grid, label"
         )
     params = entry.get("params") or {}
-    points = _grid(entry["grid"], f"{where}.grid") if "grid" in entry else [{}]
+    points = grid(entry["grid"], f"{where}.grid") if "grid" in entry else [{}]
     out = []
     for point in points:
         merged = {**params, **point}
@@ -345,17 +334,19 @@ def _algo(entry, where: str) -> list[tuple[str, str, dict]]:
                 f"{where}.{sub}" if sub else where, str(e).split(": ", 1)[1]
             ) from None
         label = entry.get("label", entry["name"])
-        out.append((f"{label}[{_label(point)}]" if point else label, entry["name"], merged))
+        out.append((f"{label}[{point_label(point)}]" if point else label, entry["name"], merged))
     return out
 
 
-def _run_job(labels: dict, fields: dict, prior: Job) -> Job:
+def _run_job(
+    labels: dict, fields: dict, prior: Job, candidates: list[Job] = (), where: str = "train"
+) -> Job:
     fields = {k: v for k, v in fields.items() if k not in UNHASHED}
     try:
         cfg = build(TrainConfig, fields, where="train")
     except ConfigError as e:
-        raise ConfigError(f"train.{e.field}", str(e).split(": ", 1)[1]) from None
-    _validated(validate_train, cfg, "train")
+        raise ConfigError(f"{where}.{e.field}", str(e).split(": ", 1)[1]) from None
+    _validated(validate_train, cfg, where)
     algo = make_algorithm(cfg.algo, **cfg.algo_params)
     check_pairing(cfg.reward, algo, "rewards")
     try:
@@ -373,7 +364,12 @@ def _run_job(labels: dict, fields: dict, prior: Job) -> Job:
     # The hash sees the algorithm as resolved (preset + overrides), not how it was spelled.
     hashed = {k: v for k, v in config.items() if k not in ("algo", "algo_params", *COSMETIC)}
     hashed |= {"algo_resolved": asdict(algo), "prior_id": prior.id}
-    return Job(job_id("run", hashed), "run", labels, config, (prior.id,))
+    chosen_from = tuple(
+        {"id": c.id, "point": c.labels["candidate"], "seed": c.labels["seed"]} for c in candidates
+    )
+    if chosen_from:
+        hashed["chosen_from"] = [c["id"] for c in chosen_from]
+    return Job(job_id("run", hashed), "run", labels, config, (prior.id,), chosen_from)
 
 
 def _resolved(cfg) -> dict:

@@ -61,8 +61,11 @@ def run_sweep(
         finally:
             pool.close()
     counts = registry.counts(ids)
+    # a failed tuning candidate is a measured outcome (it cannot be chosen), not a missing run
+    needed = {j.id for j in sweep.jobs if j.labels.get("phase") != "tune"}
+    complete = registry.counts(needed)["done"] == len(needed)
     registry.close()
-    if report and counts["done"] == len(ids):
+    if report and complete:
         from priorlab.report import build_report
 
         result = build_report(root)
@@ -105,13 +108,26 @@ def _drive(pending: list[Job], registry: Registry, pool, root: Path, console, qu
                 if len(running) >= pool.workers:
                     break
                 states = [registry.status(d) for d in job.deps]
-                if "failed" in states:
+                tried = [registry.status(c["id"]) for c in job.candidates]  # tuning runs
+                error = (
+                    f"prior {job.deps[0]} failed"
+                    if "failed" in states
+                    else "every tuning candidate failed"
+                    if tried and all(t == "failed" for t in tried)
+                    else None
+                )
+                if error:
                     registry.claim(job.id, owner)
-                    registry.finish(job.id, error=f"prior {job.deps[0]} failed")
+                    registry.finish(job.id, error=error)
                     waiting.remove(job)
                     failed += 1
-                elif all(s == "done" for s in states) and registry.claim(job.id, owner):
-                    deps = {d: str(registry.job_dir(d)) for d in job.deps}
+                elif (
+                    all(s == "done" for s in states)
+                    and all(t in ("done", "failed") for t in tried)
+                    and registry.claim(job.id, owner)
+                ):
+                    needs = [*job.deps, *(c["id"] for c in job.candidates)]
+                    deps = {d: str(registry.job_dir(d)) for d in needs}
                     handle = pool.submit(execute, asdict(job), str(registry.job_dir(job)), deps)
                     running[handle] = job
                     waiting.remove(job)

@@ -33,15 +33,16 @@ def execute(job: dict, job_dir: str, deps: dict[str, str]) -> dict:
     for stale in final.parent.glob(f"{final.name}.tmp-*"):  # left by a crashed attempt
         shutil.rmtree(stale, ignore_errors=True)
     tmp.mkdir(parents=True)
-    error = None
+    error, cell = None, {}
     with (tmp / "log.txt").open("w") as log, contextlib.redirect_stdout(log):
         try:
-            _run(job, tmp, deps)
+            cell = _run(job, tmp, deps)
         except Exception as e:  # reported to the registry, the sweep goes on
             log.write(traceback.format_exc())
             error = f"{type(e).__name__}: {e}".splitlines()[0][:500]
     if error is None:
-        _write_json(tmp / "cell.json", {"run_id": job["id"], "kind": job["kind"], **job["labels"]})
+        labels = {"run_id": job["id"], "kind": job["kind"], **job["labels"], **cell}
+        _write_json(tmp / "cell.json", labels)
         shutil.rmtree(final, ignore_errors=True)
         os.replace(tmp, final)
     return {
@@ -52,19 +53,27 @@ def execute(job: dict, job_dir: str, deps: dict[str, str]) -> dict:
     }
 
 
-def _run(job: dict, out: Path, deps: dict[str, str]) -> None:
+def _run(job: dict, out: Path, deps: dict[str, str]) -> dict:
+    """Run the job into `out`; returns what its cell.json adds to the labels."""
     from priorlab.config import PretrainConfig, TrainConfig, build
 
     if job["kind"] == "prior":
         from priorlab.priors import pretrain
 
         pretrain(build(PretrainConfig, {**job["config"], "out": str(out)}), quiet=True)
-    else:
-        from priorlab.train import train
+        return {}
+    from priorlab.experiments.tuning import apply, choose
+    from priorlab.train import train
 
-        (prior_id,) = job["deps"]
-        cfg = {**job["config"], "out": str(out), "model": deps[prior_id]}
-        train(build(TrainConfig, cfg), quiet=True)
+    (prior_id,) = job["deps"]
+    cfg = {**job["config"], "out": str(out), "model": deps[prior_id]}
+    cell = {}
+    if job.get("candidates"):  # a tuned final run: the best candidate's configuration
+        selection = choose(list(job["candidates"]), deps)
+        _write_json(out / "selection.json", selection)
+        cfg, cell = apply(selection["chosen"], cfg), {"chosen": selection["chosen"]}
+    train(build(TrainConfig, cfg), quiet=True)
+    return cell
 
 
 def _write_json(path: Path, data: dict) -> None:

@@ -1,0 +1,202 @@
+"""One training run's state: config, algorithm, task, policy, seeded streams, evaluations, logs.
+
+`train.py` drives it through the online loop; `offline.py` through SFT, EI and RCRL.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+
+from priorlab.algos import Algorithm, make_algorithm
+from priorlab.config import TrainConfig, check, validate_train
+from priorlab.convergence import dev_point
+from priorlab.errors import ConfigError
+from priorlab.evaluate import sample_table, save_samples, summarize
+from priorlab.models import Policy, load_policy
+from priorlab.rewards import check_pairing, get_reward
+from priorlab.rewards.shaped import RewardOut
+from priorlab.roles import require_role
+from priorlab.rollout import Batch, rollout
+from priorlab.tasks import make_task
+from priorlab.train_utils import MetricsLog, adapt, check_overlong_window, write_json_atomic
+
+EVAL_PROBLEM_SEED = 0  # every run of every algorithm is evaluated on the same test problems
+
+
+class Run:
+    """What one training run holds: config, algorithm, task, policy, seeded streams, logs."""
+
+    def __init__(self, cfg: TrainConfig):
+        validate_train(cfg)
+        self.cfg = cfg
+        self.algo: Algorithm = make_algorithm(cfg.algo, **cfg.algo_params)
+        need = max(self.algo.min_group_size, self.algo.keep_top)
+        check(
+            cfg.group_size >= need,
+            "group_size",
+            f"{cfg.algo} needs group_size >= {need}, got {cfg.group_size}",
+        )
+        per_step = cfg.prompts_per_step * cfg.group_size
+        check(
+            cfg.rollout_budget >= per_step,
+            "rollout_budget",
+            f"must be >= prompts_per_step x group_size = {per_step}, got {cfg.rollout_budget}",
+        )
+        check(
+            self.algo.kind != "online" or cfg.minibatches <= per_step,
+            "minibatches",
+            f"must be <= the rows of one step ({per_step}), got {cfg.minibatches}",
+        )
+        self.lr = cfg.lr if cfg.lr is not None else self.algo.lr
+        self.reward_fn = get_reward(cfg.reward, **cfg.reward_params)
+        check_pairing(cfg.reward, self.algo)
+        self.policy: Policy = load_policy(
+            cfg.model, device=cfg.device, dtype=cfg.dtype, chat=cfg.chat
+        )
+        if getattr(self.reward_fn, "role", None):
+            require_role(self.policy, self.reward_fn.role, cfg.reward)
+        if cfg.lora_rank or cfg.gradient_checkpointing:
+            adapt(self.policy, cfg)
+        self.task_params = cfg.task_params or self.policy.meta.get("task_params", {})
+        self.task = make_task(cfg.task, **self.task_params)
+        torch.manual_seed(cfg.seed)
+        self.gen = torch.Generator().manual_seed(cfg.seed)
+        self.rng = random.Random(cfg.seed)
+        try:
+            self.pool = self.task.problems("train", cfg.train_problems, seed=cfg.seed + 1)
+        except ValueError as e:
+            raise ConfigError("train_problems", str(e)) from None
+        if self.algo.overlong_cache:
+            check_overlong_window(self.algo, cfg, self.pool, self.policy.tokenizer)
+        try:
+            self.test = self.task.problems(
+                "test",
+                cfg.eval_problems,
+                seed=EVAL_PROBLEM_SEED,
+                require_skills=tuple(cfg.eval_require),
+            )
+        except ValueError as e:
+            raise ConfigError("eval_problems", str(e)) from None
+        try:
+            self.dev = (
+                self.task.problems("dev", cfg.dev_problems, seed=EVAL_PROBLEM_SEED)
+                if cfg.dev_every
+                else []
+            )
+        except ValueError as e:
+            raise ConfigError("dev_problems", str(e)) from None
+        self.tables: dict = {}  # tag -> the per-sample table of that evaluation
+        self.dev_curve: list[dict] = []
+        self.order: list[int] = []
+        self.dir = Path(cfg.out)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(
+            self.dir / "config.json", {**asdict(cfg), "algo_resolved": asdict(self.algo)}
+        )
+        self.log = MetricsLog(self.dir, tensorboard=cfg.tensorboard)
+        self.samples_used = 0
+        self.tokens_used = 0
+        self.step = 0
+        self.prefix: list[int] | None = None  # prompt condition at test time (RCRL)
+
+    def next_problems(self, n: int) -> list:
+        """The next n training problems, cycling through seeded shuffles of the pool."""
+        out = []
+        while len(out) < n:
+            if not self.order:
+                self.order = torch.randperm(len(self.pool), generator=self.gen).tolist()
+            out.append(self.pool[self.order.pop()])
+        return out
+
+    def sample(self, problems: list, group_size: int, prefix=None) -> Batch:
+        """Rollout and score: rewards, raw correctness, extracted answers; counts the budget."""
+        cfg = self.cfg
+        batch = rollout(
+            self.policy,
+            problems,
+            group_size=group_size,
+            max_new_tokens=cfg.max_new_tokens,
+            generator=self.gen,
+            temperature=cfg.temperature,
+            top_p=cfg.top_p,
+            prefix=prefix,
+        )
+        verdicts = [self.task.verify(p, t) for p, t in zip(batch.problems, batch.texts)]
+        out = self.reward_fn(
+            batch.problems,
+            batch.texts,
+            verdicts,
+            rng=self.rng,
+            task=self.task,
+            group_ids=batch.group_ids,
+            samples=batch.samples,
+            policy=self.policy,
+            temperature=self.cfg.temperature,
+        )
+        out = out if isinstance(out, RewardOut) else RewardOut(out)
+        batch.rewards = torch.tensor(out.rewards, dtype=torch.float32)
+        batch.extra.update(out.extra)
+        batch.roles, batch.metrics = out.roles, out.metrics
+        batch.correct = torch.tensor([v.correct for v in verdicts])
+        batch.parsed = torch.tensor([v.parsed for v in verdicts])
+        batch.answers = [v.answer for v in verdicts]
+        self.samples_used += len(batch)
+        self.tokens_used += int(batch.samples.lengths.sum())
+        return batch
+
+    def evaluate(self, tag: str) -> dict:
+        """Sample the test problems, save the per-sample table, return eval/* metrics."""
+        cfg = self.cfg
+        gen = torch.Generator().manual_seed(cfg.seed + 7919)  # same draws whatever was trained
+        table = sample_table(
+            self.policy,
+            self.task,
+            self.test,
+            n=cfg.eval_samples,
+            max_new_tokens=cfg.max_new_tokens,
+            generator=gen,
+            temperature=cfg.eval_temperature,
+            prefix=self.prefix,
+        )
+        if getattr(self.reward_fn, "model", None) is not None:  # a trained ORM: rerank@k
+            by_id = {p.id: p for p in self.test}
+            problems = [by_id[i] for i in table["problem_id"]]
+            table["score"] = self.reward_fn.score_texts(
+                problems, table["completion"], self.policy.tokenizer
+            )
+        save_samples(table, self.dir / f"samples_{tag}.parquet")
+        self.tables[tag] = table
+        return summarize(table, seed=cfg.seed)
+
+    def dev_checkpoint(self, *, due: bool = True) -> None:
+        """Dev pass@1 now, when dev_every completions have passed since the last point
+        (`due=False`: unless the last point is already at the current count)."""
+        cfg, last = self.cfg, self.dev_curve[-1]["samples"] if self.dev_curve else None
+        if not cfg.dev_every or last == self.samples_used:
+            return
+        if due and last is not None and self.samples_used < last + cfg.dev_every:
+            return
+        gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + len(self.dev_curve) + 1)
+        table = sample_table(
+            self.policy,
+            self.task,
+            self.dev,
+            n=cfg.dev_samples,
+            max_new_tokens=cfg.max_new_tokens,
+            generator=gen,
+            temperature=cfg.eval_temperature,
+            greedy=False,
+            prefix=self.prefix,
+        )
+        point = {"samples": self.samples_used, **dev_point(table)}
+        self.dev_curve.append(point)
+        self.record({"dev/pass@1": point["pass@1"], "dev/se": point["se"]})
+
+    def record(self, row: dict) -> None:
+        self.log.log(
+            {"step": self.step, "samples": self.samples_used, "tokens": self.tokens_used, **row}
+        )
