@@ -95,6 +95,11 @@ class TrainConfig:
     eval_samples: int = doc(16, "Samples per test problem (n of pass@k).")
     eval_temperature: float = doc(1.0, "Sampling temperature for evaluation.")
     eval_every: int = doc(0, "Evaluate on test every N steps (0: only before and after training).")
+    test_eval: bool = doc(
+        True,
+        "Evaluate on test before and after training (false for a tuning candidate: it is "
+        "judged on dev only and never sees the test problems).",
+    )
     dev_every: int = doc(
         0,
         "Evaluate on the dev split (disjoint from train and test) every N completions, and "

@@ -30,8 +30,9 @@ from priorlab.train_utils import (
 def train(cfg: TrainConfig, *, quiet: bool = False) -> dict:
     """Train one algorithm from a prior; returns the final summary (also in summary.json)."""
     run = Run(cfg)
-    initial = run.evaluate("initial")
-    run.record({f"{k}": v for k, v in initial.items()})
+    initial = run.evaluate("initial") if cfg.test_eval else {}
+    if initial:
+        run.record(initial)
     run.dev_checkpoint()
     with progress(quiet) as bar:
         job = bar.add_task(f"{cfg.algo}", total=cfg.rollout_budget)
@@ -47,8 +48,9 @@ def train(cfg: TrainConfig, *, quiet: bool = False) -> dict:
 
             OFFLINE_LOOPS[run.algo.kind](run, after_step)
     run.dev_checkpoint(due=False)  # the curve ends where training did
-    final = run.evaluate("final")
-    run.record(final)
+    final = run.evaluate("final") if cfg.test_eval else {}
+    if final:
+        run.record(final)
     run.policy.meta = {**run.policy.meta, "condition_prefix": run.prefix}
     run.policy.save(run.dir / "policy")
     run.log.close()
@@ -60,8 +62,9 @@ def train(cfg: TrainConfig, *, quiet: bool = False) -> dict:
         "steps": run.step,
         "initial": initial,
         "final": final,
-        "vs_prior": vs_prior(run.tables["initial"], run.tables["final"]),
     }
+    if cfg.test_eval:
+        summary["vs_prior"] = vs_prior(run.tables["initial"], run.tables["final"])
     if cfg.dev_every:
         summary["dev"] = {
             "problems": len(run.dev),

@@ -37,7 +37,8 @@ def test_a_tuned_spec_expands_to_candidates_and_final_runs_that_depend_on_them()
     for job in final:
         ids = {c["id"] for c in job.candidates}
         mine = {j.id for j in tune if j.labels["algo"] == job.labels["algo"]}
-        assert ids == mine and job.config["seed"] in (0, 1)
+        assert ids == mine and job.config["seed"] in (0, 1) and job.config["test_eval"]
+    assert not any(j.config["test_eval"] for j in tune)  # candidates are judged on dev only
     # both final seeds of one method share the same candidates (tuned once)
     grpo = [j for j in final if j.labels["algo"] == "grpo"]
     assert grpo[0].candidates == grpo[1].candidates
@@ -109,6 +110,8 @@ def test_a_tuned_sweep_records_a_diverged_candidate_and_never_chooses_it(tmp_pat
     }
     cell = json.loads((tmp_path / "runs" / final.id / "cell.json").read_text())
     assert cell["phase"] == "final" and cell["chosen"] == {"lr": 1e-3}
+    done = [c["id"] for c in final.candidates if c["point"]["lr"] == 1e-3][0]
+    assert not list((tmp_path / "runs" / done).glob("samples_*.parquet"))  # never saw test
     config = json.loads((tmp_path / "runs" / final.id / "config.json").read_text())
     assert config["lr"] == 1e-3 and config["seed"] == 0
     assert (tmp_path / "report.json").is_file()  # the failed candidate does not block it

@@ -27,6 +27,11 @@ varies ("algo", "reward", or "algo+reward") and method is the run's value of it;
 decomposes each level's variance on method x prior. A run two levels share (grpo + verifier
 above) runs once and is labelled with both.
 
+A `tune` block (experiments/tuning.py) gives every method x prior the same hyper-parameter
+grid on the dev split; each final run then picks its best candidate:
+
+    tune: {seeds: [1000], grid: {lr: [3.0e-5, 1.0e-4, 3.0e-4]}}
+
 `expand` turns a spec into jobs: one per prior (pretraining) and one per run (training),
 each with an id that hashes its fully resolved config (the preset's fields included), so a
 run is never computed twice. Every field is validated here, before any job starts.
@@ -285,7 +290,7 @@ def _candidates(tune: Tune, name: str, labels: dict, cfg: dict, prior: Job) -> l
     return [
         _run_job(
             {**labels, "seed": seed, "phase": "tune", "candidate": point},
-            apply(point, {**cfg, "seed": seed}),
+            apply(point, {**cfg, "seed": seed, "test_eval": False}),
             prior,
             where="tune",
         )
