@@ -241,3 +241,18 @@ def test_a_diverging_run_stops_with_a_clear_error_and_saves_no_weights(tiny_prio
         train(small(tiny_prior, tmp_path / "r", algo="grpo", lr=1e30), quiet=True)
     assert not (tmp_path / "r" / "policy").exists()
     assert not (tmp_path / "r" / "summary.json").exists()
+
+
+def test_the_priors_evaluation_is_drawn_once_and_read_back(tiny_prior, tmp_path):
+    import pandas as pd
+
+    a = train(small(tiny_prior, tmp_path / "a", algo="grpo", seed=5), quiet=True)
+    kept = list((tiny_prior / "evals").glob("*.parquet"))
+    assert kept  # the first run left its draw in the prior's directory
+    b = train(small(tiny_prior, tmp_path / "b", algo="ppo", seed=5), quiet=True)
+    assert a["initial"] == b["initial"]
+    first = pd.read_parquet(tmp_path / "a" / "samples_initial.parquet")
+    assert first.equals(pd.read_parquet(tmp_path / "b" / "samples_initial.parquet"))
+    # a different seed draws other samples, kept apart
+    train(small(tiny_prior, tmp_path / "c", algo="grpo", seed=6), quiet=True)
+    assert len(list((tiny_prior / "evals").glob("*.parquet"))) == len(kept) + 1

@@ -173,7 +173,7 @@ def report_(
     if n_boot < 1:
         raise PriorlabError(f"n_boot: must be >= 1, got {n_boot}")
     result = build_report(runs_dir, n_boot=n_boot, seed=seed)
-    typer.echo(result["verdict"])
+    typer.echo(result["verdict_line"])
     typer.echo(f"wrote {runs_dir / 'report.html'}, report.json, report.md")
 
 

@@ -5,10 +5,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import json
+import os
 import random
 from dataclasses import asdict
 from pathlib import Path
 
+import pandas as pd
 import torch
 
 from priorlab.algos import Algorithm, make_algorithm
@@ -24,6 +29,7 @@ from priorlab.rollout import Batch, rollout
 from priorlab.tasks import make_task
 from priorlab.train_utils import MetricsLog, adapt, check_overlong_window, write_json_atomic
 
+CACHE_MAX_BYTES = 64 * 2**20  # priors whose initial evaluation is kept (the built-in sizes)
 EVAL_PROBLEM_SEED = 0  # every run of every algorithm is evaluated on the same test problems
 
 
@@ -152,17 +158,22 @@ class Run:
         """Sample the test problems, save the per-sample table, return eval/* metrics."""
         cfg = self.cfg
         gen = torch.Generator().manual_seed(cfg.seed + 7919)  # same draws whatever was trained
-        table = sample_table(
-            self.policy,
-            self.task,
-            self.test,
-            n=cfg.eval_samples,
-            max_new_tokens=cfg.max_new_tokens,
-            generator=gen,
-            temperature=cfg.eval_temperature,
-            prefix=self.prefix,
-        )
-        if getattr(self.reward_fn, "model", None) is not None:  # a trained ORM: rerank@k
+
+        def draw():
+            return sample_table(
+                self.policy,
+                self.task,
+                self.test,
+                n=cfg.eval_samples,
+                max_new_tokens=cfg.max_new_tokens,
+                generator=gen,
+                temperature=cfg.eval_temperature,
+                prefix=self.prefix,
+            )
+
+        scored = getattr(self.reward_fn, "model", None) is not None
+        table = draw() if tag != "initial" or scored else self.prior_table(draw)
+        if scored:  # a trained ORM: rerank@k
             by_id = {p.id: p for p in self.test}
             problems = [by_id[i] for i in table["problem_id"]]
             table["score"] = self.reward_fn.score_texts(
@@ -171,6 +182,35 @@ class Run:
         save_samples(table, self.dir / f"samples_{tag}.parquet")
         self.tables[tag] = table
         return summarize(table, seed=cfg.seed)
+
+    def prior_table(self, draw) -> pd.DataFrame:
+        """The prior's test table, drawn once per (weights, problems, n, seed, settings,
+        threads) and kept in the prior's directory (evals/): every run of a sweep from one
+        prior and seed draws the very same samples, so the others read them back."""
+        cfg = self.cfg
+        weights = Path(cfg.model) / "model.safetensors"
+        if not weights.is_file() or weights.stat().st_size > CACHE_MAX_BYTES:
+            return draw()
+        key = {
+            "weights": hashlib.sha1(weights.read_bytes()).hexdigest(),
+            "problems": [p.id for p in self.test],
+            "n": cfg.eval_samples,
+            "max_new_tokens": cfg.max_new_tokens,
+            "temperature": cfg.eval_temperature,
+            "seed": cfg.seed,
+            "threads": torch.get_num_threads(),
+        }
+        digest = hashlib.sha1(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
+        path = Path(cfg.model) / "evals" / f"{digest}.parquet"
+        if path.is_file():
+            return pd.read_parquet(path)
+        table = draw()
+        with contextlib.suppress(OSError):  # a read-only prior: nothing kept, nothing lost
+            path.parent.mkdir(exist_ok=True)
+            tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+            table.to_parquet(tmp, index=False)
+            os.replace(tmp, path)
+        return table
 
     def dev_checkpoint(self, *, due: bool = True) -> None:
         """Dev pass@1 now, when dev_every completions have passed since the last point

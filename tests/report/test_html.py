@@ -62,3 +62,12 @@ def test_chromium_screenshot_and_figures_load(tmp_path, sweep, report):
     loaded = re.search(r'data-images-loaded="(\d+)"', dom)
     assert loaded, "the page's load script did not run"
     assert int(loaded.group(1)) == n_images
+
+
+def test_chromium_loads_the_protocol_report(tmp_path, protocol_sweep, protocol_report):
+    """The checklist, the collapse warning and the budget figure render offline too."""
+    url = (protocol_sweep / "report.html").as_uri()
+    dom = chromium(tmp_path, "protocol", "--virtual-time-budget=5000", "--dump-dom", url)
+    loaded = re.search(r'data-images-loaded="(\d+)"', dom)
+    assert loaded and int(loaded.group(1)) == len(FIGURES) + 1  # + fig-budget
+    assert '<ul class="protocol" id="protocol">' in dom and 'id="collapsed"' in dom

@@ -16,7 +16,8 @@ from .conftest import ENTROPY_A, ENTROPY_B, FINAL, INITIAL, N, samples_table, wr
 SECTIONS = {
     "n_samples", "n_problems", "ks", "n_boot", "seed", "runs", "headline", "variance",
     "variance_rl", "verdict", "levels", "pairwise", "pass_at_k", "selection", "entropy",
-    "learning_curves", "reward_vs_accuracy",
+    "learning_curves", "reward_vs_accuracy", "verdict_line", "protocol", "verdict_vs_budget",
+    "clipping", "run_status", "status_counts", "tuning",
 }  # fmt: skip
 
 

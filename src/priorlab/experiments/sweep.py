@@ -69,7 +69,7 @@ def run_sweep(
         from priorlab.report import build_report
 
         result = build_report(root)
-        console.print(f"[bold]verdict[/]: {result['verdict']}")
+        console.print(f"[bold]verdict[/]: {result['verdict_line']}")
         console.print(
             f"report: {root / 'report.html'}  (open it in a browser; data in report.json)"
         )

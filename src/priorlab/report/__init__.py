@@ -1,7 +1,8 @@
 """The sweep report: does the algorithm matter, or does the prior set the ceiling?
 
-build_report(sweep_dir) reads the finished runs of a sweep (runs/<run_id>/ with summary.json;
-see report/load.py) and writes SWEEP/report.json, SWEEP/report.md and a self-contained
+build_report(sweep_dir) reads the finished final runs of a sweep (runs/<run_id>/ with
+summary.json; "tune" runs of a tuned sweep only feed "tuning" and "protocol"; see
+report/load.py) and writes SWEEP/report.json, SWEEP/report.md and a self-contained
 SWEEP/report.html (figures inlined as base64 PNG). It never reruns training.
 
 report.json (sort_keys, indent 2, floats rounded to 6 decimals; byte-identical for equal
@@ -24,6 +25,19 @@ variance, variance_rl, pairwise, levels.
   seeds within each algo x prior cell.
 - verdict: "the algorithm explains X% of the variance in pass@1, the prior Y% (interaction
   Z%, seed W%)", from "variance".
+- verdict_line: the verdict as printed: prefixed "exploratory (fails: converged, seeds, ...): "
+  when protocol.exploratory, else equal to verdict.
+- protocol: {checks [{name, ok (true, false, or null: not measured), detail}], exploratory}
+  with checks, in order: "tuned" (the sweep had tuning runs; detail: the fields varied and
+  seeds per candidate), "converged" (every run's convergence status is "converged"), "clipping
+  active" (every algo that logs clip fractions has active true), "seeds" (>= 5 seeds in every
+  algo x prior cell), "no collapse" (no run's vs_prior is "collapsed"), "large k" (n_samples
+  >= 256, the pass@k crossover regime of Yue et al. 2025); exploratory: any check not true.
+- verdict_vs_budget: null when no run's summary.json has a dev curve; else {n_runs,
+  without_dev [run_id], points [{samples, mean, dropped, shares {algo, prior, interaction,
+  seed: share or null}}]}: the "variance" ANOVA (point estimates, no bootstrap) on run-level
+  dev pass@1 at each checkpoint budget b, each run's last dev point with samples <= b; b ranges
+  over the runs' checkpoints up to the earliest last one. Runs without a dev curve are left out.
 - levels: [] unless the sweep has levels (experiments/spec.py); then one entry per level,
   sorted by name: {level, factor ("algo", "reward" or "algo+reward": what the level varies),
   methods (the values of that factor), n_runs, dropped, sum_sq, df, shares {method, prior,
@@ -41,6 +55,19 @@ variance, variance_rl, pairwise, levels.
   run's prior already solved; share pooled over seeds, new_mean the mean count over seeds.
 - entropy: {algo: {a, b, r2, n_points, ceiling}}: R = -a exp(H) + b fitted on training rows
   with policy/entropy and reward/mean (Cui et al. 2025); algos with < 3 points are left out.
+- clipping: [{algo, n_runs, clipfrac_low, clipfrac_high, clipfrac, updates, active}] per
+  algo: the policy/clipfrac* (and policy/updates: optimiser steps per rollout batch) of its
+  training rows, mean over steps then over the n_runs runs that log a clip fraction; active =
+  clipfrac > 0; an algo that logs none (no clipped loss, or older runs) has nulls.
+- run_status: [{run_id, algo, prior, seed, convergence, change, ci, tol, vs_prior, gain,
+  gain_ci}] per run, from its summary.json: convergence (a status, "converged" ... "too few
+  points") of dev pass@1 over the last third of the budget, with the fitted change, its 95% CI
+  and tolerance; vs_prior ("gained", "unchanged", "collapsed") of final minus initial test
+  pass@1, paired per problem, with its 95% CI; null when the run did not measure it.
+- status_counts: {algo: {status: runs}} over both statuses of run_status (0s included).
+- tuning: null for an untuned sweep; else [{algo, prior, reward, rule, candidates [{run_id,
+  params, seed, score, status}], chosen, score}], one per algo x prior x reward, read from its
+  final runs' selection.json.
 - learning_curves: [{algo, prior, points [{samples, accuracy, n_seeds}]}]: task/accuracy
   against completions consumed, mean over the seeds that log that samples value.
 - reward_vs_accuracy: [{algo, n_runs, reward_first, reward_last, accuracy_first,
@@ -57,10 +84,18 @@ from pathlib import Path
 
 import numpy as np
 
-from priorlab.report import figures, render, sections
-from priorlab.report.load import Run, finished_runs, load_tables, run_metrics, training_rows
+from priorlab.report import diagnostics, figures, protocol, render, sections
+from priorlab.report.load import (
+    Run,
+    finished_runs,
+    load_tables,
+    run_metrics,
+    run_summary,
+    training_rows,
+    tuning_runs,
+)
 
-__all__ = ["Run", "build_report", "finished_runs", "run_metrics", "training_rows"]
+__all__ = ["Run", "build_report", "finished_runs", "run_metrics", "training_rows", "tuning_runs"]
 
 DIGITS = 6
 FIGURES = (  # (img id, caption), in the order build_report draws them
@@ -73,6 +108,8 @@ FIGURES = (  # (img id, caption), in the order build_report draws them
     ("fig-entropy", "Reward against policy entropy with the fit R = -a exp(H) + b"),
     ("fig-learning", "task/accuracy against completions consumed"),
 )
+# drawn after FIGURES, only when verdict_vs_budget has a share to draw
+BUDGET_FIGURE = ("fig-budget", "Share of the variance in dev pass@1 against completions consumed")
 
 
 def _clean(obj):
@@ -105,6 +142,19 @@ def build_report(sweep_dir: str | Path, *, n_boot: int = 1000, seed: int = 0) ->
     variance_rl = sections.variance(tables, rng=rng, n_boot=n_boot, rl_only=True)
     pairwise = sections.pairwise(tables, rng=rng, n_boot=n_boot)
     levels = sections.levels(tables, rng=rng, n_boot=n_boot)
+    summaries = {run.run_id: run_summary(run) for run in runs}
+    clipping = diagnostics.clipping(runs)
+    run_status = diagnostics.run_status(runs, summaries)
+    tuning = protocol.tuning(runs)
+    checklist = protocol.protocol(
+        n_samples=tables.n,
+        runs=[run.cell() for run in runs],
+        run_status=run_status,
+        clipping=clipping,
+        tuning=tuning,
+        tune_runs=tuning_runs(sweep_dir),
+    )
+    verdict = sections.verdict(variance["shares"])
     report = {
         "n_samples": tables.n,
         "n_problems": len(tables.problem_ids),
@@ -115,7 +165,10 @@ def build_report(sweep_dir: str | Path, *, n_boot: int = 1000, seed: int = 0) ->
         "headline": headline,
         "variance": variance,
         "variance_rl": variance_rl,
-        "verdict": sections.verdict(variance["shares"]),
+        "verdict": verdict,
+        "verdict_line": protocol.verdict_line(verdict, checklist),
+        "protocol": checklist,
+        "verdict_vs_budget": diagnostics.verdict_vs_budget(runs, summaries),
         "levels": levels,
         "pairwise": pairwise,
         "pass_at_k": sections.pass_at_k(tables),
@@ -123,6 +176,10 @@ def build_report(sweep_dir: str | Path, *, n_boot: int = 1000, seed: int = 0) ->
         "entropy": sections.entropy(points),
         "learning_curves": sections.learning_curves(runs),
         "reward_vs_accuracy": sections.reward_vs_accuracy(runs),
+        "clipping": clipping,
+        "run_status": run_status,
+        "status_counts": diagnostics.status_counts(run_status),
+        "tuning": tuning,
     }
     report = _clean(report)
     _write(sweep_dir / "report.json", json.dumps(report, sort_keys=True, indent=2) + "\n")
@@ -138,6 +195,9 @@ def build_report(sweep_dir: str | Path, *, n_boot: int = 1000, seed: int = 0) ->
         figures.learning_curves(report["learning_curves"]) if has_curves else None,
     ]
     pictures = [(fig_id, caption, png) for (fig_id, caption), png in zip(FIGURES, drawn)]
+    budget = report["verdict_vs_budget"]
+    if budget and any(v is not None for p in budget["points"] for v in p["shares"].values()):
+        pictures.append((*BUDGET_FIGURE, figures.budget_shares(budget)))
     _write(sweep_dir / "report.html", render.page(report, pictures))
     return report
 

@@ -134,3 +134,20 @@ def learning_curves(section: list[dict]) -> str:
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize="small")
     return _png(fig)
+
+
+def budget_shares(section: dict) -> str:
+    """(f) share of the variance in dev pass@1 per term against completions consumed: does
+    the verdict still move at the end of the budget?"""
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    xs = [point["samples"] for point in section["points"]]
+    for term in ("algo", "prior", "interaction", "seed"):
+        ys = [point["shares"][term] for point in section["points"]]
+        if any(y is not None for y in ys):
+            ys = [np.nan if y is None else y for y in ys]
+            ax.plot(xs, ys, marker="o", label=term)
+    ax.set_xlabel("samples (completions consumed)")
+    ax.set_ylabel("share of SS_total (dev pass@1)")
+    ax.set_ylim(0, 1.05)
+    ax.legend(fontsize="small")
+    return _png(fig)

@@ -1,12 +1,16 @@
 """Reading a sweep directory: finished runs, their per-problem metrics and training logs.
 
 A run is finished when `runs/<run_id>/summary.json` exists (it is written last, atomically);
-other run directories are ignored. Nothing here reruns training or sampling.
+other run directories are ignored. A run's cell.json may carry a "phase": "tune" runs are
+hyper-parameter candidates of a tuned sweep (tuning_runs), "final" runs (or no phase: an
+untuned sweep) are the ones the report analyses (finished_runs). Nothing here reruns
+training or sampling.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,6 +21,7 @@ from priorlab.errors import DataError, PriorlabError
 from priorlab.evaluate import ks_for, load_samples, per_problem
 
 CELL_KEYS = ("run_id", "algo", "prior", "seed")
+PHASES = ("tune", "final")  # cell.json's "phase"; absent means "final" (an untuned sweep)
 STAGES = {"initial": "samples_initial.parquet", "final": "samples_final.parquet"}
 
 
@@ -31,6 +36,11 @@ class Run:
     path: Path
     # {level: {"factor", "method"}} of a sweep with levels (see experiments/spec.py), else {}
     levels: dict = field(default_factory=dict, compare=False)
+    # "tune" (a hyper-parameter candidate) or "final"
+    phase: str = field(default="final", compare=False)
+    reward: str | None = field(default=None, compare=False)  # cell.json's reward label, if any
+    # the candidate's hyper-parameters (tune) or the chosen ones (final of a tuned sweep), else {}
+    params: dict = field(default_factory=dict, compare=False)
 
     def cell(self) -> dict:
         """The run's identity as stored in report.json (no paths)."""
@@ -38,30 +48,20 @@ class Run:
 
 
 def finished_runs(sweep_dir: str | Path) -> list[Run]:
-    """Every finished run under `sweep_dir/runs`, sorted; raises PriorlabError when none is."""
-    runs_dir = Path(sweep_dir) / "runs"
-    runs = []
-    for run_dir in sorted(runs_dir.iterdir()) if runs_dir.is_dir() else []:
-        if not (run_dir / "summary.json").is_file():
-            continue
-        cell_path = run_dir / "cell.json"
-        try:
-            cell = json.loads(cell_path.read_text())
-        except (OSError, json.JSONDecodeError) as err:
-            raise DataError(f"{cell_path}: cannot read the run's cell ({err})") from None
-        missing = [key for key in CELL_KEYS if key not in cell]
-        if missing:
-            raise DataError(f"{cell_path}: lacks keys {missing}; required: {list(CELL_KEYS)}")
-        algo, prior, seed, run_id = (cell[key] for key in ("algo", "prior", "seed", "run_id"))
-        levels = _levels(cell.get("levels", {}), cell_path)
-        runs.append(Run(str(algo), str(prior), int(seed), str(run_id), run_dir, levels))
+    """Every finished final run under `sweep_dir/runs`, sorted (tune runs left out); raises
+    PriorlabError when there is none."""
+    every = _finished(Path(sweep_dir) / "runs")
+    runs = [run for run in every if run.phase == "final"]
     if not runs:
+        tuning = len(every) - len(runs)
+        waiting = f"; {tuning} tuning runs are done, the final runs follow them" if tuning else ""
         raise PriorlabError(
-            f"{runs_dir}: no finished runs (a run is finished when runs/<run_id>/summary.json "
-            "exists); run the sweep first, or point at the sweep directory"
+            f"{Path(sweep_dir) / 'runs'}: no finished runs (a run is finished when "
+            f"runs/<run_id>/summary.json exists){waiting}; run the sweep first, or point at the "
+            "sweep directory"
         )
     seen: dict[tuple, str] = {}
-    for run in sorted(runs):
+    for run in runs:
         key = (run.algo, run.prior, run.seed)
         if key in seen:
             raise DataError(
@@ -69,7 +69,75 @@ def finished_runs(sweep_dir: str | Path) -> list[Run]:
                 f"prior={run.prior!r}, seed={run.seed}; each cell needs a distinct seed"
             )
         seen[key] = run.run_id
+    return runs
+
+
+def tuning_runs(sweep_dir: str | Path) -> list[Run]:
+    """The finished "tune" runs (hyper-parameter candidates) of a tuned sweep, sorted."""
+    return [run for run in _finished(Path(sweep_dir) / "runs") if run.phase == "tune"]
+
+
+def _finished(runs_dir: Path) -> list[Run]:
+    """Every run directory with a summary.json, of either phase, sorted."""
+    runs = []
+    for run_dir in sorted(runs_dir.iterdir()) if runs_dir.is_dir() else []:
+        if not (run_dir / "summary.json").is_file():
+            continue
+        cell_path = run_dir / "cell.json"
+        cell = _read_json(cell_path, "the run's cell")
+        missing = [key for key in CELL_KEYS if key not in cell]
+        if missing:
+            raise DataError(f"{cell_path}: lacks keys {missing}; required: {list(CELL_KEYS)}")
+        phase = cell.get("phase", "final")
+        if phase not in PHASES:
+            raise DataError(f"{cell_path}: phase={phase!r}; valid: {list(PHASES)} or absent")
+        params = cell.get("candidate" if phase == "tune" else "chosen") or {}
+        if not isinstance(params, dict):
+            raise DataError(f"{cell_path}: `candidate`/`chosen` must map fields to values")
+        algo, prior, seed, run_id = (cell[key] for key in ("algo", "prior", "seed", "run_id"))
+        levels = _levels(cell.get("levels", {}), cell_path)
+        reward = None if cell.get("reward") is None else str(cell["reward"])
+        runs.append(
+            Run(
+                str(algo),
+                str(prior),
+                int(seed),
+                str(run_id),
+                run_dir,
+                levels,
+                phase,
+                reward,
+                params,
+            )
+        )
     return sorted(runs)
+
+
+def _read_json(path: Path, what: str):
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as err:
+        raise DataError(f"{path}: cannot read {what} ({err})") from None
+
+
+def run_summary(run: Run) -> dict:
+    """The run's summary.json (its optional "dev", "convergence" and "vs_prior"); {} if empty."""
+    summary = _read_json(run.path / "summary.json", "the run's summary")
+    if not isinstance(summary, dict):
+        raise DataError(f"{run.path / 'summary.json'}: must hold a JSON object")
+    return summary
+
+
+def run_selection(run: Run) -> dict | None:
+    """The selection.json of a final run of a tuned sweep (its candidates and the chosen
+    hyper-parameters), or None when the run has none."""
+    path = run.path / "selection.json"
+    if not path.is_file():
+        return None
+    selection = _read_json(path, "the tuning selection")
+    if not isinstance(selection, dict) or not isinstance(selection.get("candidates", []), list):
+        raise DataError(f"{path}: must be an object with a `candidates` list")
+    return selection
 
 
 def _levels(levels, cell_path: Path) -> dict:
@@ -106,6 +174,12 @@ def run_metrics(run_dir: str | Path, stage: str = "final", *, seed: int = 0) -> 
     entropy = samples[~greedy.fillna(False).astype(bool)].groupby("problem_id")["entropy"].mean()
     table["entropy"] = table["problem_id"].map(entropy).astype(float)
     return table
+
+
+def number(value) -> float | None:
+    """value as a float when it is a finite number (not a bool), else None."""
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    return float(value) if ok else None
 
 
 def training_rows(run_dir: str | Path) -> list[dict]:

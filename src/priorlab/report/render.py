@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import html
 
+from priorlab.report.diagnostics import CONVERGENCE, VS_PRIOR
+from priorlab.report.protocol import ADVICE, collapse_list
 from priorlab.report.sections import LEVEL_TERMS
 
 TITLE = "priorlab sweep report"
@@ -28,7 +30,19 @@ th, td { border: 1px solid #bbb; padding: 0.25em 0.6em; text-align: right; }
 th { background: #eee; } td:first-child, td:nth-child(2) { text-align: left; }
 figure { margin: 1.5em 0; } img { max-width: 100%; }
 .verdict { font-size: 1.2em; font-weight: bold; }
+.protocol { list-style: none; padding-left: 0.5em; } .protocol .mark { font-weight: bold; }
+.ok .mark { color: #1a7f37; } .fail .mark, .alert, td.alert { color: #b00020; }
+.unknown .mark { color: #9a6700; } .alert, td.alert { font-weight: bold; }
 </style>"""
+COLLAPSED = "COLLAPSED below its prior"
+STATUSES = (*CONVERGENCE, *VS_PRIOR)
+ALERT = ' class="alert"'  # the table cell of a collapsed run
+# check["ok"] -> (markdown box, word, html mark)
+MARKS = {
+    True: ("[x]", "ok", "\u2713"),
+    False: ("[ ]", "FAIL", "\u2717"),
+    None: ("[ ]", "not measured", "?"),
+}
 
 
 def _num(value, digits: int = 3) -> str:
@@ -129,6 +143,7 @@ def tables(report: dict) -> list[tuple[str, list[str], list[list[str]]]]:
             ["term", "all algorithms", "RL only (no sft)"],
             variance,
         ),
+        *budget_table(report.get("verdict_vs_budget")),
         (
             "Pairwise: difference a - b in final pass@1, pooled over priors",
             ["a", "b", "pairs", "diff", "95% CI", "p", "p (Holm)"],
@@ -152,12 +167,127 @@ def tables(report: dict) -> list[tuple[str, list[str], list[list[str]]]]:
             ["algo", "runs", "reward", "accuracy", "reward up, accuracy down"],
             truth,
         ),
+        *protocol_tables(report),
     ]
+
+
+def _pct(value) -> str:
+    return "n/a" if value is None else f"{100 * value:.1f}%"
+
+
+def _pair(pair: list | None) -> str:
+    return "" if pair is None else f" [{pair[0]:+.3f}, {pair[1]:+.3f}]"
+
+
+def _params(params: dict) -> str:
+    return ", ".join(f"{name}={value}" for name, value in sorted(params.items())) or "defaults"
+
+
+def budget_table(section: dict | None) -> list[tuple[str, list[str], list[list[str]]]]:
+    """The verdict against the budget, or nothing when no run logged a dev curve."""
+    if section is None:
+        return []
+    terms = ("algo", "prior", "interaction", "seed")
+    rows = [
+        [f"{p['samples']:g}", _num(p["mean"]), *(_pct(p["shares"][t]) for t in terms)]
+        for p in section["points"]
+    ]
+    missing = len(section["without_dev"])
+    left_out = f"; {missing} without a dev curve left out" if missing else ""
+    title = (
+        "Verdict against the budget: share of the variance in dev pass@1 at each checkpoint "
+        f"({section['n_runs']} runs{left_out}; point estimates)"
+    )
+    return [(title, ["completions", "mean dev pass@1", *terms], rows)]
+
+
+def protocol_tables(report: dict) -> list[tuple[str, list[str], list[list[str]]]]:
+    """Clipping, run status (with its counts) and, for a tuned sweep, the tuning record."""
+    any_clip = any(row["active"] is not None for row in report["clipping"])
+    clipping = [
+        [
+            row["algo"],
+            str(row["n_runs"]),
+            *(_pct(row[k]) for k in ("clipfrac_low", "clipfrac_high", "clipfrac")),
+            _num(row["updates"], 2),
+            {True: "yes", False: "NO: the clip never binds"}.get(row["active"])
+            or ("no clipped loss" if any_clip else "not measured"),
+        ]
+        for row in report["clipping"]
+    ]
+    status = [
+        [
+            row["run_id"],
+            row["algo"],
+            row["prior"],
+            str(row["seed"]),
+            row["convergence"] or "not measured",
+            "n/a" if row["change"] is None else f"{row['change']:+.3f}{_pair(row['ci'])}",
+            row["vs_prior"] or "not measured",
+            "n/a" if row["gain"] is None else f"{row['gain']:+.3f}{_pair(row['gain_ci'])}",
+            COLLAPSED if row["vs_prior"] == "collapsed" else "",
+        ]
+        for row in report["run_status"]
+    ]
+    found = {name for counts in report["status_counts"].values() for name in counts}
+    names = [*STATUSES, *sorted(found - set(STATUSES))]
+    counts = [
+        [algo, *(str(c.get(name, 0)) for name in names)]
+        for algo, c in report["status_counts"].items()
+    ]
+    out = [
+        (
+            "Clipping: share of response tokens where the PPO clip binds (low: A < 0, ratio "
+            "< 1 - eps; high: A > 0, ratio > 1 + eps), mean over steps then runs",
+            ["algo", "runs", "low", "high", "total", "updates per batch", "active"],
+            clipping,
+        ),
+        (
+            "Run status: dev pass@1 over the last third of the budget (change [95% CI]) and "
+            "final minus initial test pass@1 (gain [95% CI])",
+            ["run", "algo", "prior", "seed", "convergence", "change", "vs prior", "gain", "flag"],
+            status,
+        ),
+    ]
+    if any(row["convergence"] or row["vs_prior"] for row in report["run_status"]):
+        out.append(("Run status counts per algorithm", ["algo", *names], counts))
+    if report["tuning"]:
+        rows = [
+            [
+                t["algo"],
+                t["prior"],
+                t["reward"] or "",
+                _params(c["params"]),
+                "" if c["seed"] is None else str(c["seed"]),
+                _num(c["score"]),
+                c["status"],
+                "chosen" if c["params"] == t["chosen"] else "",
+            ]
+            for t in report["tuning"]
+            for c in t["candidates"]
+        ]
+        rules = sorted({t["rule"] for t in report["tuning"] if t["rule"]})
+        title = "Tuning: hyper-parameter candidates and their dev score"
+        title += f" (rule: {'; '.join(rules)})" if rules else ""
+        header = ["algo", "prior", "reward", "candidate", "seed", "score", "status", "chosen"]
+        out.append((title, header, rows))
+    return out
+
+
+def _collapsed(report: dict) -> list[dict]:
+    return [row for row in report["run_status"] if row["vs_prior"] == "collapsed"]
 
 
 def markdown(report: dict) -> str:
     """report.md: the verdict (and one per level), then every table."""
-    lines = [f"# {TITLE}", "", f"**Verdict:** {report['verdict']}.", ""]
+    lines = [f"# {TITLE}", "", f"**Verdict:** {report['verdict_line']}.", ""]
+    lines += [f"**Protocol.** {ADVICE}.", ""]
+    for check in report["protocol"]["checks"]:
+        box, word, _ = MARKS[check["ok"]]
+        lines.append(f"- {box} **{check['name']}** ({word}): {check['detail']}")
+    lines.append("")
+    if _collapsed(report):
+        lines += [f"**{COLLAPSED}:** {collapse_list(_collapsed(report))}.", ""]
     if report["levels"]:
         lines += ["**Per level:**", ""]
         lines += [f"- {level['verdict']}." for level in report["levels"]] + [""]
@@ -171,9 +301,8 @@ def markdown(report: dict) -> str:
 
 def _html_table(header: list[str], rows: list[list[str]]) -> str:
     head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
-    body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows
-    )
+    cell = lambda c: f"<td{ALERT if c == COLLAPSED else ''}>{html.escape(c)}</td>"
+    body = "".join("<tr>" + "".join(cell(c) for c in row) + "</tr>" for row in rows)
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
@@ -185,6 +314,26 @@ def _level_verdicts(levels: list[dict]) -> list[str]:
     return [f'<ul class="levels" id="level-verdicts">{items}</ul>']
 
 
+def _protocol_html(report: dict) -> list[str]:
+    """The checklist under the verdict, and a warning naming the collapsed runs."""
+    items = []
+    for check in report["protocol"]["checks"]:
+        _, word, mark = MARKS[check["ok"]]
+        kind = {True: "ok", False: "fail", None: "unknown"}[check["ok"]]
+        items.append(
+            f'<li class="{kind}"><span class="mark">{mark} {word}</span> '
+            f"<b>{html.escape(check['name'])}</b>: {html.escape(check['detail'])}</li>"
+        )
+    parts = [
+        f"<p>{html.escape(ADVICE)}.</p>",
+        f'<ul class="protocol" id="protocol">{"".join(items)}</ul>',
+    ]
+    if _collapsed(report):
+        text = f"{COLLAPSED}: {collapse_list(_collapsed(report))}."
+        parts.append(f'<p class="alert" id="collapsed">{html.escape(text)}</p>')
+    return parts
+
+
 def page(report: dict, figures: list[tuple[str, str, str | None]]) -> str:
     """report.html with no external resources; figures: (id, caption, base64 PNG or None)."""
     parts = [
@@ -194,7 +343,8 @@ def page(report: dict, figures: list[tuple[str, str, str | None]]) -> str:
         STYLE,
         "</head><body>",
         f"<h1>{TITLE}</h1>",
-        f'<p class="verdict" id="verdict">{html.escape(report["verdict"])}.</p>',
+        f'<p class="verdict" id="verdict">{html.escape(report["verdict_line"])}.</p>',
+        *_protocol_html(report),
         *_level_verdicts(report["levels"]),
         f"<p>{len(report['runs'])} finished runs, {report['n_problems']} test problems, "
         f"{report['n_samples']} samples per problem, {report['n_boot']} bootstrap draws.</p>",

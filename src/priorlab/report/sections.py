@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import itertools
-import math
 from collections import defaultdict
 
 import numpy as np
 
-from priorlab.report.load import Run, Tables, training_rows
+from priorlab.report.load import Run, Tables, number, training_rows
 from priorlab.report.stats import (
     anova_shares,
     boot_means,
@@ -216,17 +215,12 @@ def selection(tables: Tables) -> list[dict]:
     return rows
 
 
-def _number(value) -> float | None:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    return float(value) if ok else None
-
-
 def entropy_points(runs: list[Run]) -> dict[str, tuple[list[float], list[float]]]:
     """{algo: (policy/entropy, reward/mean)} over its runs' training rows that log both."""
     points: dict[str, tuple[list, list]] = {}
     for run in runs:
         for row in training_rows(run.path):
-            h, r = _number(row.get("policy/entropy")), _number(row.get("reward/mean"))
+            h, r = number(row.get("policy/entropy")), number(row.get("reward/mean"))
             if h is not None and r is not None:
                 hs, rs = points.setdefault(run.algo, ([], []))
                 hs.append(h)
@@ -247,7 +241,7 @@ def learning_curves(runs: list[Run]) -> list[dict]:
         for i in idx:
             last = {}  # samples -> accuracy, the last row of the run wins
             for row in training_rows(runs[i].path):
-                s, acc = _number(row.get("samples")), _number(row.get("task/accuracy"))
+                s, acc = number(row.get("samples")), number(row.get("task/accuracy"))
                 if s is not None and acc is not None:
                     last[s] = acc
             for s, acc in last.items():
@@ -267,7 +261,7 @@ def reward_vs_accuracy(runs: list[Run]) -> list[dict]:
     ends = defaultdict(list)  # algo -> [(reward first, last, accuracy first, last)]
     for run in runs:
         rows = [
-            (_number(r.get("reward/mean")), _number(r.get("task/accuracy")))
+            (number(r.get("reward/mean")), number(r.get("task/accuracy")))
             for r in training_rows(run.path)
         ]
         rows = [(rw, acc) for rw, acc in rows if rw is not None and acc is not None]

@@ -140,20 +140,9 @@ def type2_sums_of_squares(
     return out
 
 
-def anova_shares(
-    y: Sequence[float],
-    algo: Sequence[str],
-    prior: Sequence[str],
-    *,
-    rng: np.random.Generator,
-    n_boot: int,
-) -> dict:
-    """Share of the variance of y (one value per run) due to algo, prior, their interaction, seed.
-
-    share(t) = SS_t / SS_total with Type II SS of ols("y ~ C(algo) * C(prior)") (statsmodels
-    anova_lm, typ=2; inestimable terms dropped, share None) and SS_total = sum (y - mean y)^2;
-    "seed" is the residual. CI: 95% percentile bootstrap resampling runs within each cell.
-    """
+def anova_point(y: Sequence[float], algo: Sequence[str], prior: Sequence[str]) -> dict:
+    """anova_shares without the bootstrap: {n_runs, terms, dropped, sum_sq, df, shares}, each
+    share a float SS_t / SS_total (None when the term is inestimable or y is constant)."""
     y = np.asarray(y, dtype=float)
     algo, prior = [str(a) for a in algo], [str(p) for p in prior]
     terms, dropped = estimable_terms(algo, prior)
@@ -173,7 +162,35 @@ def anova_shares(
         ss = {t: max(0.0, float(v[0])) for t, v in projected.items()}
         df = {t: len(set(algo if t == "algo" else prior)) - 1 for t in terms}
         df["seed"] = int(round(fit.df_resid))
+    shares = {t: ss[t] / total if t in ss and total > 0 else None for t in [*TERMS, "seed"]}
+    return {
+        "n_runs": len(y),
+        "terms": terms,
+        "dropped": dropped,
+        "sum_sq": ss | {"total": total},
+        "df": df,
+        "shares": shares,
+    }
 
+
+def anova_shares(
+    y: Sequence[float],
+    algo: Sequence[str],
+    prior: Sequence[str],
+    *,
+    rng: np.random.Generator,
+    n_boot: int,
+) -> dict:
+    """Share of the variance of y (one value per run) due to algo, prior, their interaction, seed.
+
+    share(t) = SS_t / SS_total with Type II SS of ols("y ~ C(algo) * C(prior)") (statsmodels
+    anova_lm, typ=2; inestimable terms dropped, share None) and SS_total = sum (y - mean y)^2;
+    "seed" is the residual. CI: 95% percentile bootstrap resampling runs within each cell.
+    """
+    y = np.asarray(y, dtype=float)
+    algo, prior = [str(a) for a in algo], [str(p) for p in prior]
+    point = anova_point(y, algo, prior)
+    terms = point["terms"]
     cells = np.array([f"{a}\x00{p}" for a, p in zip(algo, prior)])
     idx = np.zeros((n_boot, len(y)), dtype=int)  # (B, N) resampled run indices
     for cell in sorted(set(cells.tolist())):
@@ -184,20 +201,13 @@ def anova_shares(
     total_boot = np.sum((y_boot - y_boot.mean(axis=1, keepdims=True)) ** 2, axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
         shares = {}
-        for term in [*TERMS, "seed"]:
-            if term not in ss or total == 0:
+        for term, share in point["shares"].items():
+            if share is None:
                 shares[term] = None
                 continue
             lo, hi = percentile_ci(np.where(total_boot > 0, ss_boot[term] / total_boot, np.nan))
-            shares[term] = {"share": ss[term] / total, "lo": lo, "hi": hi}
-    return {
-        "n_runs": len(y),
-        "terms": terms,
-        "dropped": dropped,
-        "sum_sq": ss | {"total": total},
-        "df": df,
-        "shares": shares,
-    }
+            shares[term] = {"share": share, "lo": lo, "hi": hi}
+    return point | {"shares": shares}
 
 
 # --- Entropy-reward fit and pass@k crossover ---

@@ -1,0 +1,190 @@
+"""Is the sweep's protocol good enough for its verdict? The tuning record and a checklist
+(tuned, converged, clipping active, seeds, no collapse, large k); see report/__init__.py."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+from priorlab.report.diagnostics import CONVERGENCE
+from priorlab.report.load import Run, number, run_selection
+
+MIN_SEEDS = 5  # seeds per algo x prior cell for a confirmatory verdict
+MIN_K = 256  # samples per problem: the regime of the pass@k crossover (Yue et al. 2025)
+ADVICE = (
+    "A verdict that fails a check is exploratory: tune on dev, train to a plateau, use >= "
+    f"{MIN_SEEDS} seeds (see the protocol in the README)"
+)
+
+
+def tuning(runs: list[Run]) -> list[dict] | None:
+    """One entry per algo x prior x reward from its final runs' selection.json (all seeds of
+    a cell share one selection: the first seed's is read), sorted; None for an untuned sweep."""
+    found = {}
+    for run in runs:
+        key = (run.algo, run.prior, run.reward or "")
+        selection = None if key in found else run_selection(run)
+        if selection is None:
+            continue
+        candidates = [
+            {
+                "run_id": None if c.get("run_id") is None else str(c["run_id"]),
+                "params": c["params"] if isinstance(c.get("params"), dict) else {},
+                "seed": int(c["seed"]) if number(c.get("seed")) is not None else None,
+                "score": number(c.get("score")),
+                "status": str(c.get("status", "done")),
+            }
+            for c in selection.get("candidates", [])
+            if isinstance(c, dict)
+        ]
+        chosen = selection.get("chosen")
+        found[key] = {
+            "algo": run.algo,
+            "prior": run.prior,
+            "reward": run.reward,
+            "rule": None if selection.get("rule") is None else str(selection["rule"]),
+            "candidates": candidates,
+            "chosen": chosen if isinstance(chosen, dict) else run.params,
+            "score": number(selection.get("score")),
+        }
+    return [found[key] for key in sorted(found)] or None
+
+
+def _key(params: dict) -> str:
+    return json.dumps(params, sort_keys=True, default=str)
+
+
+def _check(name: str, ok: bool | None, detail: str) -> dict:
+    return {"name": name, "ok": ok, "detail": detail}
+
+
+def _tuned(tuning: list[dict] | None, tune_runs: list[Run]) -> dict:
+    """ok when the sweep tuned its hyper-parameters; detail: what varied, seeds per candidate."""
+    if tuning:
+        groups = [[(c["params"], c["seed"], c["status"]) for c in t["candidates"]] for t in tuning]
+        rules = sorted({t["rule"] for t in tuning if t["rule"]})
+    elif tune_runs:
+        by_cell: dict[tuple, list] = {}
+        for run in tune_runs:
+            by_cell.setdefault((run.algo, run.prior, run.reward), []).append(
+                (run.params, run.seed, "done")
+            )
+        groups, rules = list(by_cell.values()), []
+    else:
+        return _check("tuned", False, "untuned: every run kept its preset's hyper-parameters")
+    values: dict[str, set] = {}
+    seeds = []
+    for group in groups:
+        for params, _, _ in group:
+            for name, value in params.items():
+                values.setdefault(str(name), set()).add(_key(value))
+        seeds += Counter(_key(params) for params, _, _ in group).values()
+    varied = ", ".join(f"{name} over {len(v)} values" for name, v in sorted(values.items()))
+    lo, hi = min(seeds, default=0), max(seeds, default=0)
+    per = f"{lo}" if lo == hi else f"{lo}-{hi}"
+    detail = f"{varied or 'no field varied'}, {per} seed{'s' * (hi != 1)} per candidate"
+    detail += f", {len(groups)} algo x prior x reward cells"
+    failed = sum(status != "done" for group in groups for _, _, status in group)
+    detail += f", {failed} candidate{'s' * (failed != 1)} failed" if failed else ""
+    return _check("tuned", True, detail + (f" (rule: {'; '.join(rules)})" if rules else ""))
+
+
+def _converged(run_status: list[dict]) -> dict:
+    """ok when every final run's dev pass@1 reached a plateau; None when none was tested."""
+    if all(row["convergence"] is None for row in run_status):
+        return _check("converged", None, "no run tested its dev curve for a plateau")
+    counts = Counter(row["convergence"] or "not measured" for row in run_status)
+    order = [*CONVERGENCE, *sorted(set(counts) - {*CONVERGENCE, "not measured"}), "not measured"]
+    others = ", ".join(f"{counts[s]} {s}" for s in order if s != "converged" and counts[s])
+    detail = f"{counts['converged']} of {len(run_status)} runs converged"
+    ok = counts["converged"] == len(run_status)
+    return _check("converged", ok, detail + (f" ({others})" if others else ""))
+
+
+def _clipping_active(clipping: list[dict]) -> dict:
+    """ok when the clip binds (clipfrac > 0) for every algorithm that logs clip fractions."""
+    logged = [row for row in clipping if row["active"] is not None]
+    if not logged:
+        if any(row["updates"] is not None for row in clipping):
+            return _check("clipping active", True, "no algorithm in the sweep has a clipped loss")
+        return _check("clipping active", None, "no run logs policy/clipfrac")
+    idle = [row for row in logged if not row["active"]]
+    if not idle:
+        binds = ", ".join(f"{r['algo']} {100 * (r['clipfrac'] or 0):.1f}%" for r in logged)
+        return _check("clipping active", True, f"the clip binds: {binds} of tokens")
+    names = [
+        row["algo"] + ("" if row["updates"] is None else f" (policy/updates {row['updates']:g})")
+        for row in idle
+    ]
+    return _check("clipping active", False, f"the clip never binds for {', '.join(names)}")
+
+
+def _seeds(runs: list[dict]) -> dict:
+    """ok when every algo x prior cell has at least MIN_SEEDS seeds."""
+    per_cell = Counter((run["algo"], run["prior"]) for run in runs).values()
+    lo, hi = min(per_cell), max(per_cell)
+    detail = f"{lo} seeds per cell" if lo == hi else f"{lo}-{hi} seeds per cell"
+    return _check("seeds", lo >= MIN_SEEDS, f"{detail} (>= {MIN_SEEDS} needed)")
+
+
+def _no_collapse(run_status: list[dict]) -> dict:
+    """ok when no final run ended below its own prior (vs_prior "collapsed")."""
+    measured = [row for row in run_status if row["vs_prior"] is not None]
+    if not measured:
+        return _check("no collapse", None, "no run compared its final test pass@1 with its prior's")
+    collapsed = [row for row in measured if row["vs_prior"] == "collapsed"]
+    if not collapsed:
+        detail = f"no run fell below its prior ({len(measured)} of {len(run_status)} measured)"
+        return _check("no collapse", True, detail)
+    return _check("no collapse", False, "COLLAPSED below its prior: " + collapse_list(collapsed))
+
+
+def collapse_list(rows: list[dict]) -> str:
+    """'grpo-A-s1 (gain -0.080 [-0.120, -0.040])', comma separated."""
+    out = []
+    for row in rows:
+        ci = row["gain_ci"]
+        gain = "n/a" if row["gain"] is None else f"{row['gain']:+.3f}"
+        interval = "" if ci is None else f" [{ci[0]:+.3f}, {ci[1]:+.3f}]"
+        out.append(f"{row['run_id']} (gain {gain}{interval})")
+    return ", ".join(out)
+
+
+def _large_k(n_samples: int) -> dict:
+    """ok when n_samples >= MIN_K, where RL-trained policies' pass@k falls behind the prior's."""
+    detail = f"n = {n_samples} samples per problem; the pass@k crossover of Yue et al. 2025 "
+    detail += f"shows at k >= {MIN_K}"
+    return _check("large k", n_samples >= MIN_K, detail)
+
+
+def protocol(
+    *,
+    n_samples: int,
+    runs: list[dict],
+    run_status: list[dict],
+    clipping: list[dict],
+    tuning: list[dict] | None,
+    tune_runs: list[Run],
+) -> dict:
+    """The checklist next to the verdict; exploratory when any check is not ok (False or None).
+
+    runs: report.json's [{run_id, algo, prior, seed}]; run_status, clipping, tuning: its
+    sections; tune_runs: load.tuning_runs of the sweep.
+    """
+    checks = [
+        _tuned(tuning, tune_runs),
+        _converged(run_status),
+        _clipping_active(clipping),
+        _seeds(runs),
+        _no_collapse(run_status),
+        _large_k(n_samples),
+    ]
+    return {"checks": checks, "exploratory": any(check["ok"] is not True for check in checks)}
+
+
+def verdict_line(verdict: str, protocol: dict) -> str:
+    """The verdict, prefixed "exploratory (fails: ...): " when a protocol check is not ok."""
+    if not protocol["exploratory"]:
+        return verdict
+    fails = ", ".join(check["name"] for check in protocol["checks"] if check["ok"] is not True)
+    return f"exploratory (fails: {fails}): {verdict}"
