@@ -1,9 +1,11 @@
+import copy
 from pathlib import Path
 
 import pytest
 
 from priorlab.errors import ConfigError
 from priorlab.experiments import expand, load_spec, preset_names
+from tests.experiments.conftest import TINY
 
 
 def test_expand_is_the_full_grid_with_priors_first(tiny_spec):
@@ -196,3 +198,11 @@ def test_levels_and_top_level_methods_exclude_each_other(tiny_spec, key):
     with pytest.raises(ConfigError, match="either `levels` or top-level") as e:
         expand(tiny_spec)
     assert e.value.field == "levels"
+
+
+@pytest.mark.parametrize("margin", [0, 1.5, "wide", True])
+def test_a_bad_equivalence_margin_is_refused(margin):
+    spec = copy.deepcopy(TINY)
+    spec["margin"] = margin
+    with pytest.raises(ConfigError, match="margin: a fraction of pass@1 in"):
+        expand(spec)

@@ -3,8 +3,14 @@ tuned sweep end to end (a diverging candidate fails, is recorded, and is never c
 
 import copy
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 
 import pytest
+import yaml
 
 from priorlab.errors import ConfigError
 from priorlab.experiments import expand, run_sweep
@@ -115,3 +121,44 @@ def test_a_tuned_sweep_records_a_diverged_candidate_and_never_chooses_it(tmp_pat
     config = json.loads((tmp_path / "runs" / final.id / "config.json").read_text())
     assert config["lr"] == 1e-3 and config["seed"] == 0
     assert (tmp_path / "report.json").is_file()  # the failed candidate does not block it
+
+
+@pytest.fixture(scope="module")
+def tuned_sweep(tmp_path_factory):
+    """A tuned tiny sweep, run once uninterrupted on the local executor."""
+    root = tmp_path_factory.mktemp("tuned")
+    spec = tuned()
+    spec["rewards"] = ["random"]
+    run_sweep(spec, root, workers=2, quiet=True)
+    return spec, root
+
+
+def test_kill_9_mid_tuning_then_resume_gives_the_same_report(tuned_sweep, tmp_path):
+    spec, root = tuned_sweep
+    path = tmp_path / "tuned.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    out = tmp_path / "sweep"
+    cmd = [sys.executable, "-m", "priorlab.cli", "compare", str(path), "--out", str(out)]
+    cmd += ["--workers", "2", "-q"]
+    proc = subprocess.Popen(cmd, start_new_session=True)
+    deadline = time.time() + 300
+    while time.time() < deadline and proc.poll() is None:
+        if (out / "registry.sqlite").is_file() and Registry(out).counts()["done"] >= 2:
+            break  # the prior and at least one candidate: tuning is under way
+        time.sleep(0.1)
+    assert proc.poll() is None, "the sweep ended before it could be killed"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    time.sleep(1)
+    rows = {r["id"]: r["status"] for r in Registry(out).rows()}
+    final = {j.id for j in expand(spec).runs if j.labels["phase"] == "final"}
+    assert not all(rows[i] == "done" for i in final)  # killed before every final run
+    assert subprocess.run(cmd, timeout=600).returncode == 0
+    assert (out / "report.json").read_bytes() == (root / "report.json").read_bytes()
+
+
+def test_a_tuned_sweep_on_ray_gives_the_same_report(tuned_sweep, tmp_path):
+    pytest.importorskip("ray")
+    spec, root = tuned_sweep
+    run_sweep(spec, tmp_path, executor="ray", workers=2, quiet=True)
+    assert (tmp_path / "report.json").read_bytes() == (root / "report.json").read_bytes()

@@ -78,6 +78,7 @@ SPEC_KEYS = (
     "pretrain",
     "train",
     "tune",
+    "margin",
 )
 # Where a job reads and writes: set by the store, not by the spec.
 UNHASHED = ("out", "model")
@@ -162,6 +163,9 @@ def expand(spec: dict) -> Sweep:
     if len(set(seeds)) != len(seeds):
         raise ConfigError("seeds", f"repeated seed in {seeds}")
 
+    margin = spec.get("margin", 0.02)  # the report's equivalence margin, in pass@1
+    if not isinstance(margin, (int, float)) or isinstance(margin, bool) or not 0 < margin < 1:
+        raise ConfigError("margin", f"a fraction of pass@1 in (0, 1), e.g. 0.02, got {margin!r}")
     base = {"task": task, "task_params": task_params}
     priors = [
         _prior_job(label, {**base, **mapping(spec, "pretrain"), **over}, where)
