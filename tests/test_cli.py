@@ -1,7 +1,10 @@
 """The command line: user mistakes are one line on stderr and exit code 2, no traceback."""
 
+import signal
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import pytest
 
@@ -116,3 +119,44 @@ def test_listings_name_every_preset_reward_and_sweep():
     }
     fields = cli("fields", "pretrain").stdout
     assert "  roles = []  #" in fields and "  task_params = {}  #" in fields
+
+
+def console_script(*args, **kw):
+    """The installed `priorlab` entry point, as a user runs it."""
+    script = Path(sys.executable).with_name("priorlab")
+    return subprocess.Popen([str(script), *args], stderr=subprocess.PIPE, text=True, **kw)
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["comapre"], "error: No such command 'comapre'. Did you mean 'compare'?"),
+        (["train", "--budget", "abc"], "error: Invalid value for '--budget'"),
+        (["train", "--colour", "red"], "error: No such option: --colour"),
+        (["eval", "--model"], "error: Option '--model' requires an argument."),
+    ],
+)
+def test_usage_mistakes_of_the_installed_command_are_one_line_and_exit_2(args, message):
+    proc = console_script(*args, stdout=subprocess.DEVNULL)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 2
+    assert err.startswith(message) and len(err.strip().splitlines()) == 1, err
+
+
+def test_ctrl_c_exits_130_and_says_interrupted(tmp_path):
+    proc = console_script(
+        "pretrain",
+        "--out",
+        str(tmp_path / "p"),
+        "--steps",
+        "100000",
+        "--set",
+        "size=0.1m",
+        stdout=subprocess.DEVNULL,
+    )
+    time.sleep(6)  # past the imports, into pretraining
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert err.strip().splitlines()[-1] == "interrupted"
+    assert not (tmp_path / "p").exists()  # nothing half-written is left as a prior

@@ -240,9 +240,10 @@ def fields(command: str = typer.Argument(..., help="pretrain, train or eval")):
 
 
 def main() -> None:
-    """Entry point: user mistakes become one line on stderr and exit code 2."""
+    """Entry point: user mistakes become one line on stderr and exit code 2; an interrupt
+    prints "interrupted" and exits 130; anything else keeps its traceback."""
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)  # typer turns Ctrl-C into an exit code 130 here
     except PriorlabError as e:
         typer.echo(f"error: {e}", err=True)
         sys.exit(2)
@@ -254,15 +255,19 @@ def main() -> None:
         sys.exit(130)
     except SystemExit:
         raise
-    except Exception as e:  # click usage errors
-        import click
-
-        if isinstance(e, click.exceptions.ClickException):
-            e.show()
+    except Exception as e:  # click's usage errors, whichever click typer brings
+        kinds = {cls.__name__ for cls in type(e).__mro__}
+        if "ClickException" in kinds:  # unknown command or option, bad or missing value
+            typer.echo(f"error: {e.format_message()} (see --help)", err=True)
             sys.exit(2)
-        if isinstance(e, click.exceptions.Abort):
+        if "Abort" in kinds:  # click turns Ctrl-C into Abort outside standalone mode
+            typer.echo("interrupted", err=True)
             sys.exit(130)
         raise
+    if code == 130:
+        typer.echo("interrupted", err=True)
+    if isinstance(code, int) and not isinstance(code, bool) and code:
+        sys.exit(code)
 
 
 if __name__ == "__main__":
