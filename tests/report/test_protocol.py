@@ -22,6 +22,7 @@ CHECKS = ["tuned", "converged", "clipping active", "seeds", "no collapse", "larg
 UNCHANGED = [
     "runs", "headline", "variance", "variance_rl", "verdict", "levels", "pairwise",
     "pass_at_k", "selection", "entropy", "learning_curves", "reward_vs_accuracy",
+    "margin", "inference", "verdict_lines", "entropy_law",
 ]  # fmt: skip
 
 

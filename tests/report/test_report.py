@@ -17,7 +17,8 @@ SECTIONS = {
     "n_samples", "n_problems", "ks", "n_boot", "seed", "runs", "headline", "variance",
     "variance_rl", "verdict", "levels", "pairwise", "pass_at_k", "selection", "entropy",
     "learning_curves", "reward_vs_accuracy", "verdict_line", "protocol", "verdict_vs_budget",
-    "clipping", "run_status", "status_counts", "tuning",
+    "clipping", "run_status", "status_counts", "tuning", "margin", "inference", "verdict_lines",
+    "entropy_law",
 }  # fmt: skip
 
 

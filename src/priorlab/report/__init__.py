@@ -73,6 +73,26 @@ variance, variance_rl, pairwise, levels.
 - reward_vs_accuracy: [{algo, n_runs, reward_first, reward_last, accuracy_first,
   accuracy_last, diverges}]: the optimised reward beside the verifier's accuracy on the
   first and last training step; diverges when the reward rose while the accuracy fell.
+
+Inference on the gain (report/inference.py: tests, estimators and their references; no
+bootstrap, no rng). All values in pass@1 fractions; verdicts and tables show points.
+- margin: the equivalence margin, SWEEP/sweep.yaml's "margin" (default 0.02).
+- inference: one entry per family (the sweep's levels, sorted; else "all": every algo but
+  "sft"): {family, methods, n_cells (smallest n_cells of its pairs), sd_cells (pooled sd of
+  the per-cell differences), mdd (minimum detectable difference, 80% power, two-sided 0.05,
+  one comparison), gain {method: {mean, lo, hi}} (run gain = mean over problems of final -
+  initial pass@1; 95% t CI over its cells), gain_by_prior {method: {prior: mean}},
+  prior_level {prior: mean initial pass@1}, omega2_gain and omega2_level {method, prior,
+  interaction: omega² or null} (Type II ANOVA of run gain resp. final pass@1), pairs [{a, b,
+  n_cells, diff (a - b in gain, paired on (prior, seed)), lo, hi (95% t CI), p_diff,
+  p_diff_holm, p_tost, p_tost_holm (TOST against +-margin; Holm within the family), outcome
+  ("equivalent", "different" or "inconclusive"), sign ("a > b" for a difference, else null),
+  cells_to_settle, seeds_per_prior_to_settle (null unless inconclusive)}], verdict}.
+- verdict_lines: every family's verdict, e.g. "all: the one pair equivalent within ±2.0
+  points (gain 4.1–5.0 points); the prior's level explains 93% of final pass@1 (omega²)".
+- entropy_law: [{algo, n_runs (fitted), unfitted, a, b, ceiling, final_pass1: {median, min,
+  max}}]: R = -a exp(H) + b fitted per run on its policy/entropy and task/accuracy rows
+  (report/entropy_law.py), the ceiling b - a beside the runs' measured final test pass@1.
 """
 
 from __future__ import annotations
@@ -84,7 +104,8 @@ from pathlib import Path
 
 import numpy as np
 
-from priorlab.report import diagnostics, figures, protocol, render, sections
+from priorlab.report import diagnostics, figures, inference, protocol, render, sections
+from priorlab.report.entropy_law import entropy_law
 from priorlab.report.load import (
     Run,
     finished_runs,
@@ -155,6 +176,9 @@ def build_report(sweep_dir: str | Path, *, n_boot: int = 1000, seed: int = 0) ->
         tune_runs=tuning_runs(sweep_dir),
     )
     verdict = sections.verdict(variance["shares"])
+    margin = inference.read_margin(sweep_dir)
+    families = inference.families(tables, margin=margin, baseline=sections.BASELINE)
+    final_pass1 = tables.final["pass@1"].mean(axis=1)
     report = {
         "n_samples": tables.n,
         "n_problems": len(tables.problem_ids),
@@ -180,6 +204,10 @@ def build_report(sweep_dir: str | Path, *, n_boot: int = 1000, seed: int = 0) ->
         "run_status": run_status,
         "status_counts": diagnostics.status_counts(run_status),
         "tuning": tuning,
+        "margin": margin,
+        "inference": families,
+        "verdict_lines": [fam["verdict"] for fam in families],
+        "entropy_law": entropy_law(runs, final_pass1),
     }
     report = _clean(report)
     _write(sweep_dir / "report.json", json.dumps(report, sort_keys=True, indent=2) + "\n")

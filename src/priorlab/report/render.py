@@ -6,9 +6,11 @@ import html
 
 from priorlab.report.diagnostics import CONVERGENCE, VS_PRIOR
 from priorlab.report.protocol import ADVICE, collapse_list
+from priorlab.report.render_inference import entropy_law_table, inference_tables, intro
 from priorlab.report.sections import LEVEL_TERMS
 
 TITLE = "priorlab sweep report"
+ETA2 = "eta² of final pass@1 (biased upward for many-level factors; secondary)"
 
 # Sets data-images-loaded / data-images-total on <body> once every figure has decoded, so a
 # headless browser (chromium --dump-dom) can check that all figures load offline.
@@ -127,7 +129,7 @@ def tables(report: dict) -> list[tuple[str, list[str], list[list[str]]]]:
         for row in report.get("reward_vs_accuracy", [])
     ]
     level_table = (
-        "Levels: share of the variance in pass@1 within each level's runs [95% CI]",
+        f"Levels: share of the variance in pass@1 within each level's runs [95% CI]: {ETA2}",
         ["level", "varies", "runs", *LEVEL_TERMS],
         levels,
     )
@@ -137,9 +139,10 @@ def tables(report: dict) -> list[tuple[str, list[str], list[list[str]]]]:
             ["algo", "prior", "seeds", "pass@1", f"maj@{n}", f"pass@{n}", "entropy"],
             headline,
         ),
+        *inference_tables(report),
         *([level_table] if levels else []),
         (
-            "Variance of pass@1: share of SS_total [95% CI]",
+            f"Variance of pass@1: share of SS_total [95% CI]: {ETA2}",
             ["term", "all algorithms", "RL only (no sft)"],
             variance,
         ),
@@ -161,6 +164,7 @@ def tables(report: dict) -> list[tuple[str, list[str], list[list[str]]]]:
             ["algo", "a", "b", "ceiling b - a", "R^2", "points"],
             entropy,
         ),
+        *entropy_law_table(report),
         (
             "What training optimised and the truth: reward/mean and the verifier's "
             "task/accuracy, first -> last training step (mean over runs)",
@@ -288,6 +292,9 @@ def markdown(report: dict) -> str:
     lines.append("")
     if _collapsed(report):
         lines += [f"**{COLLAPSED}:** {collapse_list(_collapsed(report))}.", ""]
+    if report.get("verdict_lines"):
+        lines += [f"**{intro(report)}:**", ""]
+        lines += [f"- {line}." for line in report["verdict_lines"]] + [""]
     if report["levels"]:
         lines += ["**Per level:**", ""]
         lines += [f"- {level['verdict']}." for level in report["levels"]] + [""]
@@ -304,6 +311,17 @@ def _html_table(header: list[str], rows: list[list[str]]) -> str:
     cell = lambda c: f"<td{ALERT if c == COLLAPSED else ''}>{html.escape(c)}</td>"
     body = "".join("<tr>" + "".join(cell(c) for c in row) + "</tr>" for row in rows)
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _inference_verdicts(report: dict) -> list[str]:
+    """The per-family verdict lines on the gain, or nothing when there are none."""
+    if not report.get("verdict_lines"):
+        return []
+    items = "".join(f"<li>{html.escape(line)}.</li>" for line in report["verdict_lines"])
+    return [
+        f"<p>{html.escape(intro(report))}:</p>",
+        f'<ul class="inference" id="inference-verdicts">{items}</ul>',
+    ]
 
 
 def _level_verdicts(levels: list[dict]) -> list[str]:
@@ -345,6 +363,7 @@ def page(report: dict, figures: list[tuple[str, str, str | None]]) -> str:
         f"<h1>{TITLE}</h1>",
         f'<p class="verdict" id="verdict">{html.escape(report["verdict_line"])}.</p>',
         *_protocol_html(report),
+        *_inference_verdicts(report),
         *_level_verdicts(report["levels"]),
         f"<p>{len(report['runs'])} finished runs, {report['n_problems']} test problems, "
         f"{report['n_samples']} samples per problem, {report['n_boot']} bootstrap draws.</p>",
