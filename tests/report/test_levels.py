@@ -109,3 +109,18 @@ def test_malformed_levels_in_a_cell_name_the_file(tmp_path):
     (run / "summary.json").write_text("{}")
     with pytest.raises(DataError, match=r"cell.json: `levels` must map"):
         finished_runs(tmp_path)
+
+
+def test_each_level_is_a_family_of_the_inference_on_the_gain(levels_report):
+    families = {fam["family"]: fam for fam in levels_report["inference"]}
+    assert list(families) == ["algorithm", "refinement", "reward"]
+    assert families["reward"]["methods"] == ["random", "verifier"]
+    (pair,) = families["algorithm"]["pairs"]
+    assert pair["outcome"] == "different" and pair["sign"] == "ei < ppo"
+    assert pair["diff"] == pytest.approx(-0.75)  # ei ~0 of 4, ppo ~3 of 4, same prior draws
+    for name in ("refinement", "reward"):
+        assert [p["outcome"] for p in families[name]["pairs"]] == ["equivalent"]
+    assert levels_report["verdict_lines"][1] == (
+        "refinement: the one pair equivalent within ±2 points (gain 31.2 points); "
+        "the prior's level explains 99% of final pass@1 (omega²)"
+    )

@@ -299,9 +299,10 @@ def verdict(fam: dict, *, margin: float) -> str:
     pairs, name = fam["pairs"], fam["family"]
     means = [g["mean"] for g in fam["gain"].values() if g["mean"] is not None]
     lo, hi = min(means), max(means)
-    gain = (
-        f"gain {points(lo)} points" if len(means) == 1 else f"gain {points(lo)}–{points(hi)} points"
-    )
+    if points(lo) == points(hi):
+        gain = f"gain {points(lo)} points"
+    else:  # "4.1–5.0", but "-1.2 to 5.0": a dash after a minus sign misreads
+        gain = f"gain {points(lo)}{' to ' if lo < 0 else '–'}{points(hi)} points"
     within = f"equivalent within ±{100 * margin:g} points"
     count = {o: sum(p["outcome"] == o for p in pairs) for o in OUTCOMES}
     if not pairs:

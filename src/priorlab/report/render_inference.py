@@ -100,7 +100,7 @@ def inference_tables(report: dict) -> list[Table]:
                 _p(pair["p_diff_holm"]),
                 _p(pair["p_tost"]),
                 _p(pair["p_tost_holm"]),
-                pair["sign"] or pair["outcome"],
+                f"different ({pair['sign']})" if pair["sign"] else pair["outcome"],
                 "" if pair["seeds_per_prior_to_settle"] is None
                 else f"{pair['seeds_per_prior_to_settle']} ({pair['cells_to_settle']} cells)",
             ]
