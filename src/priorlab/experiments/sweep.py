@@ -69,7 +69,9 @@ def run_sweep(
         from priorlab.report import build_report
 
         result = build_report(root)
-        console.print(f"[bold]verdict[/]: {result['verdict_line']}")
+        console.print(f"[bold]verdict[/]: {result['verdict_line']}", highlight=False)
+        for line in result.get("verdict_lines", []):  # per level: equivalent / different / ...
+            console.print(f"  {line}", highlight=False)
         console.print(
             f"report: {root / 'report.html'}  (open it in a browser; data in report.json)"
         )
