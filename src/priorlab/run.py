@@ -160,16 +160,7 @@ class Run:
         gen = torch.Generator().manual_seed(cfg.seed + 7919)  # same draws whatever was trained
 
         def draw():
-            return sample_table(
-                self.policy,
-                self.task,
-                self.test,
-                n=cfg.eval_samples,
-                max_new_tokens=cfg.max_new_tokens,
-                generator=gen,
-                temperature=cfg.eval_temperature,
-                prefix=self.prefix,
-            )
+            return self.draw(self.test, n=cfg.eval_samples, generator=gen)
 
         scored = getattr(self.reward_fn, "model", None) is not None
         table = draw() if tag != "initial" or scored else self.prior_table(draw)
@@ -182,6 +173,21 @@ class Run:
         save_samples(table, self.dir / f"samples_{tag}.parquet")
         self.tables[tag] = table
         return summarize(table, seed=cfg.seed)
+
+    def draw(self, problems: list, *, n: int, generator, greedy: bool = True) -> pd.DataFrame:
+        """The per-sample table of n samples per problem (and one greedy decode), at the
+        evaluation temperature, conditioned like the policy is evaluated (RCRL's prefix)."""
+        return sample_table(
+            self.policy,
+            self.task,
+            problems,
+            n=n,
+            max_new_tokens=self.cfg.max_new_tokens,
+            generator=generator,
+            temperature=self.cfg.eval_temperature,
+            greedy=greedy,
+            prefix=self.prefix,
+        )
 
     def prior_table(self, draw) -> pd.DataFrame:
         """The prior's test table, drawn once per (weights, problems, n, seed, settings,
@@ -221,17 +227,7 @@ class Run:
         if due and last is not None and self.samples_used < last + cfg.dev_every:
             return
         gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + len(self.dev_curve) + 1)
-        table = sample_table(
-            self.policy,
-            self.task,
-            self.dev,
-            n=cfg.dev_samples,
-            max_new_tokens=cfg.max_new_tokens,
-            generator=gen,
-            temperature=cfg.eval_temperature,
-            greedy=False,
-            prefix=self.prefix,
-        )
+        table = self.draw(self.dev, n=cfg.dev_samples, generator=gen, greedy=False)
         point = {"samples": self.samples_used, **dev_point(table)}
         self.dev_curve.append(point)
         self.record({"dev/pass@1": point["pass@1"], "dev/se": point["se"]})

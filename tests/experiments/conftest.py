@@ -28,3 +28,33 @@ def tiny_spec():
     import copy
 
     return copy.deepcopy(TINY)
+
+
+def kill_9_sweep(spec: dict, out, *, once_done: int, poll: float = 0.2) -> list[str]:
+    """Start `priorlab compare` on `spec` into `out`, kill -9 the sweep process once
+    `once_done` jobs are done (its workers die with it); returns the command, to resume."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import yaml
+
+    from priorlab.experiments.store import Registry
+
+    path = out.parent / f"{out.name}.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    cmd = [sys.executable, "-m", "priorlab.cli", "compare", str(path), "--out", str(out)]
+    cmd += ["--workers", "2", "-q"]
+    proc = subprocess.Popen(cmd, start_new_session=True)
+    deadline = time.time() + 300
+    while time.time() < deadline and proc.poll() is None:
+        if (out / "registry.sqlite").is_file() and Registry(out).counts()["done"] >= once_done:
+            break
+        time.sleep(poll)
+    assert proc.poll() is None, "the sweep ended before it could be killed"
+    os.kill(proc.pid, signal.SIGKILL)  # the sweep process only: its workers die with it
+    proc.wait()
+    time.sleep(1)
+    return cmd

@@ -1,11 +1,8 @@
 """A whole sweep end to end: run, rerun, kill -9 and resume, Ray, failures."""
 
 import json
-import os
-import signal
 import subprocess
 import sys
-import time
 
 import pytest
 import yaml
@@ -13,6 +10,7 @@ import yaml
 from priorlab.evaluate import load_samples, pass_at_k
 from priorlab.experiments import expand, run_sweep
 from priorlab.experiments.store import Registry
+from tests.experiments.conftest import kill_9_sweep
 
 
 @pytest.fixture(scope="module")
@@ -78,21 +76,8 @@ def test_report_cell_recomputes_from_the_parquet_files(local_sweep):
 
 def test_kill_9_then_resume_gives_the_same_report(local_sweep, tiny_spec, tmp_path):
     root, _ = local_sweep
-    spec = tmp_path / "tiny.yaml"
-    spec.write_text(yaml.safe_dump(tiny_spec))
     out = tmp_path / "sweep"
-    cmd = [sys.executable, "-m", "priorlab.cli", "compare", str(spec), "--out", str(out)]
-    cmd += ["--workers", "2", "-q"]
-    proc = subprocess.Popen(cmd, start_new_session=True)
-    deadline = time.time() + 300
-    while time.time() < deadline and proc.poll() is None:
-        if (out / "registry.sqlite").is_file() and Registry(out).counts()["done"] >= 6:
-            break
-        time.sleep(0.2)
-    assert proc.poll() is None, "the sweep ended before it could be killed"
-    os.kill(proc.pid, signal.SIGKILL)  # the sweep process only: its workers die with it
-    proc.wait()
-    time.sleep(1)
+    cmd = kill_9_sweep(tiny_spec, out, once_done=6)
     killed = _attempts(out)
     done_before = {i for i, (s, _) in killed.items() if s == "done"}
     assert 6 <= len(done_before) < len(killed)

@@ -3,20 +3,15 @@ tuned sweep end to end (a diverging candidate fails, is recorded, and is never c
 
 import copy
 import json
-import os
-import signal
 import subprocess
-import sys
-import time
 
 import pytest
-import yaml
 
 from priorlab.errors import ConfigError
 from priorlab.experiments import expand, run_sweep
 from priorlab.experiments.store import Registry
 from priorlab.experiments.tuning import choose, score
-from tests.experiments.conftest import TINY
+from tests.experiments.conftest import TINY, kill_9_sweep
 
 
 def tuned(**tune):
@@ -135,21 +130,8 @@ def tuned_sweep(tmp_path_factory):
 
 def test_kill_9_mid_tuning_then_resume_gives_the_same_report(tuned_sweep, tmp_path):
     spec, root = tuned_sweep
-    path = tmp_path / "tuned.yaml"
-    path.write_text(yaml.safe_dump(spec))
     out = tmp_path / "sweep"
-    cmd = [sys.executable, "-m", "priorlab.cli", "compare", str(path), "--out", str(out)]
-    cmd += ["--workers", "2", "-q"]
-    proc = subprocess.Popen(cmd, start_new_session=True)
-    deadline = time.time() + 300
-    while time.time() < deadline and proc.poll() is None:
-        if (out / "registry.sqlite").is_file() and Registry(out).counts()["done"] >= 2:
-            break  # the prior and at least one candidate: tuning is under way
-        time.sleep(0.1)
-    assert proc.poll() is None, "the sweep ended before it could be killed"
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    time.sleep(1)
+    cmd = kill_9_sweep(spec, out, once_done=2, poll=0.1)  # the prior and a candidate
     rows = {r["id"]: r["status"] for r in Registry(out).rows()}
     final = {j.id for j in expand(spec).runs if j.labels["phase"] == "final"}
     assert not all(rows[i] == "done" for i in final)  # killed before every final run
