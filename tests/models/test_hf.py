@@ -38,7 +38,7 @@ def test_rows_that_finish_early_leave_the_cache_without_changing_the_others(tiny
     lm = policy.model.lm
     with torch.no_grad():  # make EOS likely so rows stop at different times
         lm.lm_head.weight[2] += 0.6 * lm.model.embed_tokens.weight.mean(0)
-    problems = make_task("arith", steps=2).problems("test", 8, seed=1)
+    problems = make_task("arith", steps=2).problems("test", 32, seed=1)  # 128 rows
     batch = rollout(
         policy,
         problems,
