@@ -276,3 +276,16 @@ def test_old_runs_without_the_new_records_give_nulls(sweep, report):
     assert "- [ ] **converged** (not measured):" in md
     assert "| grpo | 0 | n/a | n/a | n/a | n/a | not measured |" in md
     assert "## Tuning" not in md and "## Verdict against the budget" not in md
+
+
+def test_many_collapsed_runs_are_counted_per_algorithm_and_prior():
+    from priorlab.report.protocol import collapse_list
+
+    row = {"run_id": "r", "gain": -0.1, "gain_ci": [-0.2, -0.05]}
+    rows = [{**row, "algo": "rcrl", "prior": "weak"}] * 5 + [
+        {**row, "algo": "rcrl", "prior": "strong"},
+        {**row, "algo": "grpo", "prior": "strong"},
+    ]
+    assert collapse_list(rows) == (
+        "7 runs: rcrl 6 (strong 1, weak 5), grpo 1 (strong 1) (each in the run status table)"
+    )

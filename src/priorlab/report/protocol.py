@@ -139,8 +139,19 @@ def _no_collapse(run_status: list[dict]) -> dict:
     return _check("no collapse", False, "COLLAPSED below its prior: " + collapse_list(collapsed))
 
 
-def collapse_list(rows: list[dict]) -> str:
-    """'grpo-A-s1 (gain -0.080 [-0.120, -0.040])', comma separated."""
+def collapse_list(rows: list[dict], most: int = 6) -> str:
+    """'grpo-A-s1 (gain -0.080 [-0.120, -0.040])', comma separated; more than `most` runs
+    are counted per algorithm and prior instead ('42 runs: rcrl 9 (weak 4, ...), ...')."""
+    if len(rows) > most:
+        by_algo: dict[str, Counter] = {}
+        for row in rows:
+            by_algo.setdefault(row["algo"], Counter())[row["prior"]] += 1
+        ranked = sorted(by_algo.items(), key=lambda kv: (-sum(kv[1].values()), kv[0]))
+        parts = [
+            f"{algo} {sum(c.values())} ({', '.join(f'{p} {n}' for p, n in sorted(c.items()))})"
+            for algo, c in ranked
+        ]
+        return f"{len(rows)} runs: " + ", ".join(parts) + " (each in the run status table)"
     out = []
     for row in rows:
         ci = row["gain_ci"]
