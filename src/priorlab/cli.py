@@ -6,8 +6,11 @@ a few common fields have their own flags. A user mistake prints one line and exi
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
+import os
+import shutil
 import sys
 from pathlib import Path
 from typing import Optional
@@ -41,6 +44,54 @@ def _config(cls, path, sets, **flags):
     return build(cls, data)
 
 
+def _writable(path: Path) -> None:
+    """Create `path` and prove it takes a file, before any work is spent on filling it."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / ".priorlab-write-check"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as e:
+        raise PriorlabError(f"out: cannot write to {path} ({e.strerror})") from None
+
+
+@contextlib.contextmanager
+def _fresh_out(out: str, overwrite: bool):
+    """Run a command into `out`, which must be new or empty unless `overwrite`: then the
+    old contents are moved aside (one rename) and restored if the command fails; they are
+    deleted only once the new run is complete. Two runs are never mixed in one directory."""
+    path = Path(out)
+    old = None
+    if path.is_dir() and any(path.iterdir()):
+        if not overwrite:
+            held = ", ".join(sorted(p.name for p in path.iterdir())[:4])
+            raise PriorlabError(
+                f"out: {path} already holds a run ({held}); pass --overwrite to replace it "
+                "(the old one is kept aside until the new one finishes) or choose another --out"
+            )
+        old = path.with_name(f"{path.name}.old-{os.getpid()}")
+        os.replace(path, old)
+        typer.echo(f"previous contents moved aside to {old} until this run finishes", err=True)
+    created = not path.exists()
+    try:
+        _writable(path)
+        yield
+    except BaseException:
+        if old is not None:
+            shutil.rmtree(path, ignore_errors=True)
+            os.replace(old, path)
+        elif created and path.is_dir() and not any(path.iterdir()):
+            path.rmdir()  # failed before writing anything: leave no trace
+        raise
+    if old is not None:
+        shutil.rmtree(old)
+
+
+OverwriteOpt = typer.Option(
+    False, "--overwrite", help="Replace a non-empty --out (kept aside until this run finishes)."
+)
+
+
 def _fields_help(cls) -> str:
     def default(f):
         return f.default if f.default is not dataclasses.MISSING else f.default_factory()
@@ -60,13 +111,15 @@ def pretrain(
     steps: Optional[int] = typer.Option(None, help="Pretraining steps."),
     sft: Optional[str] = typer.Option(None, help="none, light, heavy or N steps."),
     seed: Optional[int] = typer.Option(None),
+    overwrite: bool = OverwriteOpt,
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ):
     """Pretrain a prior with explicit strength knobs (steps, wrong_frac, withhold, sft)."""
     from priorlab.priors import pretrain as run
 
     cfg = _config(PretrainConfig, config, set, out=out, task=task, steps=steps, sft=sft, seed=seed)
-    policy = run(cfg, quiet=quiet)
+    with _fresh_out(cfg.out, overwrite):
+        policy = run(cfg, quiet=quiet)
     typer.echo(f"prior saved to {cfg.out}")
     for role, score in policy.meta.get("role_quality", {}).items():
         what = "hinted solutions correct" if role == "hint" else "picks the gold (chance 0.5)"
@@ -82,6 +135,7 @@ def train(
     out: Optional[str] = typer.Option(None, help="Run directory."),
     budget: Optional[int] = typer.Option(None, help="Rollout budget in completions."),
     seed: Optional[int] = typer.Option(None),
+    overwrite: bool = OverwriteOpt,
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ):
     """Train one algorithm from a prior at a fixed rollout budget, then evaluate it."""
@@ -90,7 +144,8 @@ def train(
     cfg = _config(
         TrainConfig, config, set, algo=algo, model=model, out=out, rollout_budget=budget, seed=seed
     )
-    summary = run(cfg, quiet=quiet)
+    with _fresh_out(cfg.out, overwrite):
+        summary = run(cfg, quiet=quiet)
     i, f = summary["initial"], summary["final"]
     typer.echo(
         f"{cfg.algo}: pass@1 {i['eval/pass@1']:.3f} -> {f['eval/pass@1']:.3f}, "
@@ -112,6 +167,7 @@ def eval_(
     from priorlab.evaluate import evaluate_policy
 
     cfg = _config(EvalConfig, config, set, model=model, out=out, samples=samples, k=k, seed=seed)
+    _writable(Path(cfg.out))
     metrics = evaluate_policy(cfg)
     typer.echo(json.dumps(metrics, indent=2))
 
@@ -140,6 +196,9 @@ def compare(
     workers: Optional[int] = typer.Option(None, help="Parallel jobs (default: the CPU count)."),
     address: Optional[str] = typer.Option(None, help="Ray cluster address (with --executor ray)."),
     report: bool = typer.Option(True, help="Write report.{json,md,html} when all runs are done."),
+    extend: bool = typer.Option(
+        False, help="Add this spec's jobs to a sweep directory that holds another spec."
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ):
     """Algorithm or prior? Run a sweep at equal rollout budget, then report with CIs.
@@ -153,7 +212,14 @@ def compare(
         raise PriorlabError(f"workers: must be >= 1, got {workers}")
     root = out or f"runs/{data.get('name', 'sweep')}"
     counts = run_sweep(
-        data, root, executor=executor, workers=workers, address=address, quiet=quiet, report=report
+        data,
+        root,
+        executor=executor,
+        workers=workers,
+        address=address,
+        quiet=quiet,
+        report=report,
+        extend=extend,
     )
     if counts["failed"]:
         sys.exit(1)
@@ -164,6 +230,9 @@ def report_(
     runs_dir: Path = typer.Argument(..., help="A sweep directory (from priorlab compare)."),
     n_boot: int = typer.Option(1000, help="Bootstrap resamples for every CI."),
     seed: int = typer.Option(0, help="Seed of the bootstrap."),
+    partial: bool = typer.Option(
+        False, help="Report on the finished runs while others are not: marked PARTIAL."
+    ),
 ):
     """Recompute report.json, report.md and report.html from a sweep's per-sample results."""
     from priorlab.report import build_report
@@ -172,7 +241,7 @@ def report_(
         raise PriorlabError(f"runs_dir: no such directory: {runs_dir}")
     if n_boot < 1:
         raise PriorlabError(f"n_boot: must be >= 1, got {n_boot}")
-    result = build_report(runs_dir, n_boot=n_boot, seed=seed)
+    result = build_report(runs_dir, n_boot=n_boot, seed=seed, partial=partial)
     typer.echo(result["verdict_line"])
     for line in result.get("verdict_lines", []):
         typer.echo(f"  {line}")

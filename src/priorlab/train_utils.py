@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import os
 from contextlib import contextmanager
 from pathlib import Path
@@ -124,7 +125,7 @@ class MetricsLog:
         row = {k: (float(v) if isinstance(v, torch.Tensor) else v) for k, v in row.items()}
         self.rows.append(row)
         with self.path.open("a") as f:
-            f.write(json.dumps(row) + "\n")
+            f.write(json.dumps(finite(row), allow_nan=False) + "\n")
             f.flush()
             os.fsync(f.fileno())
         if self.tb is not None:
@@ -147,9 +148,21 @@ def _tensorboard_writer(log_dir: Path):
     return SummaryWriter(str(log_dir))
 
 
+def finite(obj):
+    """A JSON-ready copy in which NaN and infinities are null: JSON has no NaN, and a bare
+    `NaN` token breaks strict readers (jq, browsers, other languages)."""
+    if isinstance(obj, dict):
+        return {key: finite(value) for key, value in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [finite(value) for value in obj]
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
 def write_json_atomic(path: Path, data) -> None:
     tmp = Path(str(path) + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=str))
+    tmp.write_text(json.dumps(finite(data), indent=2, default=str, allow_nan=False))
     os.replace(tmp, path)
 
 

@@ -25,7 +25,10 @@ class LocalExecutor:
     def __init__(self, workers: int):
         self.workers = workers
         self.pool = ProcessPoolExecutor(
-            workers, mp_context=multiprocessing.get_context("spawn"), initializer=die_with_parent
+            workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=die_with_parent,
+            initargs=(os.getpid(),),
         )
 
     def submit(self, fn, *args):

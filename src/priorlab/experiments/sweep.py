@@ -1,23 +1,36 @@
 """Run a sweep: register its jobs, run the pending ones on an executor, then report.
 
+A sweep directory holds exactly one sweep: its spec (sweep.yaml) and the ids of that spec's
+jobs (jobs.json). A different spec into the same directory is refused unless `extend` is
+set; then the new spec's jobs join the registry (finished ones with the same id are reused)
+and the report covers the new spec's jobs only.
+
 Rerunning a sweep skips done jobs and retries failed or interrupted ones; a run starts
-once its prior is done. The terminal shows one bar: jobs done / running / failed, ETA.
+once its prior is done. Several sweep processes may drive one directory at once (on one or
+several hosts): each claims pending jobs, renews the leases of those it runs, takes back
+jobs whose lease expired, and exits when every job is done or failed. The terminal shows
+one bar: jobs done / running / failed, ETA.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import time
 from dataclasses import asdict
 from pathlib import Path
 
+import yaml
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from priorlab.errors import ConfigError
+from priorlab.errors import ConfigError, PriorlabError
 from priorlab.experiments.executors import EXECUTORS, default_workers, make_executor
 from priorlab.experiments.spec import Job, Sweep, dump, expand
-from priorlab.experiments.store import Registry, owner_tag
+from priorlab.experiments.store import RENEW_S, Registry, lease_expired, owner_tag
 from priorlab.experiments.worker import execute
+
+SPEC_FILE, JOBS_FILE = "sweep.yaml", "jobs.json"
 
 
 def run_sweep(
@@ -29,9 +42,10 @@ def run_sweep(
     address: str | None = None,
     quiet: bool = False,
     report: bool = True,
+    extend: bool = False,
 ) -> dict:
-    """Run every job of `spec` not yet done under `out`; returns the registry counts
-    (and writes the report when every run is done and `report` is set)."""
+    """Run every job of `spec` not yet done under `out`; returns the registry counts of the
+    sweep's jobs (and writes the report once every run has finished, done or failed)."""
     sweep = expand(spec)  # all validation happens here, before any job starts
     if executor not in EXECUTORS:
         raise ConfigError(
@@ -40,55 +54,96 @@ def run_sweep(
     if workers is not None and workers < 1:
         raise ConfigError("workers", f"must be >= 1, got {workers}")
     root = Path(out)
-    root.mkdir(parents=True, exist_ok=True)
-    (root / "sweep.yaml").write_text(dump(spec))
+    claim_directory(root, spec, sweep, extend=extend)
     console = Console(quiet=quiet, stderr=True)
     registry = Registry(root)
     registry.add(sweep.jobs)
     reset = registry.recover(sweep.jobs)
     if any(reset.values()):
-        console.print(f"retrying: {reset}")
+        console.print(f"recovered: {', '.join(f'{n} {k}' for k, n in reset.items() if n)}")
     ids = {j.id for j in sweep.jobs}
-    pending = [j for j in sweep.jobs if registry.status(j.id) == "pending"]
+    start = registry.counts(ids)
+    held = f", {start['running']} running elsewhere" if start["running"] else ""
     console.print(
         f"[bold]{sweep.name}[/]: {len(sweep.priors)} priors, {len(sweep.runs)} runs, "
-        f"{len(sweep.jobs) - len(pending)} already done -> {root}"
+        f"{start['done']} already done{held} -> {root}"
     )
-    if pending:
+    todo = [j for j in sweep.jobs if registry.status(j.id) != "done"]
+    if todo:
         pool = make_executor(executor, workers or default_workers(), address)
         try:
-            _drive(pending, registry, pool, root, console, quiet)
+            _drive(todo, registry, pool, console, quiet)
         finally:
             pool.close()
     counts = registry.counts(ids)
     # a failed tuning candidate is a measured outcome (it cannot be chosen), not a missing run
-    needed = {j.id for j in sweep.jobs if j.labels.get("phase") != "tune"}
-    complete = registry.counts(needed)["done"] == len(needed)
+    needed = {j.id for j in sweep.runs if j.labels.get("phase") != "tune"}
+    finished = registry.counts(needed)
     registry.close()
-    if report and complete:
+    if report and finished["done"] and finished["done"] + finished["failed"] == len(needed):
         from priorlab.report import build_report
 
-        result = build_report(root)
+        result = build_report(root)  # failed runs are left out and listed
         console.print(f"[bold]verdict[/]: {result['verdict_line']}", highlight=False)
         for line in result.get("verdict_lines", []):  # per level: equivalent / different / ...
             console.print(f"  {line}", highlight=False)
         console.print(
             f"report: {root / 'report.html'}  (open it in a browser; data in report.json)"
         )
-    elif counts["failed"]:
+    if counts["failed"]:
         console.print(
             f"[red]{counts['failed']} jobs failed[/]: see the error column with "
-            f"`priorlab status {root}` and each job's log.txt"
+            f"`priorlab status {root}` and each job's log.txt; rerun to retry them"
         )
     return counts
 
 
-def _drive(pending: list[Job], registry: Registry, pool, root: Path, console, quiet) -> None:
-    """Submit jobs whose deps are done, at most pool.workers at a time, until none is left."""
+def claim_directory(root: Path, spec: dict, sweep: Sweep, *, extend: bool) -> None:
+    """Make `root` this sweep's directory: new or empty, or already holding the same spec
+    (or any sweep, with `extend`). Writes sweep.yaml and jobs.json; refuses an unwritable
+    directory before any work."""
+    old_spec = root / SPEC_FILE
+    if old_spec.is_file():
+        before = yaml.safe_load(old_spec.read_text())
+        if before != yaml.safe_load(dump(spec)):
+            if not extend:
+                raise PriorlabError(
+                    f"{root} holds the sweep {before.get('name')!r} with another spec "
+                    f"({old_spec}); this spec ({spec.get('name')!r}) differs from it. Choose "
+                    "another --out, or pass --extend to add this spec's jobs to that sweep "
+                    "(finished jobs with the same settings are reused; the report then covers "
+                    "this spec only)"
+                )
+            history = root / "specs"
+            history.mkdir(exist_ok=True)
+            os.replace(old_spec, history / f"{len(list(history.iterdir())):03d}.yaml")
+    elif root.is_dir() and any(root.iterdir()) and not (root / "registry.sqlite").exists():
+        shown = ", ".join(sorted(p.name for p in root.iterdir())[:5])
+        raise PriorlabError(
+            f"{root} is not a sweep directory and not empty ({shown}); choose a new or empty --out"
+        )
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        _write(root / SPEC_FILE, dump(spec))
+        jobs = [{"id": j.id, "kind": j.kind, "phase": j.labels.get("phase")} for j in sweep.jobs]
+        _write(root / JOBS_FILE, json.dumps({"name": sweep.name, "jobs": jobs}, indent=1))
+    except OSError as e:
+        raise PriorlabError(f"out: cannot write the sweep into {root} ({e.strerror})") from None
+
+
+def _write(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def _drive(todo: list[Job], registry: Registry, pool, console, quiet) -> None:
+    """Run the jobs of `todo` whose deps are done, at most pool.workers at a time, until
+    every one is done or failed (here or in another sweep process on this directory)."""
     owner = owner_tag()
-    waiting = list(pending)
+    waiting = list(todo)
     running: dict = {}  # handle -> job
-    failed = done = 0
+    tally = {"done": 0, "failed": 0}
     columns = [
         TextColumn("{task.description}"),
         BarColumn(),
@@ -96,61 +151,76 @@ def _drive(pending: list[Job], registry: Registry, pool, root: Path, console, qu
         TimeRemainingColumn(),
     ]
     with Progress(*columns, console=console, disable=quiet) as bar:
-        task = bar.add_task("", total=len(pending))
+        task = bar.add_task("", total=len(todo))
 
         def show():
             bar.update(
                 task,
-                completed=done + failed,
-                description=f"done {done} · running {len(running)} · failed {failed}",
+                completed=tally["done"] + tally["failed"],
+                description=f"done {tally['done']} · running {len(running)} · "
+                f"failed {tally['failed']}",
             )
 
+        renewed = 0.0
         while waiting or running:
+            if time.time() - renewed > RENEW_S:
+                registry.renew(owner)
+                renewed = time.time()
             for job in list(waiting):
-                if len(running) >= pool.workers:
-                    break
-                states = [registry.status(d) for d in job.deps]
-                tried = [registry.status(c["id"]) for c in job.candidates]  # tuning runs
-                error = (
-                    f"prior {job.deps[0]} failed"
-                    if "failed" in states
-                    else "every tuning candidate failed"
-                    if tried and all(t == "failed" for t in tried)
-                    else None
-                )
-                if error:
-                    registry.claim(job.id, owner)
-                    registry.finish(job.id, error=error)
+                state = _ready(job, registry, owner)
+                if state in ("done", "failed"):  # finished elsewhere, or its prior failed
                     waiting.remove(job)
-                    failed += 1
-                elif (
-                    all(s == "done" for s in states)
-                    and all(t in ("done", "failed") for t in tried)
-                    and registry.claim(job.id, owner)
-                ):
-                    needs = [*job.deps, *(c["id"] for c in job.candidates)]
-                    deps = {d: str(registry.job_dir(d)) for d in needs}
-                    handle = pool.submit(execute, asdict(job), str(registry.job_dir(job)), deps)
-                    running[handle] = job
-                    waiting.remove(job)
+                    tally[state] += 1
+                elif state == "ready" and len(running) < pool.workers:
+                    if registry.claim(job.id, owner):
+                        needs = [*job.deps, *(c["id"] for c in job.candidates)]
+                        deps = {d: str(registry.job_dir(d)) for d in needs}
+                        args = (asdict(job), str(registry.job_dir(job)), deps)
+                        running[pool.submit(execute, *args)] = job
+                        waiting.remove(job)
             show()
             if not running:
-                if waiting:  # deps held by another sweep process: wait for it
-                    time.sleep(2)
+                if waiting:  # jobs or deps held by another sweep process: wait for it
+                    time.sleep(min(2.0, RENEW_S))
                 continue
-            for handle in pool.wait(list(running)):
+            for handle in pool.wait(list(running), timeout=RENEW_S):
                 job = running.pop(handle)
                 try:
                     res = pool.result(handle)
                 except Exception as e:  # the worker process itself died
                     res = {"ok": False, "error": f"worker died: {e}", "host": None}
                 registry.finish(job.id, error=res["error"], host=res["host"])
-                if res["ok"]:
-                    done += 1
-                else:
-                    failed += 1
+                tally["done" if res["ok"] else "failed"] += 1
+                if not res["ok"]:
                     console.print(f"[red]failed[/] {job.id} {job.labels}: {res['error']}")
             show()
+
+
+def _ready(job: Job, registry: Registry, owner: str) -> str:
+    """What to do with a waiting job: "done"/"failed" (nothing more), "ready" (claim it),
+    or "wait" (its deps are unfinished, or another live process holds it)."""
+    row = registry.row(job.id)
+    if row["status"] in ("done", "failed"):
+        return row["status"]
+    if row["status"] == "running":
+        if not (lease_expired(row) and registry.release(job.id, "running", row["owner"])):
+            return "wait"
+    deps = [registry.status(d) for d in job.deps]
+    tried = [registry.status(c["id"]) for c in job.candidates]  # tuning runs
+    error = (
+        f"prior {job.deps[0]} failed"
+        if "failed" in deps
+        else "every tuning candidate failed"
+        if tried and all(t == "failed" for t in tried)
+        else None
+    )
+    if error:
+        if registry.claim(job.id, owner):
+            registry.finish(job.id, error=error)
+        return "failed"
+    if all(s == "done" for s in deps) and all(t in ("done", "failed") for t in tried):
+        return "ready"
+    return "wait"
 
 
 def describe(sweep: Sweep) -> str:

@@ -82,9 +82,10 @@ def _write_json(path: Path, data: dict) -> None:
     os.replace(tmp, path)
 
 
-def die_with_parent() -> None:
+def die_with_parent(parent_pid: int | None = None) -> None:
     """Pool initializer: on Linux, a worker is killed when the sweep process dies (kill -9
-    included), so no orphan goes on writing into the sweep directory."""
+    included), so no orphan goes on writing into the sweep directory. A sweep killed before
+    this signal was armed has already orphaned the worker: it checks and exits at once."""
     import ctypes
     import signal
     import sys
@@ -92,3 +93,5 @@ def die_with_parent() -> None:
     if sys.platform.startswith("linux"):
         with contextlib.suppress(OSError):
             ctypes.CDLL("libc.so.6").prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    if parent_pid is not None and os.getppid() != parent_pid:
+        os._exit(1)  # the parent died before the signal was armed

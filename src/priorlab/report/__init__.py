@@ -74,6 +74,13 @@ variance, variance_rl, pairwise, levels.
   accuracy_last, diverges}]: the optimised reward beside the verifier's accuracy on the
   first and last training step; diverges when the reward rose while the accuracy fell.
 
+- completeness: null for a directory priorlab compare did not write; else the sweep's final
+  runs checked against its jobs.json and registry (report/completeness.py): {expected,
+  included, failed [{run_id, labels, error}] (left out, listed), missing [run_id] (only in a
+  --partial report), ignored [run_id] (on disk, not jobs of this spec)}. Its protocol check
+  "complete" comes first, and verdict_line starts "PARTIAL (i of n runs): " or "INCOMPLETE
+  (f of n runs failed): " when runs are missing or failed.
+
 Inference on the gain (report/inference.py: tests, estimators and their references; no
 bootstrap, no rng). All values in pass@1 fractions; verdicts and tables show points.
 - margin: the equivalence margin, SWEEP/sweep.yaml's "margin" (default 0.02).
@@ -104,10 +111,19 @@ from pathlib import Path
 
 import numpy as np
 
-from priorlab.report import diagnostics, figures, inference, protocol, render, sections
+from priorlab.report import (
+    completeness,
+    diagnostics,
+    figures,
+    inference,
+    protocol,
+    render,
+    sections,
+)
 from priorlab.report.entropy_law import entropy_law
 from priorlab.report.load import (
     Run,
+    finished_ids,
     finished_runs,
     load_tables,
     run_metrics,
@@ -148,13 +164,17 @@ def _clean(obj):
     return obj
 
 
-def build_report(sweep_dir: str | Path, *, n_boot: int = 1000, seed: int = 0) -> dict:
+def build_report(
+    sweep_dir: str | Path, *, n_boot: int = 1000, seed: int = 0, partial: bool = False
+) -> dict:
     """Write report.json, report.md and report.html into sweep_dir; return the report dict.
 
-    Raises PriorlabError when the sweep has no finished runs. Sections: module docstring.
+    Raises PriorlabError when the sweep has no finished runs, or runs of the sweep are not
+    finished and `partial` is not set (report/completeness.py). Sections: module docstring.
     """
     sweep_dir = Path(sweep_dir)
-    runs = finished_runs(sweep_dir)
+    record = completeness.completeness(sweep_dir, finished_ids(sweep_dir), partial=partial)
+    runs = finished_runs(sweep_dir, record and record["final_ids"])
     tables = load_tables(runs, seed=seed)
     rng = np.random.default_rng(seed)
     points = sections.entropy_points(runs)
@@ -173,8 +193,11 @@ def build_report(sweep_dir: str | Path, *, n_boot: int = 1000, seed: int = 0) ->
         run_status=run_status,
         clipping=clipping,
         tuning=tuning,
-        tune_runs=tuning_runs(sweep_dir),
+        tune_runs=tuning_runs(sweep_dir, record and record["tune_ids"]),
     )
+    if record is not None:  # a directory written by priorlab compare: checked against it
+        checklist["checks"].insert(0, completeness.check(record))
+        checklist["exploratory"] = checklist["exploratory"] or not checklist["checks"][0]["ok"]
     verdict = sections.verdict(variance["shares"])
     margin = inference.read_margin(sweep_dir)
     families = inference.families(tables, margin=margin, baseline=sections.BASELINE)
@@ -190,7 +213,8 @@ def build_report(sweep_dir: str | Path, *, n_boot: int = 1000, seed: int = 0) ->
         "variance": variance,
         "variance_rl": variance_rl,
         "verdict": verdict,
-        "verdict_line": protocol.verdict_line(verdict, checklist),
+        "verdict_line": completeness.prefix(record) + protocol.verdict_line(verdict, checklist),
+        "completeness": record and {k: v for k, v in record.items() if not k.endswith("_ids")},
         "protocol": checklist,
         "verdict_vs_budget": diagnostics.verdict_vs_budget(runs, summaries),
         "levels": levels,
@@ -210,8 +234,7 @@ def build_report(sweep_dir: str | Path, *, n_boot: int = 1000, seed: int = 0) ->
         "entropy_law": entropy_law(runs, final_pass1),
     }
     report = _clean(report)
-    _write(sweep_dir / "report.json", json.dumps(report, sort_keys=True, indent=2) + "\n")
-    _write(sweep_dir / "report.md", render.markdown(report))
+    text = json.dumps(report, sort_keys=True, indent=2) + "\n"
     has_curves = any(row["points"] for row in report["learning_curves"])
     drawn = [
         figures.headline_bars(report["headline"]),
@@ -226,12 +249,25 @@ def build_report(sweep_dir: str | Path, *, n_boot: int = 1000, seed: int = 0) ->
     budget = report["verdict_vs_budget"]
     if budget and any(v is not None for p in budget["points"] for v in p["shares"].values()):
         pictures.append((*BUDGET_FIGURE, figures.budget_shares(budget)))
-    _write(sweep_dir / "report.html", render.page(report, pictures))
+    _write_set(
+        sweep_dir,
+        {
+            "report.json": text,
+            "report.md": render.markdown(report),
+            "report.html": render.page(report, pictures),
+        },
+    )
     return report
 
 
-def _write(path: Path, text: str) -> None:
-    """Write then rename: a crash never leaves a half-written report."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+def _write_set(sweep_dir: Path, files: dict[str, str]) -> None:
+    """All files rendered before any is written, then each written and renamed in turn: a
+    failure while rendering leaves the old set whole; report.json is renamed last, so a
+    crash between renames leaves a report.json no newer than its md and html."""
+    staged = []
+    for name, text in sorted(files.items(), key=lambda item: item[0] == "report.json"):
+        tmp = sweep_dir / f"{name}.tmp"
+        tmp.write_text(text)
+        staged.append((tmp, sweep_dir / name))
+    for tmp, path in staged:
+        os.replace(tmp, path)

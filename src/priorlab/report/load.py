@@ -47,10 +47,17 @@ class Run:
         return {"run_id": self.run_id, "algo": self.algo, "prior": self.prior, "seed": self.seed}
 
 
-def finished_runs(sweep_dir: str | Path) -> list[Run]:
-    """Every finished final run under `sweep_dir/runs`, sorted (tune runs left out); raises
-    PriorlabError when there is none."""
-    every = _finished(Path(sweep_dir) / "runs")
+def finished_ids(sweep_dir: str | Path) -> set[str]:
+    """The ids of the run directories under `sweep_dir/runs` that hold a summary.json."""
+    runs_dir = Path(sweep_dir) / "runs"
+    found = runs_dir.iterdir() if runs_dir.is_dir() else []
+    return {path.name for path in found if (path / "summary.json").is_file()}
+
+
+def finished_runs(sweep_dir: str | Path, ids=None) -> list[Run]:
+    """Every finished final run under `sweep_dir/runs` (of `ids` only, when given), sorted
+    (tune runs left out); raises PriorlabError when there is none."""
+    every = _finished(Path(sweep_dir) / "runs", ids)
     runs = [run for run in every if run.phase == "final"]
     if not runs:
         tuning = len(every) - len(runs)
@@ -72,16 +79,19 @@ def finished_runs(sweep_dir: str | Path) -> list[Run]:
     return runs
 
 
-def tuning_runs(sweep_dir: str | Path) -> list[Run]:
-    """The finished "tune" runs (hyper-parameter candidates) of a tuned sweep, sorted."""
-    return [run for run in _finished(Path(sweep_dir) / "runs") if run.phase == "tune"]
+def tuning_runs(sweep_dir: str | Path, ids=None) -> list[Run]:
+    """The finished "tune" runs (hyper-parameter candidates) of a tuned sweep (of `ids`
+    only, when given), sorted."""
+    return [run for run in _finished(Path(sweep_dir) / "runs", ids) if run.phase == "tune"]
 
 
-def _finished(runs_dir: Path) -> list[Run]:
-    """Every run directory with a summary.json, of either phase, sorted."""
+def _finished(runs_dir: Path, ids=None) -> list[Run]:
+    """Every run directory with a summary.json (named in `ids`, when given), sorted."""
     runs = []
     for run_dir in sorted(runs_dir.iterdir()) if runs_dir.is_dir() else []:
-        if not (run_dir / "summary.json").is_file():
+        if not (run_dir / "summary.json").is_file() or (
+            ids is not None and run_dir.name not in ids
+        ):
             continue
         cell_path = run_dir / "cell.json"
         cell = _read_json(cell_path, "the run's cell")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 
+from priorlab.report import completeness
 from priorlab.report.diagnostics import CONVERGENCE, VS_PRIOR
 from priorlab.report.protocol import ADVICE, collapse_list
 from priorlab.report.render_inference import entropy_law_table, inference_tables, intro
@@ -275,7 +276,7 @@ def protocol_tables(report: dict) -> list[tuple[str, list[str], list[list[str]]]
         title += f" (rule: {'; '.join(rules)})" if rules else ""
         header = ["algo", "prior", "reward", "candidate", "seed", "score", "status", "chosen"]
         out.append((title, header, rows))
-    return out
+    return out + completeness.tables(report.get("completeness"))
 
 
 def _collapsed(report: dict) -> list[dict]:
