@@ -4,7 +4,7 @@ import pytest
 
 from priorlab.config import PretrainConfig
 from priorlab.errors import ConfigError
-from priorlab.priors import corpus, sft_steps
+from priorlab.priors import corpus, pretrain, sft_steps
 from priorlab.tasks import make_task
 
 
@@ -30,3 +30,22 @@ def test_clean_corpus_is_all_gold():
         task, PretrainConfig(corpus_size=200, wrong_frac=0.0), random.Random(0)
     )
     assert texts == [p.solution for p in problems]
+
+
+def test_countdown_pretrains_with_the_default_corpus_size(tmp_path):
+    # countdown's default knobs hold ~8,500 distinct train problems, fewer than 20,000
+    cfg = PretrainConfig(
+        out=str(tmp_path / "p"), task="countdown", size="0.1m", steps=2, batch_size=4
+    )
+    assert cfg.corpus_size is None
+    policy = pretrain(cfg, quiet=True)
+    assert 8000 < policy.meta["corpus_problems"] < 9000
+    assert (tmp_path / "p" / "model.safetensors").is_file()
+
+
+def test_an_explicit_corpus_size_the_task_cannot_fill_names_the_field():
+    task = make_task("arith", steps=1, operand_max=3, ops=["+"])  # 16 prompts in all
+    with pytest.raises(ConfigError, match="corpus_size: arith: found only .* leave corpus_size"):
+        corpus(task, PretrainConfig(corpus_size=100), random.Random(0))
+    problems, _ = corpus(task, PretrainConfig(), random.Random(0))  # unset: all there are
+    assert 5 < len(problems) < 16

@@ -35,7 +35,11 @@ class PretrainConfig:
     task_params: dict = doc({}, "Task knobs, e.g. {steps: 3, operand_max: 9}.")
     size: str = doc("1m", "Model size: 0.1m, 1m, 3m, 6m, 20m parameters.")
     max_len: int = doc(64, "Longest prompt + completion in tokens.")
-    corpus_size: int = doc(20000, "Distinct training problems in the pretraining corpus.")
+    corpus_size: int | None = doc(
+        None,
+        "Distinct training problems in the pretraining corpus; unset: 20,000, or every "
+        "train problem the task can supply when fewer (countdown's defaults: about 8,500).",
+    )
     steps: int = doc(1500, "Pretraining steps (the prior's strength).")
     batch_size: int = doc(64, "Sequences per pretraining step.")
     lr: float = doc(1e-3, "Peak AdamW learning rate (cosine decay, 5% warm-up).")
@@ -266,7 +270,7 @@ def validate_pretrain(cfg: PretrainConfig) -> None:
     check(cfg.steps >= 0, "steps", "must be >= 0")
     check(cfg.batch_size >= 1, "batch_size", "must be >= 1")
     check(0 <= cfg.wrong_frac <= 1, "wrong_frac", f"must be in [0, 1], got {cfg.wrong_frac}")
-    check(cfg.corpus_size >= 1, "corpus_size", "must be >= 1")
+    check(cfg.corpus_size is None or cfg.corpus_size >= 1, "corpus_size", "must be >= 1")
     check(isinstance(cfg.roles, list), "roles", f"must be a list, got {cfg.roles!r}")
     bad = [r for r in cfg.roles if r not in ROLES]
     check(not bad, "roles", f"unknown {bad}; accepted: {', '.join(ROLES)}")

@@ -30,7 +30,8 @@ def fine_tune(run: Run, examples: list[tuple], opt, *, epochs: int) -> float:
                 max_len=run.policy.model.cfg.max_len,
                 prefixes=[x or [] for _, _, x in chunk],
             )
-            loss = sft_step(run.policy, opt, samples, max_grad_norm=cfg.max_grad_norm)
+            where = f"fine-tuning in step {run.step + 1} (lr {run.lr})"
+            loss = sft_step(run.policy, opt, samples, max_grad_norm=cfg.max_grad_norm, where=where)
     return loss
 
 

@@ -18,13 +18,15 @@ from pathlib import Path
 import torch
 
 from priorlab.config import PretrainConfig, validate_pretrain
-from priorlab.errors import ConfigError
+from priorlab.errors import ConfigError, Diverged
 from priorlab.models import Policy, build_policy
 from priorlab.roles import role_examples, role_quality
 from priorlab.tasks import make_task
+from priorlab.tasks.base import TooFewProblems, up_to
 from priorlab.train_utils import encode_pairs, make_optimizer, progress, sft_step
 
 SFT_LEVELS = {"none": 0.0, "light": 0.1, "heavy": 0.5}
+DEFAULT_CORPUS = 20_000  # distinct train problems when corpus_size is unset (or fewer)
 
 
 def sft_steps(level: str, pretrain_steps: int) -> int:
@@ -38,14 +40,27 @@ def sft_steps(level: str, pretrain_steps: int) -> int:
 
 def corpus(task, cfg: PretrainConfig, rng: random.Random) -> tuple[list, list[str]]:
     """Problems and their (possibly corrupted) solutions for pretraining."""
-    problems = task.problems(
-        "train", cfg.corpus_size, seed=cfg.seed, exclude_skills=tuple(cfg.withhold)
-    )
+    problems = corpus_problems(task, cfg)
     texts = [
         task.wrong_solution(p, rng) if rng.random() < cfg.wrong_frac else p.solution
         for p in problems
     ]
     return problems, texts
+
+
+def corpus_problems(task, cfg: PretrainConfig) -> list:
+    """The corpus's distinct train problems: exactly `corpus_size`, or when it is unset up
+    to DEFAULT_CORPUS, as many as the task supplies (so the default works for every task:
+    countdown with its default knobs holds about 8,500)."""
+    kwargs = dict(seed=cfg.seed, exclude_skills=tuple(cfg.withhold))
+    if cfg.corpus_size is None:
+        return up_to(task, "train", DEFAULT_CORPUS, **kwargs)
+    try:
+        return task.problems("train", cfg.corpus_size, **kwargs)
+    except TooFewProblems as e:
+        raise ConfigError(
+            "corpus_size", f"{e}; or leave corpus_size unset to take every one there is"
+        ) from None
 
 
 def pretrain(cfg: PretrainConfig, *, quiet: bool = False) -> Policy:
@@ -71,7 +86,7 @@ def pretrain(cfg: PretrainConfig, *, quiet: bool = False) -> Policy:
             opt = make_optimizer(policy.model, cfg.lr if name == "pretrain" else cfg.lr / 3)
             sched = _cosine(opt, steps)
             job = bar.add_task(name, total=steps)
-            for _ in range(steps):
+            for step in range(steps):
                 idx = torch.randint(len(inputs), (cfg.batch_size,), generator=gen).tolist()
                 batch = encode_pairs(
                     policy.tokenizer,
@@ -79,7 +94,10 @@ def pretrain(cfg: PretrainConfig, *, quiet: bool = False) -> Policy:
                     [targets[i] for i in idx],
                     max_len=cfg.max_len,
                 )
-                loss = sft_step(policy, opt, batch, include_prompt=full_text)
+                try:  # nothing is saved: a diverged prior would poison every run from it
+                    loss = sft_step(policy, opt, batch, include_prompt=full_text)
+                except Diverged as e:
+                    raise diverged_at(e, name, step + 1, steps, opt) from None
                 sched.step()
                 bar.update(job, advance=1, description=f"{name} loss {loss:.3f}")
 
@@ -88,11 +106,19 @@ def pretrain(cfg: PretrainConfig, *, quiet: bool = False) -> Policy:
         "task": cfg.task,
         "task_params": cfg.task_params,
         "pretrain": asdict(cfg),
+        "corpus_problems": len(problems),  # what an unset corpus_size resolved to
     }
     if cfg.roles:  # how well the prior plays its roles, a property of the prior to report
         policy.meta["role_quality"] = role_quality(policy, task, cfg.roles, seed=cfg.seed)
     policy.save(Path(cfg.out))
     return policy
+
+
+def diverged_at(e: Diverged, stage: str, step: int, steps: int, opt) -> Diverged:
+    """`e` naming the stage, step and learning rate, which `sft_step` does not know."""
+    why = str(e).removeprefix("the fine-tuning step: ")
+    lr = opt.param_groups[0]["lr"]
+    return Diverged(f"{stage} step {step} of {steps} at lr {lr:.3g}: {why}")
 
 
 def with_roles(task, cfg: PretrainConfig, problems, pairs, policy, rng) -> tuple[list, list]:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 
+from priorlab.errors import Diverged, PriorlabError
 from priorlab.models import Policy
 
 
@@ -186,6 +187,11 @@ def sample(
     steps = 0
     for t in range(max_new_tokens):
         logprobs = F.log_softmax(logits.float() / max(temperature, 1e-8), dim=-1)  # (b, V)
+        if torch.isnan(logprobs).any():  # overflowed weights: sampling would be garbage
+            raise Diverged(
+                "the policy's next-token distribution is NaN (its weights or activations "
+                "overflowed): training diverged; lower the learning rate (lr)"
+            )
         probs = logprobs.exp()
         if temperature == 0:
             nxt = logits.argmax(-1)
@@ -270,6 +276,9 @@ def rollout(
     tok = policy.tokenizer
     rows = [p for p in problems for _ in range(group_size)]
     prompts = [_prompt_ids(tok, p.prompt, prefix) for p in rows]
+    for problem, ids in zip(rows[::group_size], prompts[::group_size]):
+        if len(ids) >= policy.model.cfg.max_len:  # no room for a single new token
+            raise too_long(problem, len(ids), max_new_tokens, policy.model.cfg.max_len)
     samples = sample(
         policy,
         prompts,
@@ -281,6 +290,32 @@ def rollout(
     texts = [tok.decode(r) for r in samples.response.tolist()]
     group_ids = torch.arange(len(problems)).repeat_interleave(group_size)
     return Batch(samples, rows, group_ids, texts)
+
+
+def check_context(
+    policy: Policy, problems: list, *, max_new_tokens: int, prefix: list[int] | None = None
+) -> None:
+    """PriorlabError naming the first problem whose prompt + max_new_tokens exceeds the
+    model's positions. Call it once on each problem pool before sampling: otherwise a prompt
+    that does not fit fails deep inside the model, or has its completions cut short."""
+    context = policy.model.cfg.max_len
+    for problem in problems:
+        n = len(_prompt_ids(policy.tokenizer, problem.prompt, prefix))
+        if n + max_new_tokens > context:
+            raise too_long(problem, n, max_new_tokens, context)
+
+
+def too_long(problem, n: int, max_new_tokens: int, context: int) -> PriorlabError:
+    """The error for a prompt of n tokens that, with max_new_tokens, overflows the context:
+    it names what the user can change (lowering max_new_tokens helps only when n < context)."""
+    fixes = "use a model with a longer context (pretrain max_len, or a larger model)"
+    fixes += ", or shorter prompts (task_params)"
+    if n < context:
+        fixes = f"lower max_new_tokens to at most {context - n}, {fixes}"
+    return PriorlabError(
+        f"prompt of problem {problem.id} is {n} tokens (+ max_new_tokens {max_new_tokens}) "
+        f"but the model holds {context} positions; {fixes}"
+    )
 
 
 def _prompt_ids(tok, text: str, prefix: list[int] | None) -> list[int]:

@@ -19,18 +19,17 @@ import torch
 from priorlab.algos import Algorithm, make_algorithm
 from priorlab.config import TrainConfig, check, validate_train
 from priorlab.convergence import dev_point
-from priorlab.errors import ConfigError
 from priorlab.evaluate import sample_table, save_samples, summarize
 from priorlab.models import Policy, load_policy
 from priorlab.rewards import check_pairing, get_reward
 from priorlab.rewards.shaped import RewardOut
 from priorlab.roles import require_role
-from priorlab.rollout import Batch, rollout
+from priorlab.rollout import Batch, check_context, rollout
 from priorlab.tasks import make_task
+from priorlab.tasks.pools import run_pools
 from priorlab.train_utils import MetricsLog, adapt, check_overlong_window, write_json_atomic
 
 CACHE_MAX_BYTES = 64 * 2**20  # priors whose initial evaluation is kept (the built-in sizes)
-EVAL_PROBLEM_SEED = 0  # every run of every algorithm is evaluated on the same test problems
 
 
 class Run:
@@ -72,29 +71,19 @@ class Run:
         torch.manual_seed(cfg.seed)
         self.gen = torch.Generator().manual_seed(cfg.seed)
         self.rng = random.Random(cfg.seed)
-        try:
-            self.pool = self.task.problems("train", cfg.train_problems, seed=cfg.seed + 1)
-        except ValueError as e:
-            raise ConfigError("train_problems", str(e)) from None
+        pools = run_pools(
+            self.task,
+            seed=cfg.seed,
+            train_problems=cfg.train_problems,
+            eval_problems=cfg.eval_problems,
+            eval_require=cfg.eval_require,
+            dev_problems=cfg.dev_problems if cfg.dev_every else 0,
+        )
+        self.pool, self.test, self.dev = pools.train, pools.test, pools.dev
         if self.algo.overlong_cache:
             check_overlong_window(self.algo, cfg, self.pool, self.policy.tokenizer)
-        try:
-            self.test = self.task.problems(
-                "test",
-                cfg.eval_problems,
-                seed=EVAL_PROBLEM_SEED,
-                require_skills=tuple(cfg.eval_require),
-            )
-        except ValueError as e:
-            raise ConfigError("eval_problems", str(e)) from None
-        try:
-            self.dev = (
-                self.task.problems("dev", cfg.dev_problems, seed=EVAL_PROBLEM_SEED)
-                if cfg.dev_every
-                else []
-            )
-        except ValueError as e:
-            raise ConfigError("dev_problems", str(e)) from None
+        every = self.pool + self.test + self.dev  # before any sampling: prompts must fit
+        check_context(self.policy, every, max_new_tokens=cfg.max_new_tokens)
         self.tables: dict = {}  # tag -> the per-sample table of that evaluation
         self.dev_curve: list[dict] = []
         self.order: list[int] = []

@@ -20,6 +20,7 @@ from priorlab.run import Run
 from priorlab.train_utils import (
     batch_metrics,
     check_finite,
+    check_weights,
     frozen_copy,
     make_optimizer,
     progress,
@@ -219,6 +220,7 @@ def update(run: Run, batch: Batch, ref, opt) -> dict:
             check_finite(loss, norm, f"step {run.step + 1} (lr {run.lr})")
             stats["policy/grad_norm"] = float(norm)
             opt.step()
+            check_weights(run.policy.model, f"step {run.step + 1} (lr {run.lr})")
             with torch.no_grad():  # the ratio this minibatch's loss saw, before its step
                 if algo.policy_loss in algos.CLIPPED_LOSSES:
                     low, high = algos.clip_fractions(

@@ -75,15 +75,23 @@ def make_optimizer(model, lr: float):
 
 
 def sft_step(
-    policy, opt, samples: Samples, *, include_prompt: bool = False, max_grad_norm: float = 1.0
+    policy,
+    opt,
+    samples: Samples,
+    *,
+    include_prompt: bool = False,
+    max_grad_norm: float = 1.0,
+    where: str = "the fine-tuning step",
 ) -> float:
-    """One cross-entropy step; returns the loss."""
+    """One cross-entropy step; returns the loss. Diverged (naming `where`) on a non-finite
+    loss, gradient or updated weight."""
     loss = lm_loss(policy, samples, include_prompt=include_prompt)
     opt.zero_grad(set_to_none=True)
     loss.backward()
     norm = torch.nn.utils.clip_grad_norm_(policy.model.parameters(), max_grad_norm)
-    check_finite(loss, norm, "the fine-tuning step")
+    check_finite(loss, norm, where)
     opt.step()
+    check_weights(policy.model, where)
     return loss.item()
 
 
@@ -93,6 +101,18 @@ def check_finite(loss: torch.Tensor, grad_norm: torch.Tensor, where: str) -> Non
         raise Diverged(
             f"{where}: loss {loss.item()}, gradient norm {grad_norm.item()} (not finite): "
             "training diverged; lower the learning rate (lr)"
+        )
+
+
+def check_weights(model, where: str) -> None:
+    """Raise Diverged after an optimiser step that wrote non-finite weights (a finite
+    gradient times a huge learning rate overflows)."""
+    with torch.no_grad():
+        bad = [name for name, p in model.named_parameters() if not torch.isfinite(p).all()]
+    if bad:
+        raise Diverged(
+            f"{where}: {len(bad)} weight tensors are not finite after the update ({bad[0]}, "
+            "...): training diverged; lower the learning rate (lr)"
         )
 
 

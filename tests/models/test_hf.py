@@ -98,6 +98,16 @@ def test_missing_sources_are_one_clear_error(tmp_path):
         load_policy(tmp_path / "nothing-here")
 
 
+def test_a_truncated_model_directory_is_one_clear_error(tiny_llama, tmp_path):
+    import shutil
+
+    damaged = shutil.copytree(tiny_llama, tmp_path / "llama")
+    for weights in damaged.glob("*.safetensors"):
+        weights.write_bytes(weights.read_bytes()[:1000])
+    with pytest.raises(PriorlabError, match=f"from {damaged}: a .safetensors file there is trunc"):
+        load_policy(damaged)
+
+
 def test_lora_on_the_built_in_model_is_a_config_error(tmp_path):
     from priorlab.config import TrainConfig
     from priorlab.errors import ConfigError

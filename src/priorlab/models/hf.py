@@ -20,6 +20,7 @@ from types import SimpleNamespace
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from safetensors import SafetensorError
 
 from priorlab.errors import PriorlabError
 from priorlab.models.transformer import select_rows
@@ -279,7 +280,7 @@ def is_hf_source(source: str | Path) -> bool:
     if str(source) == SMOLLM2 or path.suffix == ".gguf":
         return True
     config = path / "config.json"
-    return config.is_file() and '"model_type"' in config.read_text()
+    return config.is_file() and b'"model_type"' in config.read_bytes()
 
 
 def smollm2_gguf() -> Path:
@@ -330,8 +331,18 @@ def _from_dir(path: Path, dtype):
     try:
         lm = tf.AutoModelForCausalLM.from_pretrained(str(path), local_files_only=True, dtype=dtype)
         tok = tf.AutoTokenizer.from_pretrained(str(path), local_files_only=True)
-    except OSError as e:
+    except (OSError, ValueError) as e:
         raise PriorlabError(f"model: cannot load a Hugging Face model from {path}: {e}") from None
+    except SafetensorError as e:
+        raise PriorlabError(
+            f"model: cannot load a Hugging Face model from {path}: a .safetensors file there "
+            f"is truncated or damaged ({e}); copy the model over whole"
+        ) from None
+    except RuntimeError:  # transformers' size-mismatch report
+        raise PriorlabError(
+            f"model: cannot load a Hugging Face model from {path}: its weights do not match "
+            "its config.json (transformers lists the mismatched tensors above)"
+        ) from None
     return lm, tok
 
 
@@ -380,7 +391,7 @@ def save_hf(model: HFModel, tok: HFTokenizer, path: Path) -> dict:
 
 def load_saved(path: Path, config: dict, *, device: str, dtype: str):
     """Load what `save_hf` wrote."""
-    from safetensors.torch import load_file
+    from priorlab.models.policy import read_weights
 
     model, tok = load_hf(
         path / "hf",
@@ -390,5 +401,6 @@ def load_saved(path: Path, config: dict, *, device: str, dtype: str):
         value_head=config.get("value_head", False),
     )
     if model.value is not None:
-        model.value.load_state_dict(load_file(str(path / VALUE_FILE)))
+        head = model.value.state_dict()
+        model.value.load_state_dict(read_weights(path / VALUE_FILE, head))
     return model, tok

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from priorlab.errors import PriorlabError
@@ -86,22 +87,91 @@ def load_policy(
 ) -> Policy:
     """Load a policy: a priorlab checkpoint (`Policy.save`), or a Hugging Face model
     directory, GGUF file or `smollm2` (device, dtype and chat apply to those only).
-    A missing or foreign path is one clear error."""
+    A missing, foreign or damaged checkpoint is one clear error naming the file."""
     from priorlab.models import hf
 
     if hf.is_hf_source(path):
         model, tok = hf.load_hf(path, device=device, dtype=dtype, chat=chat)
         return Policy(model, tok, {"source": str(path), "chat": tok.chat})
     path = Path(path)
-    config = json.loads((path / CONFIG_FILE).read_text()) if (path / CONFIG_FILE).is_file() else {}
+    config = read_config(path / CONFIG_FILE)
     if config.get("backend") == "hf":
         model, tok = hf.load_saved(path, config, device=device, dtype=dtype)
         return Policy(model, tok, config.get("meta", {}))
-    if not config or not (path / WEIGHTS_FILE).is_file():
+    missing = [f for f in (CONFIG_FILE, WEIGHTS_FILE) if not (path / f).is_file()]
+    if missing:
+        why = "the path does not exist" if not path.exists() else f"no {' or '.join(missing)}"
         raise PriorlabError(
-            f"model: no checkpoint at {path} (expected {CONFIG_FILE} and {WEIGHTS_FILE} from "
-            "`priorlab pretrain`, a Hugging Face model directory, a .gguf file, or smollm2)"
+            f"model: no checkpoint at {path} ({why}; expected {CONFIG_FILE} and {WEIGHTS_FILE} "
+            "from `priorlab pretrain`, a Hugging Face model directory, a .gguf file, or smollm2)"
         )
-    model = TinyGPT(ModelConfig(**config["model"]))
-    model.load_state_dict(load_file(str(path / WEIGHTS_FILE)))
+    model = TinyGPT(model_config(config, path / CONFIG_FILE))
+    model.load_state_dict(read_weights(path / WEIGHTS_FILE, model.state_dict()))
     return Policy(model, CharTokenizer(), config.get("meta", {}))
+
+
+DAMAGED = "the checkpoint is damaged; pretrain it again, or copy it over whole"
+
+
+def read_config(file: Path) -> dict:
+    """The JSON object in `file` ({} when there is no file); PriorlabError naming the file
+    when it is not UTF-8 JSON or not an object (a checkpoint cut short by a full disk)."""
+    if not file.is_file():
+        return {}
+    try:
+        config = json.loads(file.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError:
+        raise PriorlabError(f"model: {file} is not UTF-8 text, so not JSON; {DAMAGED}") from None
+    except json.JSONDecodeError as e:
+        raise PriorlabError(
+            f"model: {file} is not valid JSON (line {e.lineno}: {e.msg}); {DAMAGED}"
+        ) from None
+    if not isinstance(config, dict):
+        raise PriorlabError(
+            f"model: {file} holds a JSON {type(config).__name__}, expected an object; {DAMAGED}"
+        )
+    return config
+
+
+def model_config(config: dict, file: Path) -> ModelConfig:
+    """The ModelConfig recorded in a checkpoint's config.json, or PriorlabError naming
+    `file` and the fields it accepts."""
+    fields = config.get("model")
+    accepted = ", ".join(ModelConfig.__dataclass_fields__)
+    if not isinstance(fields, dict):
+        raise PriorlabError(
+            f"model: {file} has no 'model' object (the fields {accepted}); {DAMAGED}"
+        )
+    try:
+        return ModelConfig(**fields)
+    except TypeError:
+        unknown = sorted(set(fields) - set(ModelConfig.__dataclass_fields__))
+        raise PriorlabError(
+            f"model: {file}: unknown model field(s) {', '.join(map(repr, unknown))}; "
+            f"accepted: {accepted}"
+        ) from None
+
+
+def read_weights(file: Path, expected: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The tensors of a safetensors `file`, checked against the model's `expected` state
+    dict; PriorlabError naming the file for a truncated file or a name or shape mismatch."""
+    try:
+        weights = load_file(str(file))
+    except (SafetensorError, OSError) as e:
+        raise PriorlabError(
+            f"model: {file} is not a readable safetensors file, probably truncated ({e}); {DAMAGED}"
+        ) from None
+    problems = [
+        f"{k} is {tuple(weights[k].shape)}, the config needs {tuple(v.shape)}"
+        for k, v in expected.items()
+        if k in weights and weights[k].shape != v.shape
+    ]
+    problems += [f"missing {k}" for k in expected if k not in weights]
+    problems += [f"unexpected {k}" for k in weights if k not in expected]
+    if problems:
+        more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+        raise PriorlabError(
+            f"model: {file} does not match the shapes in {CONFIG_FILE} beside it: "
+            f"{'; '.join(problems[:3])}{more}; the two files come from different models"
+        )
+    return weights

@@ -106,6 +106,27 @@ def split_of(prompt: str, test_percent: int) -> str:
     return "test" if int(digest(prompt), 16) // 100 % 2 == 0 else "dev"
 
 
+class TooFewProblems(ValueError):
+    """A split holds fewer distinct problems (with the skills asked) than were asked for.
+
+    `found` are those it does hold, in order: a caller that can do with fewer (a default
+    corpus size, see `up_to`) takes them; everyone else sees a ValueError.
+    """
+
+    def __init__(self, message: str, found: list[Problem]):
+        super().__init__(message)
+        self.found = found
+
+
+def up_to(task: Task, split: str, n: int, **kwargs) -> list[Problem]:
+    """`task.problems(split, n, **kwargs)`, or every problem of `split` the task can supply
+    when that is fewer than n: for defaults that must work for every task and knob."""
+    try:
+        return task.problems(split, n, **kwargs)
+    except TooFewProblems as e:
+        return e.found
+
+
 def check_knob(ok: bool, name: str, accepted: str, value: object) -> None:
     """Raise ValueError naming the knob, its bad value and what is accepted, unless `ok`."""
     if not ok:
@@ -151,7 +172,8 @@ def draw_problems(
     The rng is `random.Random(f"{seed}:{split}")`; `draw` returns None to reject a
     candidate. A candidate is kept when its prompt hashes into `split`, is new, uses
     none of `exclude_skills` and all of `require_skills`. After 20 * n + 10,000 draws
-    without n problems, ValueError says how many were found and (`loosen`) what to relax.
+    without n problems, TooFewProblems says how many were found and (`loosen`) what to
+    relax, and carries them.
     """
     if split not in SPLITS:
         raise ValueError(f"split: {split!r} is invalid; accepted: {', '.join(SPLITS)}")
@@ -174,10 +196,11 @@ def draw_problems(
         found.append(p)
     if len(found) == n:
         return found
-    raise ValueError(
+    raise TooFewProblems(
         f"{task}: found only {len(found)} distinct {split} problems of the {n} asked for "
         f"in {max_draws} draws; ask for fewer, or loosen {loosen}"
-        + (", exclude_skills or require_skills" if exclude or require else "")
+        + (", exclude_skills or require_skills" if exclude or require else ""),
+        found,
     )
 
 

@@ -27,6 +27,7 @@ from priorlab.tasks.answers import NUMBER, canonical_number, extract_number
 from priorlab.tasks.base import (
     SPLITS,
     Problem,
+    TooFewProblems,
     Verdict,
     check_knob,
     check_skills,
@@ -82,8 +83,9 @@ def data_path(path: str, subdir: str, expected: str) -> Path:
 def read_records(file: Path) -> Iterator[tuple[str, dict]]:
     """(where, record) for each row of a .jsonl or .parquet file; where is "file:line".
 
-    For parquet the "line" is the 1-based row. Blank jsonl lines are skipped; bad JSON or a
-    row that is not an object raises DataError naming file and line.
+    For parquet the "line" is the 1-based row. Blank jsonl lines are skipped; a line that
+    is not UTF-8, bad JSON or a row that is not an object raises DataError naming file and
+    line.
     """
     if file.suffix == ".parquet":
         try:
@@ -95,8 +97,9 @@ def read_records(file: Path) -> Iterator[tuple[str, dict]]:
         rows = enumerate(pq.read_table(file).to_pylist(), 1)
         yield from ((f"{file}:{i}", row) for i, row in rows)
         return
-    with open(file, encoding="utf-8") as f:
-        for i, line in enumerate(f, 1):
+    with open(file, "rb") as f:
+        for i, raw in enumerate(f, 1):
+            line = decode_utf8(raw, file, line=i)
             if not line.strip():
                 continue
             try:
@@ -106,6 +109,24 @@ def read_records(file: Path) -> Iterator[tuple[str, dict]]:
             if not isinstance(record, dict):
                 raise DataError(f"{file}:{i}: expected a JSON object, got {type(record).__name__}")
             yield f"{file}:{i}", record
+
+
+def decode_utf8(data: bytes, file: Path, *, line: int | None = None) -> str:
+    """`data` decoded as UTF-8, or DataError naming the file, line and column of the bad byte.
+
+    A file saved as latin-1 or cp1252 (an accented name, a pound sign) would otherwise fail
+    with a UnicodeDecodeError naming neither. `data` is line `line` of `file` (jsonl), or
+    without `line` the whole file, whose line is then counted.
+    """
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = line or data.count(b"\n", 0, e.start) + 1
+        column = e.start - data.rfind(b"\n", 0, e.start)
+        raise DataError(
+            f"{file}:{line}: not UTF-8 (byte 0x{data[e.start]:02x} at column {column}); "
+            "save the file as UTF-8 (e.g. iconv -f latin1 -t utf-8)"
+        ) from None
 
 
 def field(record: dict, key: str, where: str, kind: type | tuple = str):
@@ -167,20 +188,22 @@ class DatasetTask:
     ) -> list[Problem]:
         """n distinct problems of `split`: a seeded shuffle's first n (so smaller n, a prefix).
 
-        ValueError when fewer than n problems exist (with those skills), naming how many do.
+        TooFewProblems (a ValueError) when fewer than n problems exist (with those skills),
+        naming how many do.
         """
         pool = self.pool(split)
         check_knob(is_int(n) and n >= 0, "n", "an integer >= 0", n)
         exclude, require = set(exclude_skills), set(require_skills)
         check_skills(exclude, require, enabled=OPERATORS, known=OPERATORS)
         pool = [p for p in pool if not set(p.skills) & exclude and require <= set(p.skills)]
-        if n > len(pool):
-            which = " with those skills" if exclude or require else ""
-            raise ValueError(
-                f"n: {self.name} has only {len(pool)} {split} problems{which}; asked {n}"
-            )
         order = list(range(len(pool)))
         random.Random(f"{seed}:{split}").shuffle(order)
+        if n > len(pool):
+            which = " with those skills" if exclude or require else ""
+            raise TooFewProblems(
+                f"n: {self.name} has only {len(pool)} {split} problems{which}; asked {n}",
+                [pool[i] for i in order],
+            )
         return [pool[i] for i in order[:n]]
 
     def verify(self, problem: Problem, completion: str) -> Verdict:

@@ -19,7 +19,14 @@ import re
 from priorlab.errors import ConfigError, DataError
 from priorlab.tasks.answers import canonical_number, parse_gold
 from priorlab.tasks.base import Problem, check_knob, held_out, is_int, problem_id
-from priorlab.tasks.dataset import TEMPLATE, DatasetTask, data_path, field, operators
+from priorlab.tasks.dataset import (
+    TEMPLATE,
+    DatasetTask,
+    data_path,
+    decode_utf8,
+    field,
+    operators,
+)
 
 EXPECTED = "holding SVAMP.json, or the .json file itself"
 _PLAIN_NUMBER = re.compile(r"[0-9]+(?:\.[0-9]+)?")
@@ -76,9 +83,9 @@ class SVAMP(DatasetTask):
 
     def _read(self) -> list[tuple[str, Problem]]:
         """(question text, problem) for every entry, in file order."""
+        text = decode_utf8(self.file.read_bytes(), self.file)
         try:
-            with open(self.file, encoding="utf-8") as f:
-                rows = json.load(f)
+            rows = json.loads(text)
         except json.JSONDecodeError as e:
             raise DataError(f"{self.file}:{e.lineno}: bad JSON ({e.msg})") from None
         if not isinstance(rows, list) or not rows:
