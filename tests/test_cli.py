@@ -37,6 +37,8 @@ def cli(*args, cwd=None):
         (["status", "."], "error: runs_dir: no registry.sqlite"),
         (["train", "--model", "/nonexistent.gguf"], "error: model: GGUF file not found"),
         (["train", "--set", "reward=oracle"], "error: unknown reward 'oracle'"),
+        (["pretrain", "--task", "sudoku"], "error: unknown task 'sudoku'; valid: arith"),
+        (["pretrain", "--set", "task_params.steps=0"], "error: steps: 0 is invalid; accepted"),
     ],
 )
 def test_user_mistakes_exit_2_with_one_line(args, message, tmp_path):
@@ -44,6 +46,31 @@ def test_user_mistakes_exit_2_with_one_line(args, message, tmp_path):
     assert result.returncode == 2, result.stderr
     assert message in result.stderr
     assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_an_internal_value_error_keeps_its_traceback(monkeypatch):
+    from priorlab import cli as cli_module
+
+    def bug(cls):
+        raise ValueError("shape mismatch: (4, 8) vs (4, 9)")  # a torch error, say
+
+    monkeypatch.setattr(cli_module, "_fields_help", bug)
+    monkeypatch.setattr(sys, "argv", ["priorlab", "fields", "train"])
+    with pytest.raises(ValueError, match="shape mismatch"):  # not SystemExit(2)
+        cli_module.main()
+
+
+def test_an_unknown_name_is_still_one_line_and_exit_2(monkeypatch, capsys):
+    from priorlab import cli as cli_module
+    from priorlab.algos import ADVANTAGES
+
+    monkeypatch.setattr(cli_module, "_fields_help", lambda cls: ADVANTAGES["grp0"])
+    monkeypatch.setattr(sys, "argv", ["priorlab", "fields", "train"])
+    with pytest.raises(SystemExit) as e:
+        cli_module.main()
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and err.startswith("error: unknown advantage 'grp0'; valid: ")
+    assert len(err.strip().splitlines()) == 1
 
 
 def test_grpo_group_size_one_fails_before_work(tiny_prior, tmp_path):

@@ -311,14 +311,12 @@ def fields(command: str = typer.Argument(..., help="pretrain, train or eval")):
 
 
 def main() -> None:
-    """Entry point: user mistakes become one line on stderr and exit code 2; an interrupt
-    prints "interrupted" and exits 130; anything else keeps its traceback."""
+    """Entry point: user mistakes (PriorlabError, which unknown names and bad task knobs
+    raise too) become one line on stderr and exit code 2; an interrupt prints "interrupted"
+    and exits 130; anything else, a ValueError from a bug included, keeps its traceback."""
     try:
         code = app(standalone_mode=False)  # typer turns Ctrl-C into an exit code 130 here
     except PriorlabError as e:
-        typer.echo(f"error: {e}", err=True)
-        sys.exit(2)
-    except ValueError as e:  # registry look-ups and task knobs speak in ValueError
         typer.echo(f"error: {e}", err=True)
         sys.exit(2)
     except KeyboardInterrupt:

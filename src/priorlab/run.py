@@ -16,18 +16,19 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from priorlab.algos import Algorithm, make_algorithm
-from priorlab.config import TrainConfig, check, validate_train
+from priorlab.algos import Algorithm
+from priorlab.config import TrainConfig
 from priorlab.convergence import dev_point
 from priorlab.evaluate import sample_table, save_samples, summarize
 from priorlab.models import Policy, load_policy
-from priorlab.rewards import check_pairing, get_reward
+from priorlab.rewards import get_reward
 from priorlab.rewards.shaped import RewardOut
 from priorlab.roles import require_role
 from priorlab.rollout import Batch, check_context, rollout
 from priorlab.tasks import make_task
 from priorlab.tasks.pools import run_pools
 from priorlab.train_utils import MetricsLog, adapt, check_overlong_window, write_json_atomic
+from priorlab.validate import learning_rate, validate_run
 
 CACHE_MAX_BYTES = 64 * 2**20  # priors whose initial evaluation is kept (the built-in sizes)
 
@@ -36,29 +37,10 @@ class Run:
     """What one training run holds: config, algorithm, task, policy, seeded streams, logs."""
 
     def __init__(self, cfg: TrainConfig):
-        validate_train(cfg)
         self.cfg = cfg
-        self.algo: Algorithm = make_algorithm(cfg.algo, **cfg.algo_params)
-        need = max(self.algo.min_group_size, self.algo.keep_top)
-        check(
-            cfg.group_size >= need,
-            "group_size",
-            f"{cfg.algo} needs group_size >= {need}, got {cfg.group_size}",
-        )
-        per_step = cfg.prompts_per_step * cfg.group_size
-        check(
-            cfg.rollout_budget >= per_step,
-            "rollout_budget",
-            f"must be >= prompts_per_step x group_size = {per_step}, got {cfg.rollout_budget}",
-        )
-        check(
-            self.algo.kind != "online" or cfg.minibatches <= per_step,
-            "minibatches",
-            f"must be <= the rows of one step ({per_step}), got {cfg.minibatches}",
-        )
-        self.lr = cfg.lr if cfg.lr is not None else self.algo.lr
+        self.algo: Algorithm = validate_run(cfg)  # every check that needs no model
+        self.lr = learning_rate(cfg, self.algo)
         self.reward_fn = get_reward(cfg.reward, **cfg.reward_params)
-        check_pairing(cfg.reward, self.algo)
         self.policy: Policy = load_policy(
             cfg.model, device=cfg.device, dtype=cfg.dtype, chat=cfg.chat
         )

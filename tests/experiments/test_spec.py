@@ -3,8 +3,10 @@ from pathlib import Path
 
 import pytest
 
+from priorlab.config import TrainConfig
 from priorlab.errors import ConfigError
 from priorlab.experiments import expand, load_spec, preset_names
+from priorlab.run import Run
 from tests.experiments.conftest import TINY
 
 
@@ -206,3 +208,62 @@ def test_a_bad_equivalence_margin_is_refused(margin):
     spec["margin"] = margin
     with pytest.raises(ConfigError, match="margin: a fraction of pass@1 in"):
         expand(spec)
+
+
+def _only_run(spec: dict) -> TrainConfig:
+    """The TrainConfig of a spec's one algo x reward x seed, as its worker would build it."""
+    (algo,), (reward,) = spec["algos"], spec.get("rewards", ["verifier"])
+    name, params = (algo, {}) if isinstance(algo, str) else (algo["name"], algo["params"])
+    fields = {**spec["train"], "task": spec["task"], "task_params": spec["task_params"]}
+    fields |= {"rollout_budget": spec["budget"], "algo": name, "algo_params": params}
+    return TrainConfig(**fields, reward=reward, seed=spec["seeds"][0], model="/nonexistent")
+
+
+def test_an_ei_sweep_below_one_step_is_refused_before_any_job(tiny_spec):
+    tiny_spec.update(algos=["ei"], budget=16, seeds=[0])  # one step: 8 prompts x 4 samples
+    with pytest.raises(ConfigError) as at_expand:
+        expand(tiny_spec)
+    with pytest.raises(ConfigError) as at_run:
+        Run(_only_run(tiny_spec))
+    assert (at_expand.value.field, at_run.value.field) == ("budget", "rollout_budget")
+    assert at_expand.value.message == at_run.value.message
+    assert at_run.value.message == "must be >= prompts_per_step x group_size = 32, got 16"
+
+
+@pytest.mark.parametrize(
+    "change, spec_field, run_field",
+    [
+        ({"budget": 16}, "budget", "rollout_budget"),  # online
+        ({"algos": ["sft"], "budget": 16}, "budget", "rollout_budget"),
+        ({"train": {"group_size": 1}}, "train.group_size", "group_size"),  # grpo's minimum
+        ({"algos": ["gfpo"], "train": {"group_size": 2}}, "train.group_size", "group_size"),
+        ({"train": {"minibatches": 64}}, "train.minibatches", "minibatches"),
+        ({"train": {"temperature": -1.0}}, "train.temperature", "temperature"),
+        ({"train": {"lr": 0.0}}, "train.lr", "lr"),
+        ({"algos": ["ppo"], "rewards": ["serl"]}, "rewards", "reward"),
+        ({"algos": ["ei"], "rewards": ["delta_belief"]}, "rewards", "reward"),
+        (
+            {"train": {"reward_params": {"tau_pol": 0.5}}},
+            "train.reward_params.tau_pol",
+            "reward_params.tau_pol",
+        ),
+        (
+            {"algos": [{"name": "grpo", "params": {"kl_coef": -1}}]},
+            "algos[0].kl_coef",
+            "algo.kl_coef",
+        ),
+    ],
+)
+def test_each_run_rule_refuses_a_sweep_as_it_refuses_the_run(
+    tiny_spec, change, spec_field, run_field
+):
+    tiny_spec.update(algos=["grpo"], seeds=[0])
+    tiny_spec.update({k: v for k, v in change.items() if k != "train"})
+    tiny_spec["train"] = {**tiny_spec["train"], **change.get("train", {})}
+    with pytest.raises(ConfigError) as at_expand:
+        expand(tiny_spec)
+    with pytest.raises(ConfigError) as at_run:
+        Run(_only_run(tiny_spec))
+    assert at_expand.value.field == spec_field, str(at_expand.value)
+    assert at_run.value.field == run_field, str(at_run.value)
+    assert at_expand.value.message == at_run.value.message

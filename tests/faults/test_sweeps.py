@@ -96,13 +96,23 @@ def test_rerun_under_another_host_id_takes_back_expired_leases(small_spec, refer
     proc.wait()
     rows = {r["id"]: r for r in Registry(out).rows()}
     assert any(r["status"] == "running" for r in rows.values()), "kill landed between jobs"
-    res = cli(
-        "compare", spec, "--out", out, env={"PRIORLAB_HOST_ID": "new-node", "PRIORLAB_LEASE_S": "2"}
-    )
+    res = _on_another_host("compare", spec, "--out", out, env={"PRIORLAB_LEASE_S": "2"})
     assert res.returncode == 0, res.stderr
     assert "interrupted" in res.stderr
     assert _report(out) == _report(reference)
     assert all(r["status"] == "done" for r in Registry(out).rows())
+
+
+def _on_another_host(*args, env) -> subprocess.CompletedProcess:
+    """`priorlab ARGS` under another host name: in a UTS namespace where the machine allows
+    one (`unshare --uts`, as after a container restart), else with an injected host id."""
+    import shutil
+
+    rename = ["unshare", "--uts", "sh", "-c", 'hostname new-node && exec "$@"', "sh"]
+    if shutil.which("unshare") and subprocess.run([*rename, "true"]).returncode == 0:
+        cmd = [*rename, sys.executable, "-m", "priorlab.cli", *map(str, args)]
+        return subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, **env})
+    return cli(*args, env={**env, "PRIORLAB_HOST_ID": "new-node"})
 
 
 def test_two_sweep_processes_on_one_directory_run_each_job_once(small_spec, reference, tmp_path):
@@ -243,3 +253,37 @@ def test_an_unwritable_output_is_refused_before_any_work(small_spec, tmp_path):
     assert res.stderr.startswith(f"error: out: cannot write the sweep into {blocker / 'sweep'}")
     res = cli("pretrain", "--out", blocker / "prior", "--steps", 1)
     assert res.returncode == 2 and "out: cannot write to" in res.stderr, res.stderr
+
+
+def _can_mount_tmpfs() -> bool:
+    import shutil
+
+    if not shutil.which("unshare") or not Path("/proc/self/ns/mnt").exists():
+        return False
+    probe = "mount -t tmpfs -o size=64k tmpfs /mnt 2>/dev/null || mount -t tmpfs tmpfs /tmp"
+    return subprocess.run(["unshare", "--mount", "sh", "-c", probe]).returncode == 0
+
+
+@pytest.mark.skipif(not _can_mount_tmpfs(), reason="cannot mount a tmpfs here")
+def test_a_full_disk_fails_loudly_and_loses_nothing(small_spec, reference, tmp_path):
+    """The sweep runs on a 1.2 MB tmpfs (room for the prior and about one run): it must
+    exit non-zero; its directory, copied to a roomy disk, resumes to the reference report."""
+    import re
+
+    small = tmp_path / "small"
+    small.mkdir()
+    spec = write_spec(tmp_path / "s.yaml", small_spec)
+    cmd = f"{sys.executable} -m priorlab.cli compare {spec} --out {small}/sweep -q --workers 1"
+    script = (
+        f"mount -t tmpfs -o size=1200k tmpfs {small} && {{ {cmd}; echo rc=$?; }}; "
+        f"cp -a {small}/sweep {tmp_path}/moved"
+    )
+    res = subprocess.run(["unshare", "--mount", "sh", "-c", script], capture_output=True, text=True)
+    rc = int(re.search(r"rc=(\d+)", res.stdout).group(1))
+    assert rc == 2, res.stderr
+    assert res.stderr.startswith(f"error: {small}/sweep: the disk is full"), res.stderr
+    assert "Traceback" not in res.stderr
+    assert not (tmp_path / "moved" / "report.json").exists()
+    res = cli("compare", spec, "--out", tmp_path / "moved", "-q")
+    assert res.returncode == 0, res.stderr
+    assert _report(tmp_path / "moved") == _report(reference)

@@ -49,20 +49,14 @@ from pathlib import Path
 import yaml
 
 from priorlab.algos import make_algorithm
-from priorlab.config import (
-    PretrainConfig,
-    TrainConfig,
-    build,
-    load_yaml,
-    validate_pretrain,
-    validate_train,
-)
+from priorlab.config import PretrainConfig, TrainConfig, build, load_yaml, validate_pretrain
 from priorlab.errors import ConfigError
 from priorlab.experiments.grid import grid, mapping, nonempty_list, point_label, unique
 from priorlab.experiments.tuning import Tune, apply, parse_tune
 from priorlab.priors import sft_steps
-from priorlab.rewards import check_pairing, get_reward
+from priorlab.rewards import get_reward
 from priorlab.tasks import make_task
+from priorlab.validate import learning_rate, validate_run
 
 PRESET_DIR = Path(__file__).parent / "presets"
 SPEC_KEYS = (
@@ -84,6 +78,8 @@ SPEC_KEYS = (
 UNHASHED = ("out", "model")
 # Fields that do not change what is computed, so stay out of the hash.
 COSMETIC = ("tensorboard", "device")
+# A run's field as the spec spells it, where not under `train.` (or `tune.`).
+SPEC_FIELDS = {"rollout_budget": "budget", "reward": "rewards"}
 
 
 @dataclass(frozen=True)
@@ -206,7 +202,7 @@ def _prior_job(label: str, fields: dict, where: str) -> Job:
     try:
         cfg = build(PretrainConfig, fields, where=where)
     except ConfigError as e:
-        raise ConfigError(f"{where}.{e.field}", str(e).split(": ", 1)[1]) from None
+        raise ConfigError(f"{where}.{e.field}", e.message) from None
     _validated(validate_pretrain, cfg, where)
     _validated(lambda c: sft_steps(c.sft, c.steps), cfg, where)
     resolved = _resolved(cfg)
@@ -339,9 +335,7 @@ def _algo(entry, where: str) -> list[tuple[str, str, dict]]:
             make_algorithm(entry["name"], **merged)
         except ConfigError as e:
             sub = e.field.removeprefix("algo").lstrip(".")
-            raise ConfigError(
-                f"{where}.{sub}" if sub else where, str(e).split(": ", 1)[1]
-            ) from None
+            raise ConfigError(f"{where}.{sub}" if sub else where, e.message) from None
         label = entry.get("label", entry["name"])
         out.append((f"{label}[{point_label(point)}]" if point else label, entry["name"], merged))
     return out
@@ -353,23 +347,11 @@ def _run_job(
     fields = {k: v for k, v in fields.items() if k not in UNHASHED}
     try:
         cfg = build(TrainConfig, fields, where="train")
+        algo = validate_run(cfg)  # what the run itself checks before loading its model
     except ConfigError as e:
-        raise ConfigError(f"{where}.{e.field}", str(e).split(": ", 1)[1]) from None
-    _validated(validate_train, cfg, where)
-    algo = make_algorithm(cfg.algo, **cfg.algo_params)
-    check_pairing(cfg.reward, algo, "rewards")
-    try:
-        get_reward(cfg.reward, **cfg.reward_params)
-    except ConfigError as e:
-        raise ConfigError(f"train.{e.field}", str(e).split(": ", 1)[1]) from None
-    need = max(algo.min_group_size, algo.keep_top)
-    if cfg.group_size < need:
-        raise ConfigError("train.group_size", f"{cfg.algo} needs group_size >= {need}")
-    per_step = cfg.prompts_per_step * cfg.group_size
-    if algo.kind == "online" and cfg.rollout_budget < per_step:
-        raise ConfigError("budget", f"must be >= prompts_per_step x group_size = {per_step}")
+        raise ConfigError(SPEC_FIELDS.get(e.field, f"{where}.{e.field}"), e.message) from None
     config = _resolved(cfg)
-    config["lr"] = algo.lr if cfg.lr is None else cfg.lr
+    config["lr"] = learning_rate(cfg, algo)
     # The hash sees the algorithm as resolved (preset + overrides), not how it was spelled.
     hashed = {k: v for k, v in config.items() if k not in ("algo", "algo_params", *COSMETIC)}
     hashed |= {"algo_resolved": asdict(algo), "prior_id": prior.id}
@@ -389,7 +371,7 @@ def _validated(fn, cfg, where: str) -> None:
     try:
         fn(cfg)
     except ConfigError as e:
-        raise ConfigError(f"{where}.{e.field}", str(e).split(": ", 1)[1]) from None
+        raise ConfigError(f"{where}.{e.field}", e.message) from None
 
 
 def dump(spec: dict) -> str:

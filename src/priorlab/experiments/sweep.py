@@ -14,8 +14,10 @@ one bar: jobs done / running / failed, ETA.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import sqlite3
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -73,6 +75,13 @@ def run_sweep(
         pool = make_executor(executor, workers or default_workers(), address)
         try:
             _drive(todo, registry, pool, console, quiet)
+        except (OSError, sqlite3.OperationalError) as e:
+            if not (getattr(e, "errno", None) == errno.ENOSPC or "disk is full" in str(e)):
+                raise
+            raise PriorlabError(
+                f"{root}: the disk is full ({e}); free space (or move the directory) and "
+                "rerun: finished jobs are kept"
+            ) from None
         finally:
             pool.close()
     counts = registry.counts(ids)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import inspect
 
-from priorlab.errors import lookup
+from priorlab.errors import InvalidValue, lookup
 from priorlab.tasks.arith import Arith
 from priorlab.tasks.base import Problem, Task, Verdict, split_of
 from priorlab.tasks.countdown import Countdown
@@ -24,14 +24,14 @@ SYNTHETIC = ("arith", "countdown")
 def make_task(name: str, **params) -> Task:
     """The task `name` built with its knobs `params`.
 
-    ValueError names an unknown task (listing the valid ones), an unknown knob (listing
-    the task's knobs), or a knob's invalid value (with what is accepted).
+    InvalidValue (a ValueError) names an unknown task (listing the valid ones), an unknown
+    knob (listing the task's knobs), or a knob's invalid value (with what is accepted).
     """
     cls = lookup(TASKS, name, "task")
     knobs = [k for k in inspect.signature(cls).parameters if k != "self"]
     unknown = sorted(set(params) - set(knobs))
     if unknown:
-        raise ValueError(
+        raise InvalidValue(
             f"task_params: {name} has no knob {', '.join(map(repr, unknown))}; "
             f"valid: {', '.join(knobs)}"
         )

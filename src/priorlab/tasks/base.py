@@ -16,6 +16,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
+from priorlab.errors import InvalidValue
+
 SPLITS = ("train", "dev", "test")
 
 
@@ -106,7 +108,7 @@ def split_of(prompt: str, test_percent: int) -> str:
     return "test" if int(digest(prompt), 16) // 100 % 2 == 0 else "dev"
 
 
-class TooFewProblems(ValueError):
+class TooFewProblems(InvalidValue):
     """A split holds fewer distinct problems (with the skills asked) than were asked for.
 
     `found` are those it does hold, in order: a caller that can do with fewer (a default
@@ -128,9 +130,10 @@ def up_to(task: Task, split: str, n: int, **kwargs) -> list[Problem]:
 
 
 def check_knob(ok: bool, name: str, accepted: str, value: object) -> None:
-    """Raise ValueError naming the knob, its bad value and what is accepted, unless `ok`."""
+    """Raise InvalidValue (a ValueError) naming the knob, its bad value and what is
+    accepted, unless `ok`."""
     if not ok:
-        raise ValueError(f"{name}: {value!r} is invalid; accepted: {accepted}")
+        raise InvalidValue(f"{name}: {value!r} is invalid; accepted: {accepted}")
 
 
 def is_int(value: object) -> bool:
@@ -149,7 +152,7 @@ def check_skills(
     ):
         unknown = sorted(asked - set(allowed))
         if unknown:
-            raise ValueError(
+            raise InvalidValue(
                 f"{name}: {', '.join(map(repr, unknown))} not among this task's skills; "
                 f"accepted: {', '.join(map(repr, allowed))}"
             )

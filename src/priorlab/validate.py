@@ -1,0 +1,46 @@
+"""The rules a training run must satisfy before any model is loaded, written once.
+
+A run is a (train config, algorithm, reward) triple. `Run` checks it with `validate_run`
+before loading the policy, and sweep expansion checks every run of a spec with the same
+function, so a sweep is refused before any job starts for exactly the reasons a run would
+fail. Checks that need the loaded policy (roles, the tokenizer, the context) stay in `Run`.
+"""
+
+from __future__ import annotations
+
+from priorlab.algos import Algorithm, make_algorithm
+from priorlab.config import TrainConfig, check, validate_train
+from priorlab.rewards import check_pairing, get_reward
+
+
+def validate_run(cfg: TrainConfig) -> Algorithm:
+    """The run's algorithm (its preset with `algo_params` applied) once the config, the
+    algorithm and the reward are each valid and fit together; otherwise ConfigError naming
+    the first wrong field as TrainConfig spells it (UnknownName for an unknown reward)."""
+    validate_train(cfg)
+    algo = make_algorithm(cfg.algo, **cfg.algo_params)
+    get_reward(cfg.reward, **cfg.reward_params)  # its name and its parameters
+    check_pairing(cfg.reward, algo)
+    need = max(algo.min_group_size, algo.keep_top)
+    check(
+        cfg.group_size >= need,
+        "group_size",
+        f"{cfg.algo} needs group_size >= {need}, got {cfg.group_size}",
+    )
+    per_step = cfg.prompts_per_step * cfg.group_size
+    check(
+        cfg.rollout_budget >= per_step,
+        "rollout_budget",
+        f"must be >= prompts_per_step x group_size = {per_step}, got {cfg.rollout_budget}",
+    )
+    check(
+        algo.kind != "online" or cfg.minibatches <= per_step,
+        "minibatches",
+        f"must be <= the rows of one step ({per_step}), got {cfg.minibatches}",
+    )
+    return algo
+
+
+def learning_rate(cfg: TrainConfig, algo: Algorithm) -> float:
+    """The run's learning rate: the config's when set, else the preset's recommendation."""
+    return cfg.lr if cfg.lr is not None else algo.lr
