@@ -17,7 +17,7 @@ from priorlab.report.stats import anova_shares
 
 from .conftest import CHOSEN, LRS, RULE, dev_pass1, dev_samples, write_sound_sweep, write_sweep
 
-CHECKS = ["tuned", "converged", "clipping active", "seeds", "no collapse", "large k"]
+CHECKS = ["tuned", "converged", "clipping active", "seeds", "no collapse", "large k", "powered"]
 # sections that read only the final runs' samples and training logs: as without tuning
 UNCHANGED = [
     "runs", "headline", "variance", "variance_rl", "verdict", "levels", "pairwise",
@@ -214,7 +214,7 @@ def test_verdict_vs_budget_hand_computed(tmp_path):
 def test_protocol_checklist_of_an_exploratory_sweep(protocol_sweep, protocol_report):
     checklist = protocol_report["protocol"]
     assert [c["name"] for c in checklist["checks"]] == CHECKS
-    assert [c["ok"] for c in checklist["checks"]] == [True, False, True, False, False, False]
+    assert [c["ok"] for c in checklist["checks"]] == [True, False, True, False, False, False, False]
     assert check(protocol_report, "tuned")["detail"].startswith(
         "lr over 3 values, 1 seed per candidate, 4 algo x prior x reward cells, "
         "1 candidate failed (rule: "
@@ -229,7 +229,7 @@ def test_protocol_checklist_of_an_exploratory_sweep(protocol_sweep, protocol_rep
     assert checklist["exploratory"] is True
     verdict = protocol_report["verdict"]
     assert verdict.startswith("the algorithm explains ")  # the sentence itself is unchanged
-    prefix = "exploratory (fails: converged, seeds, no collapse, large k): "
+    prefix = "exploratory (fails: converged, seeds, no collapse, large k, powered): "
     assert protocol_report["verdict_line"] == prefix + verdict
     md = (protocol_sweep / "report.md").read_text()
     page = (protocol_sweep / "report.html").read_text()
@@ -242,6 +242,23 @@ def test_protocol_checklist_of_an_exploratory_sweep(protocol_sweep, protocol_rep
     text = (protocol_sweep / "report.json").read_bytes()
     build_report(protocol_sweep, n_boot=200, seed=0)
     assert (protocol_sweep / "report.json").read_bytes() == text
+
+
+def test_powered_compares_each_familys_mdd_with_the_margin():
+    from priorlab.report.protocol import powered
+
+    fams = [
+        {"family": "a", "mdd": 0.015},
+        {"family": "b", "mdd": 0.031},
+        {"family": "c", "mdd": None},
+    ]
+    out = powered(fams, 0.02)
+    assert out["ok"] is False
+    assert out["detail"] == (
+        "minimum detectable difference in gain (points; margin 2.0): a 1.5, b 3.1"
+    )
+    assert powered(fams[:1], 0.02)["ok"] is True
+    assert powered(fams[2:], 0.02)["ok"] is None
 
 
 def test_a_sound_sweep_is_not_exploratory(tmp_path):
@@ -267,10 +284,11 @@ def test_old_runs_without_the_new_records_give_nulls(sweep, report):
     )
     assert all(set(counts.values()) == {0} for counts in report["status_counts"].values())
     assert [c["ok"] for c in report["protocol"]["checks"]] == [
-        False, None, None, False, None, False,
+        False, None, None, False, None, False, False,
     ]  # fmt: skip
     assert report["verdict_line"].startswith(
-        "exploratory (fails: tuned, converged, clipping active, seeds, no collapse, large k): "
+        "exploratory (fails: tuned, converged, clipping active, seeds, no collapse, large k, "
+        "powered): "
     )
     md = (sweep / "report.md").read_text()
     assert "- [ ] **converged** (not measured):" in md

@@ -32,7 +32,9 @@ variance, variance_rl, pairwise, levels.
   seeds per candidate), "converged" (every run's convergence status is "converged"), "clipping
   active" (every algo that logs clip fractions has active true), "seeds" (>= 5 seeds in every
   algo x prior cell), "no collapse" (no run's vs_prior is "collapsed"), "large k" (n_samples
-  >= 256, the pass@k crossover regime of Yue et al. 2025); exploratory: any check not true.
+  >= 256, the pass@k crossover regime of Yue et al. 2025), "powered" (every family's minimum
+  detectable difference in gain is within the margin, so "equivalent" is reachable: see
+  inference); exploratory: any check not true.
 - verdict_vs_budget: null when no run's summary.json has a dev curve; else {n_runs,
   without_dev [run_id], points [{samples, mean, dropped, shares {algo, prior, interaction,
   seed: share or null}}]}: the "variance" ANOVA (point estimates, no bootstrap) on run-level
@@ -201,6 +203,8 @@ def build_report(
     verdict = sections.verdict(variance["shares"])
     margin = inference.read_margin(sweep_dir)
     families = inference.families(tables, margin=margin, baseline=sections.BASELINE)
+    checklist["checks"].append(protocol.powered(families, margin))
+    checklist["exploratory"] = any(check["ok"] is not True for check in checklist["checks"])
     final_pass1 = tables.final["pass@1"].mean(axis=1)
     report = {
         "n_samples": tables.n,

@@ -168,6 +168,18 @@ def _large_k(n_samples: int) -> dict:
     return _check("large k", n_samples >= MIN_K, detail)
 
 
+def powered(families: list[dict], margin: float) -> dict:
+    """ok when every family's MDD (80% power, inference.py) is within the equivalence margin:
+    a sweep whose noise exceeds its margin cannot declare "equivalent" however alike the
+    methods are, so its inconclusive pairs say nothing about interchangeability."""
+    rows = [(f["family"], f["mdd"]) for f in families if f["mdd"] is not None]
+    if not rows:
+        return _check("powered", None, "no family with two methods on shared cells")
+    detail = ", ".join(f"{name} {100 * mdd:.1f}" for name, mdd in rows)
+    detail = f"minimum detectable difference in gain (points; margin {100 * margin:.1f}): {detail}"
+    return _check("powered", all(mdd <= margin for _, mdd in rows), detail)
+
+
 def protocol(
     *,
     n_samples: int,
