@@ -265,6 +265,26 @@ def _can_mount_tmpfs() -> bool:
 
 
 @pytest.mark.skipif(not _can_mount_tmpfs(), reason="cannot mount a tmpfs here")
+def test_a_read_only_filesystem_is_refused_before_any_work(small_spec, tmp_path):
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    spec = write_spec(tmp_path / "s.yaml", small_spec)
+    cli_ = f"{sys.executable} -m priorlab.cli"
+    script = (
+        f"mount -t tmpfs -o ro,size=64k tmpfs {ro} && "
+        f"{cli_} compare {spec} --out {ro}/sweep; echo rc=$?; "
+        f"{cli_} pretrain --out {ro}/prior --steps 1; echo rc=$?"
+    )
+    res = subprocess.run(["unshare", "--mount", "sh", "-c", script], capture_output=True, text=True)
+    assert res.stdout.split() == ["rc=2", "rc=2"], res.stderr
+    lines = res.stderr.strip().splitlines()
+    assert lines[0] == (
+        f"error: out: cannot write the sweep into {ro}/sweep (Read-only file system)"
+    )
+    assert lines[1] == f"error: out: cannot write to {ro}/prior (Read-only file system)"
+
+
+@pytest.mark.skipif(not _can_mount_tmpfs(), reason="cannot mount a tmpfs here")
 def test_a_full_disk_fails_loudly_and_loses_nothing(small_spec, reference, tmp_path):
     """The sweep runs on a 1.2 MB tmpfs (room for the prior and about one run): it must
     exit non-zero; its directory, copied to a roomy disk, resumes to the reference report."""

@@ -126,7 +126,7 @@ def claim_directory(root: Path, spec: dict, sweep: Sweep, *, extend: bool) -> No
             history = root / "specs"
             history.mkdir(exist_ok=True)
             os.replace(old_spec, history / f"{len(list(history.iterdir())):03d}.yaml")
-    elif root.is_dir() and any(root.iterdir()) and not (root / "registry.sqlite").exists():
+    elif _foreign(root):
         shown = ", ".join(sorted(p.name for p in root.iterdir())[:5])
         raise PriorlabError(
             f"{root} is not a sweep directory and not empty ({shown}); choose a new or empty --out"
@@ -140,8 +140,17 @@ def claim_directory(root: Path, spec: dict, sweep: Sweep, *, extend: bool) -> No
         raise PriorlabError(f"out: cannot write the sweep into {root} ({e.strerror})") from None
 
 
+def _foreign(root: Path) -> bool:
+    """A directory holding files but no sweep (another sweep process's half-written
+    sweep.yaml or jobs.json, seen in passing, does not count)."""
+    if not root.is_dir() or (root / "registry.sqlite").exists():
+        return False
+    mine = (f"{SPEC_FILE}.tmp-", f"{JOBS_FILE}.tmp-")
+    return any(not p.name.startswith(mine) for p in root.iterdir())
+
+
 def _write(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
+    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
     tmp.write_text(text)
     os.replace(tmp, path)
 

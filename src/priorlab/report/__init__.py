@@ -270,7 +270,7 @@ def _write_set(sweep_dir: Path, files: dict[str, str]) -> None:
     crash between renames leaves a report.json no newer than its md and html."""
     staged = []
     for name, text in sorted(files.items(), key=lambda item: item[0] == "report.json"):
-        tmp = sweep_dir / f"{name}.tmp"
+        tmp = sweep_dir / f"{name}.tmp-{os.getpid()}"  # sweep processes may race here
         tmp.write_text(text)
         staged.append((tmp, sweep_dir / name))
     for tmp, path in staged:
