@@ -34,7 +34,8 @@ class Samples:
 
 @dataclass
 class Batch:
-    """One step's samples; each stage adds its fields (rewards, adv, ...)."""
+    """One step's samples; each stage fills its fields (rewards, adv, ...). Every optional
+    tensor has one row per completion: (B,) or (B, T)."""
 
     samples: Samples
     problems: list  # (B,) the Problem each row answers
@@ -45,7 +46,12 @@ class Batch:
     parsed: torch.Tensor | None = None  # (B,) bool, an answer could be extracted
     answers: list = field(default_factory=list)  # (B,) extracted answers
     adv: torch.Tensor | None = None  # (B,) or (B, T)
-    extra: dict = field(default_factory=dict)  # ref_logp, values, returns ... (B, ...) each
+    token_adv: torch.Tensor | None = None  # (B, T) the reward source's own advantages
+    keep: torch.Tensor | None = None  # (B,) bool, rows the update may learn from
+    ref_logp: torch.Tensor | None = None  # (B, T) the KL reference's log-probs
+    values: torch.Tensor | None = None  # (B, T) the critic's values at sampling time
+    returns: torch.Tensor | None = None  # (B, T) GAE returns, the critic's targets
+    loss_mask: torch.Tensor | None = None  # (B, T) tokens the policy loss counts
     roles: Batch | None = None  # the policy's samples in another role (SERL's judge ...)
     metrics: dict = field(default_factory=dict)  # what the reward source reports of itself
 
@@ -62,28 +68,42 @@ class Batch:
         ix = idx.tolist()
         s = self.samples
         samples = Samples(*(getattr(s, f)[idx] for f in s.__dataclass_fields__))
-        pick = lambda t: None if t is None else t[idx]  # noqa: E731
+        rows = {
+            name: None if getattr(self, name) is None else getattr(self, name)[idx]
+            for name in ROW_TENSORS
+        }
         return Batch(
             samples,
             [self.problems[i] for i in ix],
             self.group_ids[idx],
             [self.texts[i] for i in ix],
-            pick(self.rewards),
-            pick(self.correct),
-            pick(self.parsed),
-            [self.answers[i] for i in ix] if self.answers else [],
-            pick(self.adv),
-            {k: v[idx] for k, v in self.extra.items()},
-            self.roles,
-            self.metrics,
+            answers=[self.answers[i] for i in ix] if self.answers else [],
+            roles=self.roles,
+            metrics=self.metrics,
+            **rows,
         )
+
+
+# Batch's optional per-row tensors, sliced by select and joined by cat_batches.
+ROW_TENSORS = (
+    "rewards",
+    "correct",
+    "parsed",
+    "adv",
+    "token_adv",
+    "keep",
+    "ref_logp",
+    "values",
+    "returns",
+    "loss_mask",
+)
 
 
 def cat_batches(batches: list[Batch]) -> Batch:
     """Concatenate batches, padding prompts and responses to one width.
 
-    Per-row advantages become per-token when any batch has per-token ones; `extra`
-    keeps the keys every batch has; roles are concatenated too.
+    Per-row advantages become per-token when any batch has per-token ones; an optional
+    field is kept when every batch has it; roles are concatenated too.
     """
     if len(batches) == 1:
         return batches[0]
@@ -107,11 +127,10 @@ def cat_batches(batches: list[Batch]) -> Batch:
 
     samples = Samples(*(field_(f) for f in Samples.__dataclass_fields__))
 
-    def cat(name):
+    def cat(name):  # a field some batch lacks is left out, as it cannot be joined
         ts = [getattr(b, name) for b in batches]
-        return None if ts[0] is None else cat_rows(ts)
+        return None if any(t is None for t in ts) else cat_rows(ts)
 
-    shared = set.intersection(*(set(b.extra) for b in batches))
     roles = [b.roles for b in batches if b.roles is not None]
     offset, group_ids = 0, []
     for b in batches:  # keep groups of different batches apart
@@ -122,14 +141,10 @@ def cat_batches(batches: list[Batch]) -> Batch:
         [p for b in batches for p in b.problems],
         torch.cat(group_ids),
         [t for b in batches for t in b.texts],
-        cat("rewards"),
-        cat("correct"),
-        cat("parsed"),
-        [a for b in batches for a in (b.answers or [None] * len(b))],
-        cat("adv"),
-        {k: cat_rows([b.extra[k] for b in batches]) for k in sorted(shared)},
-        cat_batches(roles) if roles else None,
-        {k: v for b in batches for k, v in b.metrics.items()},
+        answers=[a for b in batches for a in (b.answers or [None] * len(b))],
+        roles=cat_batches(roles) if roles else None,
+        metrics={k: v for b in batches for k, v in b.metrics.items()},
+        **{name: cat(name) for name in ROW_TENSORS},
     )
 
 

@@ -116,7 +116,7 @@ class Run:
         )
         out = out if isinstance(out, RewardOut) else RewardOut(out)
         batch.rewards = torch.tensor(out.rewards, dtype=torch.float32)
-        batch.extra.update(out.extra)
+        batch.token_adv, batch.keep = out.token_adv, out.keep
         batch.roles, batch.metrics = out.roles, out.metrics
         batch.correct = torch.tensor([v.correct for v in verdicts])
         batch.parsed = torch.tensor([v.parsed for v in verdicts])

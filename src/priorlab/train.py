@@ -147,13 +147,13 @@ def filter_signal(reward: str, batch: Batch) -> torch.Tensor:
 
 
 def advantages(run: Run, batch: Batch, ref) -> None:
-    """Fill batch.adv (and ref_logp, values, returns in batch.extra)."""
+    """Fill batch.adv (and batch.ref_logp, values, returns)."""
     cfg, algo, s = run.cfg, run.algo, batch.samples
     if ref is not None:
         with torch.no_grad():
-            batch.extra["ref_logp"] = sequence_logp(ref, s, temperature=cfg.temperature)[0]
-    if "token_adv" in batch.extra:  # the reward source's own per-token advantages
-        batch.adv = batch.extra["token_adv"]
+            batch.ref_logp = sequence_logp(ref, s, temperature=cfg.temperature)[0]
+    if batch.token_adv is not None:  # the reward source's own per-token advantages
+        batch.adv = batch.token_adv
         return
     if algo.keep_top:  # GFPO: advantages from the k kept samples per group, 0 for the rest
         lengths = s.lengths.float()
@@ -171,20 +171,20 @@ def advantages(run: Run, batch: Batch, ref) -> None:
     token_rewards = torch.zeros_like(s.logp)  # (B, T): the outcome reward on the last token
     token_rewards[torch.arange(len(batch)), (s.lengths - 1).clamp(min=0)] = batch.rewards
     if algo.kl_in_reward:
-        kl = algos.KL_ESTIMATORS[algo.kl_estimator](s.logp, batch.extra["ref_logp"])
+        kl = algos.KL_ESTIMATORS[algo.kl_estimator](s.logp, batch.ref_logp)
         token_rewards = token_rewards - algo.kl_coef * kl * s.mask
     adv, returns = algos.gae(token_rewards, values, s.mask, gamma=algo.gamma, lam=algo.lam)
     if algo.whiten_adv:
         m = s.mask.bool()
         adv = torch.where(m, (adv - adv[m].mean()) / (adv[m].std() + 1e-8), adv)
-    batch.adv, batch.extra["values"], batch.extra["returns"] = adv, values, returns
+    batch.adv, batch.values, batch.returns = adv, values, returns
 
 
 def update(run: Run, batch: Batch, ref, opt) -> dict:
     """Epochs of minibatch steps on the clipped (or chosen) policy loss."""
     cfg, algo = run.cfg, run.algo
     advantages(run, batch, ref)
-    batch.extra["loss_mask"] = loss_mask(algo, batch)
+    batch.loss_mask = loss_mask(algo, batch)
     if batch.roles is not None:  # the policy's other roles, trained with GRPO alongside
         batch = cat_batches([batch, role_advantages(run, batch.roles, ref)])
     loss_fn = algos.POLICY_LOSSES[algo.policy_loss]
@@ -196,7 +196,7 @@ def update(run: Run, batch: Batch, ref, opt) -> dict:
     for _ in range(cfg.epochs):
         for idx in torch.randperm(B, generator=run.gen).chunk(cfg.minibatches):
             mb = batch.select(torch.zeros(B, dtype=torch.bool).index_fill_(0, idx, True))
-            m, old_logp = mb.extra["loss_mask"], mb.samples.logp
+            m, old_logp = mb.loss_mask, mb.samples.logp
             logp, ent, values = sequence_logp(
                 run.policy, mb.samples, temperature=cfg.temperature, values=algo.critic
             )
@@ -204,14 +204,14 @@ def update(run: Run, batch: Batch, ref, opt) -> dict:
             loss = pg_loss = agg(loss_fn(logp, old_logp, mb.adv, **kw), m)
             stats = {"loss/policy": pg_loss.item()}
             if ref is not None:
-                kl = algos.KL_ESTIMATORS[algo.kl_estimator](logp, mb.extra["ref_logp"])
+                kl = algos.KL_ESTIMATORS[algo.kl_estimator](logp, mb.ref_logp)
                 stats["loss/kl"] = algos.AGGREGATIONS["token_mean"](kl, m).item()
                 if not algo.kl_in_reward:
                     loss = loss + algo.kl_coef * agg(kl, m)
             if algo.entropy_coef:
                 loss = loss - algo.entropy_coef * agg(ent, m)
             if algo.critic:
-                vloss = algos.clipped_value_loss(values, mb.extra["values"], mb.extra["returns"], m)
+                vloss = algos.clipped_value_loss(values, mb.values, mb.returns, m)
                 loss = loss + algo.vf_coef * vloss
                 stats["loss/value"] = vloss.item()
             opt.zero_grad(set_to_none=True)
@@ -244,8 +244,8 @@ def loss_mask(algo: Algorithm, batch: Batch) -> torch.Tensor:
     mask = batch.mask
     if algo.mask_truncated:
         mask = algos.mask_truncated(mask, batch.samples.truncated)
-    if "keep" in batch.extra:
-        mask = mask * batch.extra["keep"].float()[:, None]
+    if batch.keep is not None:
+        mask = mask * batch.keep.float()[:, None]
     return mask
 
 
@@ -253,11 +253,9 @@ def role_advantages(run: Run, roles: Batch, ref) -> Batch:
     """GRPO advantages for a role's samples (judge, critic); every token learns."""
     if ref is not None:
         with torch.no_grad():
-            roles.extra["ref_logp"] = sequence_logp(
-                ref, roles.samples, temperature=run.cfg.temperature
-            )[0]
+            roles.ref_logp = sequence_logp(ref, roles.samples, temperature=run.cfg.temperature)[0]
     roles.adv = algos.ADVANTAGES["grpo"](roles.rewards, roles.group_ids)
-    roles.extra["loss_mask"] = roles.mask
+    roles.loss_mask = roles.mask
     return roles
 
 

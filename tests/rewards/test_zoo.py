@@ -57,7 +57,7 @@ def test_delta_belief_step_rewards_and_token_advantages_by_hand(monkeypatch):
     # row 0: steps earn -2 - -3 = 1 and -0.5 - -2 + 1 (right) = 2.5; row 1: -1 and -1 + 0
     assert out.rewards == pytest.approx([3.5, -2.0])
     # per step index the two rows normalise to +-A; returns to go: 2A then A for row 0
-    adv = out.extra["token_adv"]
+    adv = out.token_adv
     n0 = len("3+4=7,")  # character tokens of the first step
     assert torch.allclose(adv[0, :n0], torch.full((n0,), 2 * A), atol=1e-5)
     assert torch.allclose(adv[0, n0 : n0 + 8], torch.full((8,), A), atol=1e-5)  # "7-5=2#2" + EOS
@@ -164,8 +164,8 @@ def test_sdpo_advantage_is_teacher_minus_student_log_prob_on_taught_rows(role_pr
         rng=random.Random(0),
     )
     # row 0 is the only correct one: it has no other correct sibling; rows 1, 2 learn from it
-    assert out.extra["keep"].tolist() == [False, True, True]
-    assert torch.all(out.extra["token_adv"][0] == 0)
+    assert out.keep.tolist() == [False, True, True]
+    assert torch.all(out.token_adv[0] == 0)
     hinted = encode_pairs(
         policy.tokenizer,
         [hint_prompt("tiny", p.prompt, completions[0])],
@@ -176,5 +176,5 @@ def test_sdpo_advantage_is_teacher_minus_student_log_prob_on_taught_rows(role_pr
         teacher = sequence_logp(policy, hinted)[0][0]
     n = int(samples.lengths[1])
     expected = teacher[:n] - samples.logp[1, :n]
-    assert torch.allclose(out.extra["token_adv"][1, :n], expected, atol=1e-5)
+    assert torch.allclose(out.token_adv[1, :n], expected, atol=1e-5)
     assert out.rewards[1] == pytest.approx(float(expected.mean()), abs=1e-5)

@@ -79,7 +79,7 @@ def delta_belief(problems, completions, verdicts, *, policy, samples, group_ids,
     totals = step_rewards.sum(1)
     return RewardOut(
         totals.tolist(),
-        extra={"token_adv": token_adv},
+        token_adv=token_adv,
         metrics={"delta_belief/steps": float(present.sum(1).float().mean())},
     )
 

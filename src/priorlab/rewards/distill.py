@@ -55,7 +55,8 @@ def sdpo(
     per_row = token_adv.sum(1) / samples.mask.sum(1).clamp(min=1)
     return RewardOut(
         per_row.tolist(),
-        extra={"token_adv": token_adv, "keep": keep},
+        token_adv=token_adv,
+        keep=keep,
         metrics={"sdpo/taught_frac": keep.float().mean().item()},
     )
 
