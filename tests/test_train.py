@@ -8,7 +8,7 @@ from priorlab.algos import PRESETS
 from priorlab.config import TrainConfig
 from priorlab.errors import ConfigError, Diverged
 from priorlab.models import load_policy
-from priorlab.rewards import REWARDS, get_reward
+from priorlab.rewards import REWARDS, source
 from priorlab.train import filter_signal, train
 
 
@@ -72,7 +72,7 @@ def test_online_metrics_are_logged_every_step(tiny_prior, tmp_path):
 
 @pytest.mark.parametrize("reward", sorted(REWARDS))
 def test_every_reward_source_drives_training(tiny_prior, role_prior, tmp_path, reward):
-    prior = role_prior if getattr(get_reward(reward), "role", None) else tiny_prior
+    prior = role_prior if source(reward).role else tiny_prior
     train(small(prior, tmp_path / "r", algo="grpo", reward=reward), quiet=True)
     rows = [json.loads(line) for line in (tmp_path / "r" / "metrics.jsonl").open()]
     steps = [r for r in rows if "reward/mean" in r]

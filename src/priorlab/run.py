@@ -21,7 +21,7 @@ from priorlab.config import TrainConfig
 from priorlab.convergence import dev_point
 from priorlab.evaluate import sample_table, save_samples, summarize
 from priorlab.models import Policy, load_policy
-from priorlab.rewards import get_reward
+from priorlab.rewards import get_reward, source
 from priorlab.rewards.shaped import RewardOut
 from priorlab.roles import require_role
 from priorlab.rollout import Batch, check_context, rollout
@@ -44,8 +44,9 @@ class Run:
         self.policy: Policy = load_policy(
             cfg.model, device=cfg.device, dtype=cfg.dtype, chat=cfg.chat
         )
-        if getattr(self.reward_fn, "role", None):
-            require_role(self.policy, self.reward_fn.role, cfg.reward)
+        role = source(cfg.reward).role
+        if role:
+            require_role(self.policy, role, cfg.reward)
         if cfg.lora_rank or cfg.gradient_checkpointing:
             adapt(self.policy, cfg)
         self.task_params = cfg.task_params or self.policy.meta.get("task_params", {})

@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import functools
 import inspect
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from priorlab.errors import ConfigError, lookup
 from priorlab.rewards.adversarial import Adversarial
@@ -36,21 +38,44 @@ from priorlab.rewards.outcome import dense_steps, format_reward, random_reward, 
 from priorlab.rewards.polar import Polar
 from priorlab.rewards.selfjudge import SelfJudge
 
-REWARDS = {
-    "verifier": verifier,
-    "dense_steps": dense_steps,
-    "format": format_reward,
-    "random": random_reward,
-    "majority_vote": majority_vote,
-    "self_certainty": self_certainty,
-    "reference_likelihood": reference_likelihood,
-    "orm": OutcomeRewardModel,  # stateful: one instance per run
-    "delta_belief": delta_belief,
-    "sdpo": sdpo,
-    "serl": SelfJudge,
-    "raro": Adversarial,
-    "polar": Polar,
+
+@dataclass(frozen=True)
+class Source:
+    """A reward source and what it needs, declared in one place.
+
+    make: the function (or, for a stateful source, the class: one instance per run);
+    role: the policy role it prompts, which a built-in prior must have learned;
+    online_only: it brings its own advantages or trains a role with GRPO, so it needs an
+    online algorithm without a critic. A source returns a list of floats, or a RewardOut
+    when it has more (per-token advantages, rows to keep, a role batch, metrics).
+    """
+
+    make: Callable
+    role: str | None = None
+    online_only: bool = False
+
+
+SOURCES = {
+    "verifier": Source(verifier),
+    "dense_steps": Source(dense_steps),
+    "format": Source(format_reward),
+    "random": Source(random_reward),
+    "majority_vote": Source(majority_vote),
+    "self_certainty": Source(self_certainty),
+    "reference_likelihood": Source(reference_likelihood),
+    "orm": Source(OutcomeRewardModel),  # stateful: one instance per run
+    "delta_belief": Source(delta_belief, online_only=True),
+    "sdpo": Source(sdpo, role="hint", online_only=True),
+    "serl": Source(SelfJudge, role="judge", online_only=True),
+    "raro": Source(Adversarial, role="critic", online_only=True),
+    "polar": Source(Polar),
 }
+REWARDS = {name: source.make for name, source in SOURCES.items()}
+
+
+def source(name: str) -> Source:
+    """The declaration of reward source `name` (UnknownName listing the valid ones)."""
+    return lookup(SOURCES, name, "reward")
 
 
 # what the training loop passes every reward: never a parameter of the source
@@ -86,7 +111,7 @@ def reward_params(name: str) -> dict:
 def check_pairing(reward: str, algo, field: str = "reward") -> None:
     """ConfigError unless `algo` (an Algorithm) can train on `reward`: the sources that bring
     their own advantages or train a role with GRPO need an online algorithm without a critic."""
-    if getattr(REWARDS[reward], "online_only", False) and (algo.kind != "online" or algo.critic):
+    if source(reward).online_only and (algo.kind != "online" or algo.critic):
         raise ConfigError(
             field,
             f"{reward} brings its own advantages or trains a role with GRPO; use an online "

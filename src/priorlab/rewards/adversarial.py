@@ -43,9 +43,6 @@ class Adversarial:
 
     Holds the replay buffer; returns the critic's samples as a role."""
 
-    role = "critic"  # a built-in prior must have learned it
-    online_only = True  # the critic is trained with GRPO beside the policy
-
     def __init__(self, *, tau_pol: float = 0.6, tau_crit: float = 0.55, buffer: int = 2048):
         self.tau_pol, self.tau_crit, self.buffer_size = tau_pol, tau_crit, buffer
         self.buffer: list[tuple] = []  # (problem, completion)

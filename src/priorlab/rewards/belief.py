@@ -82,6 +82,3 @@ def delta_belief(problems, completions, verdicts, *, policy, samples, group_ids,
         token_adv=token_adv,
         metrics={"delta_belief/steps": float(present.sum(1).float().mean())},
     )
-
-
-delta_belief.online_only = True  # its advantages replace the algorithm's estimator

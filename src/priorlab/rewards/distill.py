@@ -59,7 +59,3 @@ def sdpo(
         keep=keep,
         metrics={"sdpo/taught_frac": keep.float().mean().item()},
     )
-
-
-sdpo.online_only = True  # its advantages replace the algorithm's estimator
-sdpo.role = "hint"  # a built-in prior must have learned it

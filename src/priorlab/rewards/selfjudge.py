@@ -71,9 +71,6 @@ class SelfJudge:
 
     Callable like any reward; returns the judge's samples as a role."""
 
-    role = "judge"  # a built-in prior must have learned it
-    online_only = True  # the judge is trained with GRPO beside the actor
-
     def __init__(self, *, window: tuple[float, float] = (0.8, 1.2)):
         self.window = window
 
