@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
+from priorlab import algos
 from priorlab.algos import Algorithm
 from priorlab.config import TrainConfig
 from priorlab.convergence import dev_point
@@ -40,6 +41,11 @@ class Run:
         self.cfg = cfg
         self.algo: Algorithm = validate_run(cfg)  # every check that needs no model
         self.lr = learning_rate(cfg, self.algo)
+        self.parts = algos.bind(  # the estimator, loss, aggregation and KL, bound once
+            self.algo,
+            max_new_tokens=cfg.max_new_tokens,
+            own_advantages=source(cfg.reward).own_advantages,
+        )
         self.reward_fn = get_reward(cfg.reward, **cfg.reward_params)
         self.policy: Policy = load_policy(
             cfg.model, device=cfg.device, dtype=cfg.dtype, chat=cfg.chat

@@ -81,7 +81,8 @@ def train(cfg: TrainConfig, *, quiet: bool = False) -> dict:
 
 
 def online(run: Run, tick) -> None:
-    """rollout -> reward -> filter -> advantage -> update, until the budget is spent."""
+    """collect (rollout -> reward -> filter) -> advantages -> update, until the budget is
+    spent."""
     cfg, algo, policy = run.cfg, run.algo, run.policy
     if algo.critic:
         policy = run.policy = policy.with_value_head()
@@ -94,6 +95,7 @@ def online(run: Run, tick) -> None:
         if len(batch) == 0:
             run.record({"filter/empty_batch": 1.0})
             continue
+        advantages(run, batch, ref)
         stats = update(run, batch, ref, opt)
         run.step += 1
         dt = time.perf_counter() - t0
@@ -147,49 +149,23 @@ def filter_signal(reward: str, batch: Batch) -> torch.Tensor:
 
 
 def advantages(run: Run, batch: Batch, ref) -> None:
-    """Fill batch.adv (and batch.ref_logp, values, returns)."""
-    cfg, algo, s = run.cfg, run.algo, batch.samples
-    if ref is not None:
-        with torch.no_grad():
-            batch.ref_logp = sequence_logp(ref, s, temperature=cfg.temperature)[0]
-    if batch.token_adv is not None:  # the reward source's own per-token advantages
-        batch.adv = batch.token_adv
-        return
-    if algo.keep_top:  # GFPO: advantages from the k kept samples per group, 0 for the rest
-        lengths = s.lengths.float()
-        metric = lengths if algo.keep_metric == "length" else -batch.rewards / lengths.clamp(min=1)
-        keep = algos.keep_top_k(metric, batch.group_ids, algo.keep_top)
-        batch.adv = algos.gfpo_advantage(batch.rewards, batch.group_ids, keep)
-        return
-    if not algo.critic:
-        batch.adv = algos.ADVANTAGES[algo.advantage](
-            batch.rewards, batch.group_ids, tokens=s.lengths
-        )
-        return
+    """Fill batch.adv (and batch.ref_logp, values, returns) with the algorithm's estimator."""
+    cfg, s = run.cfg, batch.samples
     with torch.no_grad():
-        values = sequence_logp(run.policy, s, temperature=cfg.temperature, values=True)[2]
-    token_rewards = torch.zeros_like(s.logp)  # (B, T): the outcome reward on the last token
-    token_rewards[torch.arange(len(batch)), (s.lengths - 1).clamp(min=0)] = batch.rewards
-    if algo.kl_in_reward:
-        kl = algos.KL_ESTIMATORS[algo.kl_estimator](s.logp, batch.ref_logp)
-        token_rewards = token_rewards - algo.kl_coef * kl * s.mask
-    adv, returns = algos.gae(token_rewards, values, s.mask, gamma=algo.gamma, lam=algo.lam)
-    if algo.whiten_adv:
-        m = s.mask.bool()
-        adv = torch.where(m, (adv - adv[m].mean()) / (adv[m].std() + 1e-8), adv)
-    batch.adv, batch.values, batch.returns = adv, values, returns
+        if ref is not None:
+            batch.ref_logp = sequence_logp(ref, s, temperature=cfg.temperature)[0]
+        if run.algo.critic:
+            batch.values = sequence_logp(run.policy, s, temperature=cfg.temperature, values=True)[2]
+    batch.adv, batch.returns = run.parts.estimate(batch)
 
 
 def update(run: Run, batch: Batch, ref, opt) -> dict:
     """Epochs of minibatch steps on the clipped (or chosen) policy loss."""
-    cfg, algo = run.cfg, run.algo
-    advantages(run, batch, ref)
+    cfg, algo, parts = run.cfg, run.algo, run.parts
     batch.loss_mask = loss_mask(algo, batch)
     if batch.roles is not None:  # the policy's other roles, trained with GRPO alongside
         batch = cat_batches([batch, role_advantages(run, batch.roles, ref)])
-    loss_fn = algos.POLICY_LOSSES[algo.policy_loss]
-    clip_kw = {"eps_low": algo.eps_low, "eps_high": algo.eps_high, "dual_clip": algo.dual_clip}
-    agg = _aggregate(algo, cfg)
+    agg = parts.aggregate
     B = len(batch)
     totals: dict[str, float] = {}
     n_updates = 0
@@ -200,11 +176,10 @@ def update(run: Run, batch: Batch, ref, opt) -> dict:
             logp, ent, values = sequence_logp(
                 run.policy, mb.samples, temperature=cfg.temperature, values=algo.critic
             )
-            kw = clip_kw if algo.policy_loss in algos.CLIPPED_LOSSES else {}
-            loss = pg_loss = agg(loss_fn(logp, old_logp, mb.adv, **kw), m)
+            loss = pg_loss = agg(parts.per_token_loss(logp, old_logp, mb.adv), m)
             stats = {"loss/policy": pg_loss.item()}
             if ref is not None:
-                kl = algos.KL_ESTIMATORS[algo.kl_estimator](logp, mb.ref_logp)
+                kl = parts.kl(logp, mb.ref_logp)
                 stats["loss/kl"] = algos.AGGREGATIONS["token_mean"](kl, m).item()
                 if not algo.kl_in_reward:
                     loss = loss + algo.kl_coef * agg(kl, m)
@@ -222,10 +197,8 @@ def update(run: Run, batch: Batch, ref, opt) -> dict:
             opt.step()
             check_weights(run.policy.model, f"step {run.step + 1} (lr {run.lr})")
             with torch.no_grad():  # the ratio this minibatch's loss saw, before its step
-                if algo.policy_loss in algos.CLIPPED_LOSSES:
-                    low, high = algos.clip_fractions(
-                        logp, old_logp, mb.adv, m, eps_low=algo.eps_low, eps_high=algo.eps_high
-                    )
+                if parts.clip is not None:
+                    low, high = algos.clip_fractions(logp, old_logp, mb.adv, m, **parts.clip)
                     stats["policy/clipfrac_low"], stats["policy/clipfrac_high"] = (
                         low.item(),
                         high.item(),
@@ -257,10 +230,3 @@ def role_advantages(run: Run, roles: Batch, ref) -> Batch:
     roles.adv = algos.ADVANTAGES["grpo"](roles.rewards, roles.group_ids)
     roles.loss_mask = roles.mask
     return roles
-
-
-def _aggregate(algo: Algorithm, cfg: TrainConfig):
-    fn = algos.AGGREGATIONS[algo.aggregation]
-    if algo.aggregation == "seq_sum_norm":  # Dr. GRPO: a constant, the generation budget
-        return lambda loss_mat, mask: fn(loss_mat, mask, norm_len=cfg.max_new_tokens)
-    return fn

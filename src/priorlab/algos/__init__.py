@@ -22,6 +22,7 @@ from priorlab.algos.losses import (
     clipped_value_loss,
     entropy_from_logits,
 )
+from priorlab.algos.parts import Parts, bind
 from priorlab.algos.presets import PRESETS, Algorithm, make_algorithm
 from priorlab.errors import lookup
 
@@ -34,6 +35,7 @@ __all__ = [
     "POLICY_LOSSES",
     "PRESETS",
     "Algorithm",
+    "Parts",
     "approx_kl",
     "clip_fractions",
     "clipped_value_loss",
@@ -46,6 +48,7 @@ __all__ = [
     "make_algorithm",
     "mask_truncated",
     "overlong_penalty",
+    "bind",
     "varied_groups",
 ]
 

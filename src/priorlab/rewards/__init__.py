@@ -45,6 +45,8 @@ class Source:
 
     make: the function (or, for a stateful source, the class: one instance per run);
     role: the policy role it prompts, which a built-in prior must have learned;
+    own_advantages: it returns per-token advantages (RewardOut.token_adv) that replace the
+    algorithm's estimator;
     online_only: it brings its own advantages or trains a role with GRPO, so it needs an
     online algorithm without a critic. A source returns a list of floats, or a RewardOut
     when it has more (per-token advantages, rows to keep, a role batch, metrics).
@@ -52,6 +54,7 @@ class Source:
 
     make: Callable
     role: str | None = None
+    own_advantages: bool = False
     online_only: bool = False
 
 
@@ -64,8 +67,8 @@ SOURCES = {
     "self_certainty": Source(self_certainty),
     "reference_likelihood": Source(reference_likelihood),
     "orm": Source(OutcomeRewardModel),  # stateful: one instance per run
-    "delta_belief": Source(delta_belief, online_only=True),
-    "sdpo": Source(sdpo, role="hint", online_only=True),
+    "delta_belief": Source(delta_belief, own_advantages=True, online_only=True),
+    "sdpo": Source(sdpo, role="hint", own_advantages=True, online_only=True),
     "serl": Source(SelfJudge, role="judge", online_only=True),
     "raro": Source(Adversarial, role="critic", online_only=True),
     "polar": Source(Polar),
