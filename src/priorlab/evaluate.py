@@ -240,8 +240,15 @@ def save_samples(df: pd.DataFrame, path: str | os.PathLike) -> None:
 
 
 def load_samples(path: str | os.PathLike) -> pd.DataFrame:
-    """Read a per-sample table written by save_samples."""
-    return pd.read_parquet(Path(path))
+    """Read a per-sample table written by save_samples; DataError naming a damaged file."""
+    import pyarrow
+
+    try:
+        return pd.read_parquet(Path(path))
+    except (OSError, ValueError, pyarrow.ArrowException) as err:
+        from priorlab.errors import DataError
+
+        raise DataError(f"{path}: not a readable Parquet table ({err})") from None
 
 
 # --- Sampling a policy on a task (below) ---

@@ -40,7 +40,7 @@ def test_reinforce_and_nll():
 
 
 def test_unknown_loss_and_aggregation_names():
-    with pytest.raises(ValueError, match="valid: clip, gppo, nll, reinforce"):
+    with pytest.raises(ValueError, match="valid: cispo, clip, gppo, nll, reinforce"):
         POLICY_LOSSES["ppo2"]
     with pytest.raises(ValueError, match="seq_mean_token_mean"):
         AGGREGATIONS["mean"]

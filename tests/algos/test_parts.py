@@ -53,3 +53,41 @@ def test_losses_and_aggregations_come_with_their_constants_bound():
         dapo.per_token_loss(logp, old, torch.tensor([1.0])), torch.tensor([[-1.28]])
     )
     assert bind(PRESETS["grpo"], max_new_tokens=10).kl is not None
+
+
+def test_cispo_clips_the_is_weight_and_keeps_every_tokens_gradient():
+    """By hand: ratios e^(logp - old) = 2, 0.5, 1; A = 1, -1, 1; w = clip(ratio, 0, 1.28)
+    = 1.28, 0.5, 1 (stop-gradient); loss = -w A logp; d loss / d logp = -w A."""
+    from priorlab.algos.losses import cispo
+
+    old = torch.log(torch.tensor([[0.2, 0.4, 0.5]]))
+    logp = torch.log(torch.tensor([[0.4, 0.2, 0.5]])).requires_grad_()
+    adv = torch.tensor([[1.0, -1.0, 1.0]])
+    loss = cispo(logp, old, adv, is_eps_high=0.28)
+    w = torch.tensor([[1.28, 0.5, 1.0]])
+    assert torch.allclose(loss, -w * adv * logp.detach())
+    loss.sum().backward()
+    assert torch.allclose(logp.grad, -w * adv)  # the clipped token (ratio 2) still learns
+    # its own parameter reaches it through loss_params, bound once
+    algo = make_algorithm("cispo", loss_params={"is_eps_high": 0.5})
+    bound = bind(algo, max_new_tokens=8).per_token_loss(logp.detach(), old, adv)
+    assert torch.allclose(bound[0, 0], -1.5 * torch.log(torch.tensor(0.4)))
+
+
+def test_unknown_loss_params_are_refused_by_name():
+    from priorlab.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="algo.loss_params.eps: cispo takes no such parameter"):
+        make_algorithm("cispo", loss_params={"eps": 0.1})
+    with pytest.raises(ConfigError, match="accepted: none"):
+        make_algorithm("grpo", loss_params={"is_eps_high": 0.1})
+
+
+def test_a_field_added_later_leaves_existing_job_ids_alone():
+    from dataclasses import asdict
+
+    from priorlab.algos.presets import identity
+
+    grpo = PRESETS["grpo"]
+    assert identity(grpo) == {k: v for k, v in asdict(grpo).items() if k != "loss_params"}
+    assert identity(PRESETS["cispo"])["loss_params"] == {"is_eps_high": 0.28}

@@ -60,7 +60,25 @@ def nll(logp, old_logp=None, adv=None):
     return -logp
 
 
-POLICY_LOSSES = {"clip": clip, "gppo": gppo, "reinforce": reinforce, "nll": nll}
+def cispo(logp, old_logp, adv, *, is_eps_low=1.0, is_eps_high=0.28):
+    """CISPO: -sg(clip(rho, 1 - is_eps_low, 1 + is_eps_high)) A log pi, rho = e^(logp-old).
+
+    Clips the importance-sampling weight, not the update: every token keeps its gradient
+    -w A grad log pi with w <= 1 + is_eps_high (MiniMax-M1, arXiv 2506.13585, Eq. 4-5; the
+    paper sets no lower bound, is_eps_low = 1 keeps w >= 0, and tunes is_eps_high).
+    Shapes (B, T); adv (B,) or (B, T).
+    """
+    weight = torch.exp(logp - old_logp).detach().clamp(1 - is_eps_low, 1 + is_eps_high)
+    return -weight * _per_token(adv, logp) * logp
+
+
+POLICY_LOSSES = {
+    "clip": clip,
+    "gppo": gppo,
+    "reinforce": reinforce,
+    "nll": nll,
+    "cispo": cispo,
+}
 CLIPPED_LOSSES = ("clip", "gppo")  # the losses that take eps_low, eps_high and dual_clip
 
 

@@ -16,6 +16,7 @@ optional token_adv, values, ref_logp) and return (advantages, returns or None):
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
@@ -25,7 +26,7 @@ import torch
 from priorlab.algos.advantages import ADVANTAGES, gae
 from priorlab.algos.filters import keep_top_k
 from priorlab.algos.losses import AGGREGATIONS, CLIPPED_LOSSES, KL_ESTIMATORS, POLICY_LOSSES
-from priorlab.algos.presets import Algorithm
+from priorlab.algos.presets import SHARED_LOSS_ARGS, Algorithm
 from priorlab.errors import lookup
 
 
@@ -63,10 +64,7 @@ def bind(algo: Algorithm, *, max_new_tokens: int, own_advantages: bool = False) 
         estimate = partial(group, estimator=_estimator(algo))
     loss_fn = lookup(POLICY_LOSSES, algo.policy_loss, "policy loss")
     clipped = algo.policy_loss in CLIPPED_LOSSES
-    if clipped:
-        loss_fn = partial(
-            loss_fn, eps_low=algo.eps_low, eps_high=algo.eps_high, dual_clip=algo.dual_clip
-        )
+    loss_fn = partial(loss_fn, **loss_arguments(loss_fn, algo))
     aggregate = lookup(AGGREGATIONS, algo.aggregation, "aggregation")
     if algo.aggregation == "seq_sum_norm":  # Dr. GRPO: a constant, the generation budget
         aggregate = partial(aggregate, norm_len=max_new_tokens)
@@ -77,6 +75,16 @@ def bind(algo: Algorithm, *, max_new_tokens: int, own_advantages: bool = False) 
         kl=lookup(KL_ESTIMATORS, algo.kl_estimator, "KL estimator") if algo.kl_coef > 0 else None,
         clip={"eps_low": algo.eps_low, "eps_high": algo.eps_high} if clipped else None,
     )
+
+
+def loss_arguments(loss_fn: Callable, algo: Algorithm) -> dict:
+    """The loss's keyword-only arguments from `algo`: the shared clip fields it takes
+    (eps_low, eps_high, dual_clip) and its own `loss_params`; others keep their defaults."""
+    names = [
+        p.name for p in inspect.signature(loss_fn).parameters.values() if p.kind == p.KEYWORD_ONLY
+    ]
+    shared = {name: getattr(algo, name) for name in names if name in SHARED_LOSS_ARGS}
+    return shared | dict(algo.loss_params)
 
 
 def _estimator(algo: Algorithm) -> Callable:

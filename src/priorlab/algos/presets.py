@@ -8,7 +8,7 @@ loops "expert_iteration", "return_conditioned" and "sft" built from the same pie
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+from dataclasses import MISSING, asdict, dataclass, field, fields, replace
 
 from priorlab.errors import ConfigError
 
@@ -23,7 +23,10 @@ class Algorithm:
     advantage: str = "grpo"
     """Advantage estimator (ADVANTAGES) or "gae" with a critic."""
     policy_loss: str = "clip"
-    """Per-token loss (POLICY_LOSSES): clip, reinforce or nll."""
+    """Per-token loss (POLICY_LOSSES): clip, gppo, reinforce, cispo or nll."""
+    loss_params: dict = field(default_factory=dict)
+    """The loss's own hyper-parameters (its keyword-only arguments beyond eps_low, eps_high
+    and dual_clip), e.g. {is_eps_high: 0.28} for cispo; unset ones keep the loss's defaults."""
     aggregation: str = "seq_mean_token_mean"
     """How the (B, T) loss becomes a scalar (AGGREGATIONS)."""
     eps_low: float = 0.2
@@ -71,6 +74,22 @@ class Algorithm:
     the prior each round, collapses at 1e-3 (measured on arith, see the README)."""
 
 
+# Fields added after job ids were first issued: a job id hashes them only when they are set,
+# so adding such a field keeps the id (and the finished runs) of every existing sweep.
+HASHED_WHEN_SET = ("loss_params",)
+
+
+def identity(algo: Algorithm) -> dict:
+    """The algorithm as a job id sees it: every field, less HASHED_WHEN_SET at defaults."""
+    data = asdict(algo)
+    for f in fields(Algorithm):
+        if f.name in HASHED_WHEN_SET:
+            default = f.default_factory() if f.default is MISSING else f.default
+            if data[f.name] == default:
+                del data[f.name]
+    return data
+
+
 PRESETS: dict[str, Algorithm] = {
     # --- group-relative, critic-free ---
     "grpo": Algorithm("grpo", advantage="grpo", kl_coef=0.04, min_group_size=2),
@@ -84,6 +103,16 @@ PRESETS: dict[str, Algorithm] = {
         eps_high=0.28,
         dynamic_sampling=True,
         overlong_cache=8,
+        min_group_size=2,
+    ),
+    # CISPO (MiniMax-M1): group advantages, clipped IS weight on every token, token-level
+    # loss without a KL term (Eq. 4); its IS clip range is the loss's own parameter.
+    "cispo": Algorithm(
+        "cispo",
+        advantage="grpo",
+        policy_loss="cispo",
+        aggregation="token_mean",
+        loss_params={"is_eps_high": 0.28},
         min_group_size=2,
     ),
     "gppo": Algorithm(
@@ -184,6 +213,7 @@ def validate(algo: Algorithm) -> None:
     for name in ("eps_low", "eps_high", "kl_coef", "entropy_coef", "vf_coef", "overlong_cache"):
         if getattr(algo, name) < 0:
             raise ConfigError(f"algo.{name}", f"must be >= 0, got {getattr(algo, name)}")
+    _check_loss_params(algo)
     if algo.keep_top < 0:
         raise ConfigError("algo.keep_top", f"must be >= 0 (0: keep all), got {algo.keep_top}")
     if algo.lr <= 0:
@@ -194,3 +224,24 @@ def validate(algo: Algorithm) -> None:
         raise ConfigError("algo.gamma", "gamma and lam must lie in [0, 1]")
     if (algo.advantage == "gae") != algo.critic:
         raise ConfigError("algo.advantage", "gae needs critic=true and critic needs gae")
+
+
+def _check_loss_params(algo: Algorithm) -> None:
+    """loss_params must name keyword-only arguments the loss has (not the shared clip ones)."""
+    import inspect
+
+    from priorlab.algos import POLICY_LOSSES
+
+    if not isinstance(algo.loss_params, dict):
+        raise ConfigError("algo.loss_params", f"must be a mapping, got {algo.loss_params!r}")
+    params = inspect.signature(POLICY_LOSSES[algo.policy_loss]).parameters.values()
+    own = [p.name for p in params if p.kind == p.KEYWORD_ONLY and p.name not in SHARED_LOSS_ARGS]
+    for key in algo.loss_params:
+        if key not in own:
+            raise ConfigError(
+                f"algo.loss_params.{key}",
+                f"{algo.policy_loss} takes no such parameter; accepted: {', '.join(own) or 'none'}",
+            )
+
+
+SHARED_LOSS_ARGS = ("eps_low", "eps_high", "dual_clip")  # Algorithm fields a loss may take

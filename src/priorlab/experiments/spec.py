@@ -43,12 +43,13 @@ import dataclasses
 import hashlib
 import itertools
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
 from priorlab.algos import make_algorithm
+from priorlab.algos.presets import identity
 from priorlab.config import PretrainConfig, TrainConfig, build, load_yaml, validate_pretrain
 from priorlab.errors import ConfigError
 from priorlab.experiments.grid import grid, mapping, nonempty_list, point_label, unique
@@ -354,7 +355,7 @@ def _run_job(
     config["lr"] = learning_rate(cfg, algo)
     # The hash sees the algorithm as resolved (preset + overrides), not how it was spelled.
     hashed = {k: v for k, v in config.items() if k not in ("algo", "algo_params", *COSMETIC)}
-    hashed |= {"algo_resolved": asdict(algo), "prior_id": prior.id}
+    hashed |= {"algo_resolved": identity(algo), "prior_id": prior.id}
     chosen_from = tuple(
         {"id": c.id, "point": c.labels["candidate"], "seed": c.labels["seed"]} for c in candidates
     )
