@@ -14,8 +14,6 @@ Cases:
 """
 
 import json
-import subprocess
-import sys
 
 import pytest
 import torch
@@ -27,19 +25,10 @@ from priorlab.priors import pretrain
 from priorlab.rollout import check_context, rollout
 from priorlab.tasks import make_task
 from priorlab.train import train
+from tests.faults.conftest import cli
 
 QUESTION = "Ann has 2 bags with 3 apples in each bag and buys 4 more apples. " * 2 + "How many?"
 ROWS = [{"question": f"{QUESTION} ({i})", "answer": "2*3=<<2*3=6>>6\n#### 6"} for i in range(12)]
-
-
-def cli(*args, cwd=None):
-    return subprocess.run(
-        [sys.executable, "-m", "priorlab.cli", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        timeout=120,
-    )
 
 
 @pytest.fixture
