@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-from priorlab.models.hf import cache_dir, load_hf, smollm2_gguf
+from priorlab.models.hf_io import cache_dir, load_hf, smollm2_gguf
 from priorlab.tasks import make_task
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "gsm8k"

@@ -35,7 +35,7 @@ class Policy:
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
         if self.backend == "hf":
-            from priorlab.models.hf import save_hf
+            from priorlab.models.hf_io import save_hf
 
             config = {
                 "backend": "hf",
@@ -88,7 +88,7 @@ def load_policy(
     """Load a policy: a priorlab checkpoint (`Policy.save`), or a Hugging Face model
     directory, GGUF file or `smollm2` (device, dtype and chat apply to those only).
     A missing, foreign or damaged checkpoint is one clear error naming the file."""
-    from priorlab.models import hf
+    from priorlab.models import hf_io as hf
 
     if hf.is_hf_source(path):
         model, tok = hf.load_hf(path, device=device, dtype=dtype, chat=chat)
