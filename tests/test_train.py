@@ -256,3 +256,87 @@ def test_the_priors_evaluation_is_drawn_once_and_read_back(tiny_prior, tmp_path)
     # a different seed draws other samples, kept apart
     train(small(tiny_prior, tmp_path / "c", algo="grpo", seed=6), quiet=True)
     assert len(list((tiny_prior / "evals").glob("*.parquet"))) == len(kept) + 1
+
+
+def _some_right(monkeypatch):
+    """The arith verifier, but completions of even length count as right: SDPO gets teachers
+    from a prior that is never right."""
+    from priorlab.tasks import Arith
+    from priorlab.tasks.base import Verdict
+
+    verify = Arith.verify
+
+    def some_right(self, problem, text):
+        v = verify(self, problem, text)
+        return Verdict(len(text) % 2 == 0, v.answer, v.parsed)
+
+    monkeypatch.setattr(Arith, "verify", some_right)
+
+
+@pytest.mark.parametrize("divergence", ["jsd", "sampled_reverse_kl"])
+def test_sdpo_trains_with_either_divergence(role_prior, tmp_path, monkeypatch, divergence):
+    import math
+
+    _some_right(monkeypatch)
+    cfg = small(
+        role_prior,
+        tmp_path / "r",
+        algo="grpo",
+        reward="sdpo",
+        reward_params={"divergence": divergence},
+        rollout_budget=32,
+    )
+    train(cfg, quiet=True)
+    rows = [json.loads(line) for line in (tmp_path / "r" / "metrics.jsonl").open()]
+    steps = [r for r in rows if "reward/mean" in r]
+    assert len(steps) == 2 and all(r["sdpo/taught_frac"] > 0 for r in steps)
+    assert all(math.isfinite(r[f"sdpo/{divergence}"]) for r in steps)
+    if divergence == "jsd":  # the divergence is the loss; the advantages are 0
+        assert all(r["loss/distill"] > 0 and r["loss/policy"] == 0.0 for r in steps)
+    else:
+        assert all("loss/distill" not in r for r in steps)
+    before = load_policy(role_prior).model.state_dict()
+    after = load_policy(tmp_path / "r" / "policy").model.state_dict()
+    assert any(not torch.equal(before[k], after[k]) for k in before)
+
+
+@pytest.mark.parametrize("algo", ["rloo", "dapo"])
+def test_verifree_full_objective_trains_the_reasoning_and_the_reference_answer(
+    tiny_prior, tmp_path, algo
+):
+    import math
+
+    extra = {"max_new_tokens": 28, "rollout_budget": 64} if algo == "dapo" else {}
+    cfg = small(
+        tiny_prior,
+        tmp_path / "r",
+        algo=algo,
+        reward="reference_likelihood",
+        reward_params={"objective": "full"},
+        **{"rollout_budget": 32, **extra},
+    )
+    train(cfg, quiet=True)
+    rows = [json.loads(line) for line in (tmp_path / "r" / "metrics.jsonl").open()]
+    steps = [r for r in rows if "reward/mean" in r]
+    assert steps and all(r["verifree/full"] == 1.0 for r in steps)
+    # R = pi(y* | q, z) in (0, 1), less DAPO's overlong penalty
+    assert all(math.isfinite(r["reward/mean"]) and math.isfinite(r["loss/policy"]) for r in steps)
+    assert all(0 < r["verifree/reasoning_frac"] < 1 for r in steps)
+    before = load_policy(tiny_prior).model.state_dict()
+    after = load_policy(tmp_path / "r" / "policy").model.state_dict()
+    assert any(not torch.equal(before[k], after[k]) for k in before)
+
+
+@pytest.mark.parametrize("algo", ["ppo", "ei"])
+def test_verifree_full_objective_refuses_a_critic_or_an_offline_algorithm(
+    tiny_prior, tmp_path, algo
+):
+    cfg = small(
+        tiny_prior,
+        tmp_path / "r",
+        algo=algo,
+        reward="reference_likelihood",
+        reward_params={"objective": "full"},
+    )
+    with pytest.raises(ConfigError, match="reward_params: reference_likelihood with"):
+        train(cfg, quiet=True)

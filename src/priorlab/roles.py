@@ -108,9 +108,10 @@ def prompt_rows(tok, samples, rows: list[int], prompts: list[str]):
 
     from priorlab.rollout import Samples, left_pad
 
-    prompt, prompt_mask = left_pad([tok.encode(p) for p in prompts], tok.pad_id)
-    idx = torch.tensor(rows, dtype=torch.long)
     s = samples
+    prompt, prompt_mask = left_pad([tok.encode(p) for p in prompts], tok.pad_id)
+    prompt, prompt_mask = prompt.to(s.response.device), prompt_mask.to(s.response.device)
+    idx = torch.tensor(rows, dtype=torch.long, device=s.response.device)
     return Samples(
         prompt,
         prompt_mask,

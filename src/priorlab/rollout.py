@@ -9,6 +9,7 @@ update recomputes.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
@@ -47,13 +48,16 @@ class Batch:
     answers: list = field(default_factory=list)  # (B,) extracted answers
     adv: torch.Tensor | None = None  # (B,) or (B, T)
     token_adv: torch.Tensor | None = None  # (B, T) the reward source's own advantages
-    keep: torch.Tensor | None = None  # (B,) bool, rows the update may learn from
+    keep: torch.Tensor | None = None  # (B,) bool rows or (B, T) tokens the update learns from
     ref_logp: torch.Tensor | None = None  # (B, T) the KL reference's log-probs
     values: torch.Tensor | None = None  # (B, T) the critic's values at sampling time
     returns: torch.Tensor | None = None  # (B, T) GAE returns, the critic's targets
     loss_mask: torch.Tensor | None = None  # (B, T) tokens the policy loss counts
     roles: Batch | None = None  # the policy's samples in another role (SERL's judge ...)
     metrics: dict = field(default_factory=dict)  # what the reward source reports of itself
+    teacher_logp: torch.Tensor | None = None  # (B, T, V) a teacher's next-token log-probs
+    divergence: Callable | None = None  # (student, teacher) (B, T, V) -> (B, T), SDPO's jsd
+    extra: Batch | None = None  # (B rows) trained alongside with their own token_adv (VeriFree)
 
     def __len__(self) -> int:
         return len(self.texts)
@@ -80,6 +84,8 @@ class Batch:
             answers=[self.answers[i] for i in ix] if self.answers else [],
             roles=self.roles,
             metrics=self.metrics,
+            divergence=self.divergence,
+            extra=None if self.extra is None else self.extra.select(keep),
             **rows,
         )
 
@@ -96,6 +102,7 @@ ROW_TENSORS = (
     "values",
     "returns",
     "loss_mask",
+    "teacher_logp",
 )
 
 
@@ -103,7 +110,8 @@ def cat_batches(batches: list[Batch]) -> Batch:
     """Concatenate batches, padding prompts and responses to one width.
 
     Per-row advantages become per-token when any batch has per-token ones; an optional
-    field is kept when every batch has it; roles are concatenated too.
+    field is kept when every batch has it; roles (and extra rows, when every batch has
+    them) are concatenated too.
     """
     if len(batches) == 1:
         return batches[0]
@@ -115,6 +123,8 @@ def cat_batches(batches: list[Batch]) -> Batch:
         return F.pad(t, (gap, 0) if left else (0, gap), value=value) if gap else t
 
     def cat_rows(ts):
+        if any(t.dim() == 3 for t in ts):  # (B, T, V): pad the positions
+            return torch.cat([F.pad(t, (0, 0, 0, T - t.shape[1])) for t in ts])
         if any(t.dim() == 2 for t in ts):
             ts = [pad(t[:, None].expand(-1, T) if t.dim() == 1 else t, T) for t in ts]
         return torch.cat(ts)
@@ -132,6 +142,7 @@ def cat_batches(batches: list[Batch]) -> Batch:
         return None if any(t is None for t in ts) else cat_rows(ts)
 
     roles = [b.roles for b in batches if b.roles is not None]
+    extras = [b.extra for b in batches]
     offset, group_ids = 0, []
     for b in batches:  # keep groups of different batches apart
         group_ids.append(b.group_ids + offset)
@@ -144,6 +155,8 @@ def cat_batches(batches: list[Batch]) -> Batch:
         answers=[a for b in batches for a in (b.answers or [None] * len(b))],
         roles=cat_batches(roles) if roles else None,
         metrics={k: v for b in batches for k, v in b.metrics.items()},
+        divergence=next((b.divergence for b in batches if b.divergence is not None), None),
+        extra=None if any(e is None for e in extras) else cat_batches(extras),
         **{name: cat(name) for name in ROW_TENSORS},
     )
 

@@ -125,6 +125,8 @@ class Run:
         batch.rewards = torch.tensor(out.rewards, dtype=torch.float32)
         batch.token_adv, batch.keep = out.token_adv, out.keep
         batch.roles, batch.metrics = out.roles, out.metrics
+        batch.teacher_logp, batch.divergence = out.teacher_logp, out.divergence
+        batch.extra = out.extra
         batch.correct = torch.tensor([v.correct for v in verdicts])
         batch.parsed = torch.tensor([v.parsed for v in verdicts])
         batch.answers = [v.answer for v in verdicts]

@@ -15,6 +15,8 @@ from priorlab import algos
 from priorlab.algos import Algorithm
 from priorlab.config import TrainConfig
 from priorlab.convergence import plateau, vs_prior
+from priorlab.rewards import check_pairing
+from priorlab.rewards.distill import next_token_logprobs
 from priorlab.rollout import Batch, cat_batches, sequence_logp
 from priorlab.run import Run
 from priorlab.train_utils import (
@@ -31,6 +33,7 @@ from priorlab.train_utils import (
 def train(cfg: TrainConfig, *, quiet: bool = False) -> dict:
     """Train one algorithm from a prior; returns the final summary (also in summary.json)."""
     run = Run(cfg)
+    check_pairing(cfg.reward, run.algo, params=cfg.reward_params)  # the parameters' needs too
     initial = run.evaluate("initial") if cfg.test_eval else {}
     if initial:
         run.record(initial)
@@ -163,8 +166,13 @@ def update(run: Run, batch: Batch, ref, opt) -> dict:
     """Epochs of minibatch steps on the clipped (or chosen) policy loss."""
     cfg, algo, parts = run.cfg, run.algo, run.parts
     batch.loss_mask = loss_mask(algo, batch)
+    alongside = []
     if batch.roles is not None:  # the policy's other roles, trained with GRPO alongside
-        batch = cat_batches([batch, role_advantages(run, batch.roles, ref)])
+        alongside.append(role_advantages(run, batch.roles, ref))
+    if batch.extra is not None:  # rows with the reward source's own advantages (VeriFree)
+        alongside.append(own_rows(run, batch.extra, ref))
+    if alongside:
+        batch = cat_batches([batch, *alongside])
     agg = parts.aggregate
     B = len(batch)
     totals: dict[str, float] = {}
@@ -173,11 +181,13 @@ def update(run: Run, batch: Batch, ref, opt) -> dict:
         for idx in torch.randperm(B, generator=run.gen).chunk(cfg.minibatches):
             mb = batch.select(torch.zeros(B, dtype=torch.bool).index_fill_(0, idx, True))
             m, old_logp = mb.loss_mask, mb.samples.logp
-            logp, ent, values = sequence_logp(
-                run.policy, mb.samples, temperature=cfg.temperature, values=algo.critic
-            )
+            logp, ent, values, logprobs = forward(run, mb)
             loss = pg_loss = agg(parts.per_token_loss(logp, old_logp, mb.adv), m)
             stats = {"loss/policy": pg_loss.item()}
+            if logprobs is not None:  # a teacher's distribution to distil (SDPO's jsd)
+                distill = agg(distillation(mb, logprobs, m), m)
+                loss = loss + distill
+                stats["loss/distill"] = distill.item()
             if ref is not None:
                 kl = parts.kl(logp, mb.ref_logp)
                 stats["loss/kl"] = algos.AGGREGATIONS["token_mean"](kl, m).item()
@@ -211,14 +221,42 @@ def update(run: Run, batch: Batch, ref, opt) -> dict:
     return {**{k: v / n_updates for k, v in totals.items()}, "policy/updates": n_updates}
 
 
+def forward(run: Run, mb: Batch):
+    """The minibatch's log-probs, entropies and values (B, T), and its full next-token
+    log-probs (B, T, V) when it carries a teacher's to distil (else None)."""
+    cfg, critic = run.cfg, run.algo.critic
+    if mb.teacher_logp is None:
+        return (
+            *sequence_logp(run.policy, mb.samples, temperature=cfg.temperature, values=critic),
+            None,
+        )
+    logprobs, values = next_token_logprobs(
+        run.policy, mb.samples, temperature=cfg.temperature, values=critic
+    )  # (B, T, V)
+    logp = logprobs.gather(-1, mb.samples.response[..., None]).squeeze(-1)
+    entropy = -(logprobs.exp() * logprobs).sum(-1)
+    return logp, entropy, values, logprobs
+
+
+def distillation(mb: Batch, logprobs: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """(B, T) the divergence of the student's distribution from the teacher's, computed on
+    the rows the loss reads (the others, e.g. SDPO's rows without a teacher, stay 0)."""
+    rows = mask.sum(1) > 0
+    div = torch.zeros_like(mask)
+    div[rows] = mb.divergence(logprobs[rows], mb.teacher_logp[rows])
+    return div
+
+
 def loss_mask(algo: Algorithm, batch: Batch) -> torch.Tensor:
-    """(B, T) tokens the loss reads: generated ones, less truncated rows (DAPO) and rows
-    the reward source left without a signal (`keep`, e.g. SDPO without a teacher)."""
+    """(B, T) tokens the loss reads: generated ones, less truncated rows (DAPO) and the rows
+    or tokens the reward source left without a signal (`keep`: SDPO's rows without a teacher,
+    the answer tokens in VeriFree's full objective)."""
     mask = batch.mask
     if algo.mask_truncated:
         mask = algos.mask_truncated(mask, batch.samples.truncated)
     if batch.keep is not None:
-        mask = mask * batch.keep.float()[:, None]
+        keep = batch.keep.float()
+        mask = mask * (keep[:, None] if keep.dim() == 1 else keep)
     return mask
 
 
@@ -230,3 +268,13 @@ def role_advantages(run: Run, roles: Batch, ref) -> Batch:
     roles.adv = algos.ADVANTAGES["grpo"](roles.rewards, roles.group_ids)
     roles.loss_mask = roles.mask
     return roles
+
+
+def own_rows(run: Run, rows: Batch, ref) -> Batch:
+    """Rows that bring their own per-token advantages and loss mask (VeriFree's reference
+    answer after each sampled reasoning, weighted by its probability)."""
+    if ref is not None:
+        with torch.no_grad():
+            rows.ref_logp = sequence_logp(ref, rows.samples, temperature=run.cfg.temperature)[0]
+    rows.adv = rows.token_adv
+    return rows

@@ -5,7 +5,7 @@ import torch
 
 from priorlab.algos import AGGREGATIONS, KL_ESTIMATORS, POLICY_LOSSES, clip_fractions
 from priorlab.algos.filters import experts, mask_truncated, overlong_penalty, varied_groups
-from priorlab.algos.losses import entropy_from_logits
+from priorlab.algos.losses import entropy_from_logits, generalized_jsd
 
 LOGP = torch.log(torch.tensor([[0.5, 0.5]]))
 
@@ -167,3 +167,37 @@ def test_experts_keep_full_reward_only():
     assert experts(rewards).tolist() == [True, False, False, False]
     assert experts(rewards, threshold=0.5).tolist() == [True, True, False, False]
     assert experts(torch.tensor([1.0, 0.0])).tolist() == [True, False]  # the verifier: correct
+
+
+# a student S and a teacher T over a 3-token vocabulary
+S, T = [0.5, 0.3, 0.2], [0.2, 0.2, 0.6]
+
+
+def _kl(p, q):
+    return sum(a * math.log(a / b) for a, b in zip(p, q))
+
+
+@pytest.mark.parametrize(
+    "alpha, expected",
+    [
+        (0.0, _kl(T, S)),  # forward KL: 0.2 ln .4 + 0.2 ln(2/3) + 0.6 ln 3 = 0.3948
+        (1.0, _kl(S, T)),  # reverse KL: 0.5 ln 2.5 + 0.3 ln 1.5 + 0.2 ln(1/3) = 0.3601
+        # M = (0.35, 0.25, 0.4): 0.5 KL(T || M) + 0.5 KL(S || M) = 0.0906
+        (0.5, 0.5 * _kl(T, [0.35, 0.25, 0.4]) + 0.5 * _kl(S, [0.35, 0.25, 0.4])),
+        # M = 0.75 S + 0.25 T = (0.425, 0.275, 0.3): 0.25 KL(T || M) + 0.75 KL(S || M)
+        (0.25, 0.25 * _kl(T, [0.425, 0.275, 0.3]) + 0.75 * _kl(S, [0.425, 0.275, 0.3])),
+    ],
+)
+def test_generalized_jsd_by_hand_on_three_tokens(alpha, expected):
+    student, teacher = torch.log(torch.tensor([S])), torch.log(torch.tensor([T]))
+    got = generalized_jsd(student, teacher, alpha=alpha)
+    assert got.shape == (1,) and got.item() == pytest.approx(expected, rel=1e-5)
+
+
+def test_generalized_jsd_is_zero_on_equal_distributions_and_stops_the_teachers_gradient():
+    student = torch.log(torch.tensor([[S, T]])).requires_grad_()  # (1, 2, 3)
+    teacher = torch.log(torch.tensor([[T, T]])).requires_grad_()
+    d = generalized_jsd(student, teacher, alpha=0.5)
+    assert d.shape == (1, 2) and d[0, 1].item() == pytest.approx(0.0, abs=1e-7)
+    d.sum().backward()
+    assert teacher.grad is None and student.grad.abs().sum() > 0

@@ -178,3 +178,74 @@ def test_sdpo_advantage_is_teacher_minus_student_log_prob_on_taught_rows(role_pr
     expected = teacher[:n] - samples.logp[1, :n]
     assert torch.allclose(out.token_adv[1, :n], expected, atol=1e-5)
     assert out.rewards[1] == pytest.approx(float(expected.mean()), abs=1e-5)
+
+
+def _sdpo_case(policy):
+    p = Arith(steps=2).solve("3+4-5=")
+    completions = ["3+4=7,7-5=2#2", "3+4=7,7-5=9#9", "3+4=9#9"]
+    verdicts = [Verdict(True, "2", True), Verdict(False, "9", True), Verdict(False, "9", True)]
+    samples = encode_pairs(policy.tokenizer, [p.prompt] * 3, completions, max_len=96)
+    samples.logp = sequence_logp(policy, samples)[0].detach()
+    return p, completions, verdicts, samples
+
+
+def test_sdpo_jsd_hands_the_update_the_hinted_teachers_full_distribution(role_prior):
+    from priorlab.algos.losses import generalized_jsd
+    from priorlab.rewards.distill import next_token_logprobs
+
+    policy = load_policy(role_prior)
+    p, completions, verdicts, samples = _sdpo_case(policy)
+    out = get_reward("sdpo", divergence="jsd", alpha=0.5)(
+        [p] * 3,
+        completions,
+        verdicts,
+        policy=policy,
+        samples=samples,
+        group_ids=torch.tensor([0, 0, 0]),
+        rng=random.Random(0),
+    )
+    assert out.keep.tolist() == [False, True, True]
+    assert torch.all(out.token_adv == 0)  # no advantage: the divergence is the whole signal
+    V = policy.model.head.weight.shape[0]
+    assert out.teacher_logp.shape == (3, samples.response.shape[1], V)
+    assert torch.all(out.teacher_logp[0] == 0)  # no teacher: an empty slot
+    hinted = encode_pairs(
+        policy.tokenizer,
+        [hint_prompt("tiny", p.prompt, completions[0])],
+        [completions[1]],
+        max_len=96,
+    )
+    with torch.no_grad():  # the teacher by hand: the hinted prompt's next-token log-probs
+        tokens = torch.cat([hinted.prompt, hinted.response], 1)
+        logits, _ = policy.model(tokens, torch.ones_like(tokens, dtype=torch.bool))
+        P, n = hinted.prompt.shape[1], int(samples.lengths[1])
+        teacher = torch.log_softmax(logits[0, P - 1 : P - 1 + n], -1)
+        student = next_token_logprobs(policy, samples)[0][1, :n]
+    assert torch.allclose(out.teacher_logp[1, :n], teacher, atol=1e-5)
+    jsd = generalized_jsd(student, teacher, alpha=0.5)  # (n,)
+    assert out.rewards[1] == pytest.approx(-float(jsd.mean()), abs=1e-5)
+    assert out.rewards[0] == 0.0 and out.metrics["sdpo/jsd"] > 0
+    assert out.divergence(student, teacher).shape == (n,)
+
+
+@pytest.mark.parametrize(
+    "params, field",
+    [
+        ({"divergence": "forward_kl"}, "reward_params.divergence"),
+        ({"divergence": "jsd", "alpha": 1.5}, "reward_params.alpha"),
+        ({"alpha": "half"}, "reward_params.alpha"),
+    ],
+)
+def test_sdpo_refuses_an_unknown_divergence_or_an_alpha_outside_zero_one(params, field):
+    from priorlab.errors import ConfigError
+
+    with pytest.raises(ConfigError) as e:
+        get_reward("sdpo", **params)
+    assert e.value.field == field
+    assert "sampled_reverse_kl, jsd" in str(e.value) or "[0, 1]" in str(e.value)
+
+
+def test_sdpo_takes_divergence_and_alpha_with_the_old_behaviour_by_default():
+    from priorlab.rewards import reward_params
+
+    assert reward_params("sdpo") == {"divergence": "sampled_reverse_kl", "alpha": 0.5}

@@ -1,6 +1,9 @@
-"""Per-token policy losses (B, T), their aggregation to a scalar, KL estimators, entropy."""
+"""Per-token policy losses (B, T), their aggregation to a scalar, KL estimators, entropy,
+and the full-distribution divergence a self-distillation loss minimises."""
 
 from __future__ import annotations
+
+import math
 
 import torch
 
@@ -142,6 +145,27 @@ def entropy_from_logits(logits):
     """H = -sum_v p_v log p_v over the last dim: (..., V) -> (...)."""
     logprobs = torch.log_softmax(logits.float(), -1)
     return -(logprobs.exp() * logprobs).sum(-1)
+
+
+def generalized_jsd(logprobs, teacher_logprobs, *, alpha=0.5):
+    """Generalised Jensen-Shannon divergence D_alpha(S || sg(T)) per position, over the vocab.
+
+    D = alpha KL(T || M) + (1 - alpha) KL(S || M), M = (1 - alpha) S + alpha T, with the
+    student S = exp(logprobs) and the teacher T under stop-gradient; alpha 0.5 is the JSD,
+    and the endpoints are the KLs themselves (the mixture form vanishes there): alpha = 0
+    the forward KL(T || S), alpha = 1 the reverse KL(S || T). The SDPO authors' convention
+    (Hubotter et al. 2026, arXiv 2601.20802; lasgroup/SDPO compute_self_distillation_loss),
+    TRL GKD's generalized_jsd_loss with beta = alpha. Shapes (..., V) -> (...).
+    """
+    teacher = teacher_logprobs.detach()
+    if alpha == 0:
+        return (teacher.exp() * (teacher - logprobs)).sum(-1)
+    if alpha == 1:
+        return (logprobs.exp() * (logprobs - teacher)).sum(-1)
+    mix = torch.logaddexp(logprobs + math.log(1 - alpha), teacher + math.log(alpha))
+    kl_teacher = (teacher.exp() * (teacher - mix)).sum(-1)
+    kl_student = (logprobs.exp() * (logprobs - mix)).sum(-1)
+    return alpha * kl_teacher + (1 - alpha) * kl_student
 
 
 def clip_fractions(logp, old_logp, adv, mask, *, eps_low=0.2, eps_high=0.2):

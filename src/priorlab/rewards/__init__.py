@@ -11,10 +11,11 @@ The true verifier accuracy is logged beside whichever reward drives training.
 - majority_vote: TTRL pseudo-labels from the group's most common answer.
 - self_certainty: INTUITOR, the policy's confidence KL(U || p) per token.
 - reference_likelihood: VeriFree, the policy's probability of the gold answer after its
-  own reasoning.
+  own reasoning (objective "full": plus that answer's likelihood weighted by it).
 - orm: an outcome reward model trained online on the policy's verifier-labelled samples.
 - delta_belief: per-step change in the policy's belief in the gold answer, plus the outcome.
-- sdpo: self-distillation towards the policy re-prompted with a successful sibling.
+- sdpo: self-distillation towards the policy re-prompted with a successful sibling
+  (divergence "jsd": the paper's full-distribution D_alpha; "sampled_reverse_kl": cheaper).
 - serl: the policy judges pairs of its own samples; actor and judge both trained.
 - raro: a critic role tells the expert's answer from the policy's; both trained.
 - polar: POLAR, a reward model pretrained to tell the reference's policy from another,
@@ -29,14 +30,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from priorlab.errors import ConfigError, lookup
+from priorlab.rewards import distill, verifree
 from priorlab.rewards.adversarial import Adversarial
 from priorlab.rewards.belief import delta_belief
 from priorlab.rewards.distill import sdpo
-from priorlab.rewards.intrinsic import majority_vote, reference_likelihood, self_certainty
+from priorlab.rewards.intrinsic import majority_vote, self_certainty
 from priorlab.rewards.orm import OutcomeRewardModel
 from priorlab.rewards.outcome import dense_steps, format_reward, random_reward, verifier
 from priorlab.rewards.polar import Polar
 from priorlab.rewards.selfjudge import SelfJudge
+from priorlab.rewards.verifree import reference_likelihood
 
 
 @dataclass(frozen=True)
@@ -48,14 +51,20 @@ class Source:
     own_advantages: it returns per-token advantages (RewardOut.token_adv) that replace the
     algorithm's estimator;
     online_only: it brings its own advantages or trains a role with GRPO, so it needs an
-    online algorithm without a critic. A source returns a list of floats, or a RewardOut
-    when it has more (per-token advantages, rows to keep, a role batch, metrics).
+    online algorithm without a critic;
+    check: (**reward_params) -> None, ConfigError naming a parameter whose value is wrong;
+    online_only_if: (**reward_params) -> bool, online_only for these parameters only (e.g.
+    VeriFree's full objective, which adds rows of its own to the update).
+    A source returns a list of floats, or a RewardOut when it has more (per-token
+    advantages, rows to keep, a role batch, a teacher's distribution, extra rows, metrics).
     """
 
     make: Callable
     role: str | None = None
     own_advantages: bool = False
     online_only: bool = False
+    check: Callable | None = None
+    online_only_if: Callable | None = None
 
 
 SOURCES = {
@@ -65,10 +74,16 @@ SOURCES = {
     "random": Source(random_reward),
     "majority_vote": Source(majority_vote),
     "self_certainty": Source(self_certainty),
-    "reference_likelihood": Source(reference_likelihood),
+    "reference_likelihood": Source(
+        reference_likelihood,
+        check=verifree.check_params,
+        online_only_if=verifree.trains_extra_rows,
+    ),
     "orm": Source(OutcomeRewardModel),  # stateful: one instance per run
     "delta_belief": Source(delta_belief, own_advantages=True, online_only=True),
-    "sdpo": Source(sdpo, role="hint", own_advantages=True, online_only=True),
+    "sdpo": Source(
+        sdpo, role="hint", own_advantages=True, online_only=True, check=distill.check_params
+    ),
     "serl": Source(SelfJudge, role="judge", online_only=True),
     "raro": Source(Adversarial, role="critic", online_only=True),
     "polar": Source(Polar),
@@ -97,6 +112,8 @@ def get_reward(name: str, **params):
             f"reward_params.{unknown[0]}",
             f"{name} takes no such parameter; accepted: {', '.join(accepted) or 'none'}",
         )
+    if source(name).check is not None:
+        source(name).check(**params)
     if isinstance(fn, type):
         return fn(**params)
     return functools.wraps(fn)(functools.partial(fn, **params)) if params else fn
@@ -111,12 +128,20 @@ def reward_params(name: str) -> dict:
     }
 
 
-def check_pairing(reward: str, algo, field: str = "reward") -> None:
+def check_pairing(reward: str, algo, field: str = "reward", params: dict | None = None) -> None:
     """ConfigError unless `algo` (an Algorithm) can train on `reward`: the sources that bring
-    their own advantages or train a role with GRPO need an online algorithm without a critic."""
-    if source(reward).online_only and (algo.kind != "online" or algo.critic):
+    their own advantages or train a role with GRPO need an online algorithm without a critic,
+    and so do those that add rows of their own for the given reward `params`."""
+    src, fits = source(reward), algo.kind == "online" and not algo.critic
+    if src.online_only and not fits:
         raise ConfigError(
             field,
             f"{reward} brings its own advantages or trains a role with GRPO; use an online "
             f"algorithm without a critic (grpo, dapo, gppo, ...), not {algo.name}",
+        )
+    if params and src.online_only_if is not None and src.online_only_if(**params) and not fits:
+        raise ConfigError(
+            "reward_params",
+            f"{reward} with {params} adds rows of its own to the update; use an online "
+            f"algorithm without a critic (grpo, rloo, dapo, ...), not {algo.name}",
         )

@@ -1,26 +1,59 @@
 """SDPO: self-distillation from the same model shown a successful sibling.
 
-Self-Distillation Policy Optimization (arXiv 2601.20802) has no scalar advantage: the
-teacher is the policy itself re-prompted with feedback, here a successful sibling sample
-of the same group (`hint` role), and the student is pulled towards it on the tokens it
-sampled. We use the cheapest variant RESEARCH.md names, reverse KL on the sampled token:
-the gradient of KL(pi || sg(pi_teacher)) on pi's own samples is that of a policy
-gradient with per-token advantage
+Self-Distillation Policy Optimization (Hubotter et al. 2026, arXiv 2601.20802) has no
+scalar advantage: the teacher is the policy itself re-prompted with feedback, here a
+successful sibling sample of the same group (`hint` role), and the student is pulled
+towards it on the response it sampled. Two divergences (`reward_params.divergence`):
 
-    A_t = log pi_teacher(y_t | hint, q, y_<t) - log pi_old(y_t | q, y_<t)
+- "jsd" (the paper's default): the generalised Jensen-Shannon divergence
+  D_alpha(pi_theta || sg(pi_teacher)) over the full next-token distribution at every
+  response position (`algos.losses.generalized_jsd`; alpha 0.5 the JSD, 0 the forward and
+  1 the reverse KL, the authors' convention). The source returns the teacher's log-probs
+  (B, T, V) and the bound divergence; the update computes the student's full distribution
+  and adds the divergence, aggregated like the policy loss over the loss mask. The per-token
+  advantages are 0, so the policy loss carries no signal: the divergence replaces it.
+  Memory: B x T x V floats for the teacher (V = 49,152 for SmolLM2).
+- "sampled_reverse_kl" (cheaper, the default for compatibility): reverse KL on the sampled
+  token. The gradient of KL(pi || sg(pi_teacher)) on pi's own samples is that of a policy
+  gradient with per-token advantage
 
-so the algorithm's clipped loss and token aggregation carry it. (The JSD, alpha 0.5,
-needs the full teacher distribution per token and is not implemented.) A sample with no
-successful sibling other than itself has no teacher and is masked out (`keep`).
+      A_t = log pi_teacher(y_t | hint, q, y_<t) - log pi_old(y_t | q, y_<t)
+
+  so the algorithm's clipped loss and token aggregation carry it.
+
+The teacher is the policy at sampling time, scored once (the authors use an EMA teacher,
+top-100 logits plus a tail bucket; we use the full vocabulary and no IS weight). A sample
+with no successful sibling other than itself has no teacher and is masked out (`keep`).
 """
 
 from __future__ import annotations
 
-import torch
+from functools import partial
 
+import torch
+import torch.nn.functional as F
+
+from priorlab.algos.losses import generalized_jsd
+from priorlab.errors import ConfigError
 from priorlab.rewards.shaped import RewardOut
 from priorlab.roles import hint_prompt, prompt_rows
-from priorlab.rollout import sequence_logp
+from priorlab.rollout import Samples, sequence_logp
+
+DIVERGENCES = ("sampled_reverse_kl", "jsd")
+
+
+def check_params(*, divergence: str = "sampled_reverse_kl", alpha: float = 0.5) -> None:
+    """ConfigError naming reward_params.divergence or reward_params.alpha when invalid."""
+    if divergence not in DIVERGENCES:
+        raise ConfigError(
+            "reward_params.divergence",
+            f"unknown divergence {divergence!r}; accepted: {', '.join(DIVERGENCES)}",
+        )
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 <= alpha <= 1:
+        raise ConfigError(
+            "reward_params.alpha",
+            f"must be a number in [0, 1] (0 forward KL, 0.5 JSD, 1 reverse KL), got {alpha!r}",
+        )
 
 
 def pick_teachers(correct: list[bool], group_ids: list[int], rng) -> list[int | None]:
@@ -32,30 +65,81 @@ def pick_teachers(correct: list[bool], group_ids: list[int], rng) -> list[int | 
     return out
 
 
+def next_token_logprobs(policy, samples: Samples, *, temperature: float = 1.0, values=False):
+    """log pi(. | prompt, response_<t) at every response position (B, T, V), and the values
+    (B, T) or None: `sequence_logp`'s forward pass before it picks the sampled tokens."""
+    tokens = torch.cat([samples.prompt, samples.response], 1)  # (B, P+T)
+    key_valid = torch.cat([samples.prompt_mask, samples.mask.bool()], 1)
+    T = samples.response.shape[1]
+    logits, v = policy.model(tokens, key_valid, last=T + 1)  # positions P-1 .. P+T-1
+    logprobs = F.log_softmax(logits[:, :T].float() / max(temperature, 1e-8), -1)  # (B, T, V)
+    return logprobs, (v[:, :T] if (values and v is not None) else None)
+
+
+def rows_of(samples: Samples, rows: list[int]) -> Samples:
+    """`samples` restricted to `rows`."""
+    idx = torch.tensor(rows, dtype=torch.long)
+    return Samples(*(getattr(samples, f)[idx] for f in samples.__dataclass_fields__))
+
+
 @torch.no_grad()
 def sdpo(
-    problems, completions, verdicts, *, policy, samples, group_ids, rng, temperature=1.0, **_
+    problems,
+    completions,
+    verdicts,
+    *,
+    policy,
+    samples,
+    group_ids,
+    rng,
+    temperature=1.0,
+    divergence="sampled_reverse_kl",
+    alpha=0.5,
+    **_,
 ) -> RewardOut:
     """SDPO: self-distillation towards the policy shown a successful sibling.
 
-    Per-token advantages log pi_teacher - log pi_old on rows that have a teacher; the
-    logged reward is their mean per row (minus a one-sample reverse-KL estimate)."""
+    sampled_reverse_kl: per-token advantages log pi_teacher - log pi_old on rows that have
+    a teacher, the logged reward their mean per row. jsd: the teacher's full log-probs for
+    the update's D_alpha, the logged reward minus its mean per row at sampling time."""
     teachers = pick_teachers([v.correct for v in verdicts], group_ids.tolist(), rng)
     rows = [i for i, j in enumerate(teachers) if j is not None]
     token_adv = torch.zeros_like(samples.logp)
     keep = torch.zeros(len(completions), dtype=torch.bool)
+    mask = samples.mask
+    full = divergence == "jsd"
+    per_token = torch.zeros_like(samples.logp)  # what the logged reward averages, per token
+    teacher_logp = None
+    if full:  # every row gets a slot, so batches of one step can be joined
+        V = policy.model.head.weight.shape[0]  # the logits' width
+        teacher_logp = samples.logp.new_zeros((*samples.logp.shape, V))  # (B, T, V)
     if rows:
         prompts = [
             hint_prompt(policy.backend, problems[i].prompt, completions[teachers[i]]) for i in rows
         ]
         taught = prompt_rows(policy.tokenizer, samples, rows, prompts)
-        teacher_logp = sequence_logp(policy, taught, temperature=temperature)[0]
-        token_adv[rows] = (teacher_logp - samples.logp[rows]) * samples.mask[rows]
         keep[rows] = True
-    per_row = token_adv.sum(1) / samples.mask.sum(1).clamp(min=1)
+        if full:
+            teacher = next_token_logprobs(policy, taught, temperature=temperature)[0]
+            student = next_token_logprobs(policy, rows_of(samples, rows), temperature=temperature)
+            teacher_logp[rows] = teacher
+            per_token[rows] = -generalized_jsd(student[0], teacher, alpha=alpha) * mask[rows]
+        else:
+            teacher = sequence_logp(policy, taught, temperature=temperature)[0]
+            token_adv[rows] = (teacher - samples.logp[rows]) * mask[rows]
+            per_token = token_adv
+    per_row = per_token.sum(1) / mask.sum(1).clamp(min=1)
+    taught_tokens = (mask * keep.float()[:, None]).sum().clamp(min=1)
+    metrics = {"sdpo/taught_frac": keep.float().mean().item()}
+    # the variant's divergence over the taught tokens, teacher against the sampling policy
+    metrics["sdpo/jsd" if full else "sdpo/sampled_reverse_kl"] = 0.0 - float(
+        per_token.sum() / taught_tokens
+    )
     return RewardOut(
         per_row.tolist(),
         token_adv=token_adv,
         keep=keep,
-        metrics={"sdpo/taught_frac": keep.float().mean().item()},
+        metrics=metrics,
+        teacher_logp=teacher_logp,
+        divergence=partial(generalized_jsd, alpha=alpha) if full else None,
     )

@@ -1,4 +1,5 @@
-"""Verifier-free rewards: the policy's own votes, certainty, and belief in the reference.
+"""Verifier-free rewards: the policy's own votes and certainty, and the probe of its belief
+in the reference answer that VeriFree (rewards/verifree.py) and Delta-Belief read.
 
 Each is a plain function returning one float per completion; they read the sampled batch
 (`group_ids`, `samples`) and the current `policy`, never the verifier's verdict on
@@ -68,18 +69,6 @@ def split_answer(text: str) -> tuple[str, str]:
     while start > 0 and text[start - 1] == "#":
         start -= 1
     return text[:start], text[start:]
-
-
-@torch.no_grad()
-def reference_likelihood(problems, completions, verdicts, *, policy, **_) -> list[float]:
-    """VeriFree: the policy's probability of the reference answer after its own reasoning.
-
-    r = pi(y* | q, z) = exp(sum_t log pi(y*_t | q, z, y*_<t)) over the reference answer's
-    tokens and EOS, where z is the completion cut before its answer marker and y* the gold
-    solution's answer part. Zhou et al. 2025, "VeriFree" (arXiv 2505.21493).
-    """
-    reasonings = [split_answer(c)[0] for c in completions]
-    return [math.exp(x) for x in answer_logp(policy, problems, reasonings)]
 
 
 @torch.no_grad()
