@@ -13,13 +13,17 @@ from priorlab.config import TrainConfig, check, validate_train
 from priorlab.rewards import check_pairing, get_reward
 
 
-def validate_run(cfg: TrainConfig) -> Algorithm:
+def validate_run(cfg: TrainConfig, *, on_disk: bool = True) -> Algorithm:
     """The run's algorithm (its preset with `algo_params` applied) once the config, the
     algorithm and the reward are each valid and fit together; otherwise ConfigError naming
-    the first wrong field as TrainConfig spells it (UnknownName for an unknown reward)."""
+    the first wrong field as TrainConfig spells it (UnknownName for an unknown reward).
+    on_disk: also check the checkpoints a reward source reads (POLAR's pool of priors);
+    false in sweep expansion, whose priors exist only once their jobs have run."""
     validate_train(cfg)
     algo = make_algorithm(cfg.algo, **cfg.algo_params)
-    get_reward(cfg.reward, **cfg.reward_params)  # its name and its parameters
+    reward = get_reward(cfg.reward, **cfg.reward_params)  # its name and its parameters
+    if on_disk and hasattr(reward, "check_paths"):
+        reward.check_paths()
     check_pairing(cfg.reward, algo)
     need = max(algo.min_group_size, algo.keep_top)
     check(

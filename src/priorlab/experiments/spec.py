@@ -56,6 +56,7 @@ from priorlab.experiments.grid import grid, mapping, nonempty_list, point_label,
 from priorlab.experiments.tuning import Tune, apply, parse_tune
 from priorlab.priors import sft_steps
 from priorlab.rewards import get_reward
+from priorlab.rewards.polar_pool import sweep_pool
 from priorlab.tasks import make_task
 from priorlab.validate import learning_rate, validate_run
 
@@ -93,6 +94,7 @@ class Job:
     config: dict  # PretrainConfig or TrainConfig fields, without out/model
     deps: tuple = ()  # ids of the priors this job needs
     candidates: tuple = ()  # a tuned final run: ({id, point, seed}, ...) it chooses among
+    pool: tuple = ()  # a run: ids of the priors its reward's pool samples (POLAR's priors)
 
 
 @dataclass
@@ -263,6 +265,7 @@ def _runs(
             priors, algos, rewards, seeds
         ):
             cfg = {**shared, "algo": name, "algo_params": params, "reward": reward, "seed": seed}
+            cfg, pool = _polar_pool(cfg, priors)
             labels = {
                 "algo": label if one_reward else f"{label}/{reward}",
                 "prior": prior.labels["prior"],
@@ -270,11 +273,11 @@ def _runs(
                 "seed": seed,
             }
             if tune is None:
-                job = _run_job(labels, cfg, prior)
+                job = _run_job(labels, cfg, prior, pool=pool)
             else:  # candidates on the tuning seeds, then the final run that picks one
-                tried = _candidates(tune, name, labels, cfg, prior)
+                tried = _candidates(tune, name, labels, cfg, prior, pool)
                 jobs |= {c.id: jobs.get(c.id, c) for c in tried}
-                job = _run_job({**labels, "phase": "final"}, cfg, prior, tried)
+                job = _run_job({**labels, "phase": "final"}, cfg, prior, tried, pool=pool)
             job = jobs.get(job.id, job)  # a config an earlier level already made
             if level is not None:
                 method = {"algo": label, "reward": reward}.get(factor, f"{label}/{reward}")
@@ -286,7 +289,9 @@ def _runs(
     return runs
 
 
-def _candidates(tune: Tune, name: str, labels: dict, cfg: dict, prior: Job) -> list[Job]:
+def _candidates(
+    tune: Tune, name: str, labels: dict, cfg: dict, prior: Job, pool: tuple = ()
+) -> list[Job]:
     """One run per tuning configuration x tuning seed, labelled phase "tune"."""
     return [
         _run_job(
@@ -294,6 +299,7 @@ def _candidates(tune: Tune, name: str, labels: dict, cfg: dict, prior: Job) -> l
             apply(point, {**cfg, "seed": seed, "test_eval": False}),
             prior,
             where="tune",
+            pool=pool,
         )
         for point in tune.points(name)
         for seed in tune.seeds
@@ -343,12 +349,18 @@ def _algo(entry, where: str) -> list[tuple[str, str, dict]]:
 
 
 def _run_job(
-    labels: dict, fields: dict, prior: Job, candidates: list[Job] = (), where: str = "train"
+    labels: dict,
+    fields: dict,
+    prior: Job,
+    candidates: list[Job] = (),
+    where: str = "train",
+    pool: tuple = (),
 ) -> Job:
     fields = {k: v for k, v in fields.items() if k not in UNHASHED}
     try:
         cfg = build(TrainConfig, fields, where="train")
-        algo = validate_run(cfg)  # what the run itself checks before loading its model
+        # what the run itself checks before loading its model (the pool's priors: later)
+        algo = validate_run(cfg, on_disk=False)
     except ConfigError as e:
         raise ConfigError(SPEC_FIELDS.get(e.field, f"{where}.{e.field}"), e.message) from None
     config = _resolved(cfg)
@@ -361,7 +373,18 @@ def _run_job(
     )
     if chosen_from:
         hashed["chosen_from"] = [c["id"] for c in chosen_from]
-    return Job(job_id("run", hashed), "run", labels, config, (prior.id,), chosen_from)
+    return Job(job_id("run", hashed), "run", labels, config, (prior.id,), chosen_from, pool)
+
+
+def _polar_pool(cfg: dict, priors: list[Job]) -> tuple[dict, tuple]:
+    """POLAR with `pool: priors`: its `reward_params.priors` as prior ids (hashed, and
+    swapped for the checkpoint dirs before the run starts) and those ids; else (cfg, ())."""
+    params = cfg.get("reward_params")
+    if cfg.get("reward") != "polar" or not isinstance(params, dict):
+        return cfg, ()
+    by_label = {p.labels["prior"]: p.id for p in priors}
+    params, pool = sweep_pool(params, by_label, field="train.reward_params.priors")
+    return {**cfg, "reward_params": params}, pool
 
 
 def _resolved(cfg) -> dict:

@@ -193,7 +193,7 @@ def _drive(todo: list[Job], registry: Registry, pool, console, quiet) -> None:
                     if registry.claim(job.id, owner):
                         needs = [*job.deps, *(c["id"] for c in job.candidates)]
                         deps = {d: str(registry.job_dir(d)) for d in needs}
-                        args = (asdict(job), str(registry.job_dir(job)), deps)
+                        args = (_pool_dirs(asdict(job), registry), str(registry.job_dir(job)), deps)
                         running[pool.submit(execute, *args)] = job
                         waiting.remove(job)
             show()
@@ -223,10 +223,11 @@ def _ready(job: Job, registry: Registry, owner: str) -> str:
     if row["status"] == "running":
         if not (lease_expired(row) and registry.release(job.id, "running", row["owner"])):
             return "wait"
-    deps = [registry.status(d) for d in job.deps]
+    priors = [*job.deps, *job.pool]  # its own prior, then those its reward samples (POLAR)
+    deps = [registry.status(d) for d in priors]
     tried = [registry.status(c["id"]) for c in job.candidates]  # tuning runs
     error = (
-        f"prior {job.deps[0]} failed"
+        f"prior {priors[deps.index('failed')]} failed"
         if "failed" in deps
         else "every tuning candidate failed"
         if tried and all(t == "failed" for t in tried)
@@ -239,6 +240,16 @@ def _ready(job: Job, registry: Registry, owner: str) -> str:
     if all(s == "done" for s in deps) and all(t in ("done", "failed") for t in tried):
         return "ready"
     return "wait"
+
+
+def _pool_dirs(job: dict, registry: Registry) -> dict:
+    """`job` (a Job as a dict) with the prior ids of its POLAR pool (`reward_params.priors`)
+    replaced by those priors' checkpoint dirs, which exist once the priors are done."""
+    if not job.get("pool"):
+        return job
+    params = job["config"]["reward_params"]
+    dirs = [str(registry.job_dir(p)) if p in job["pool"] else p for p in params["priors"]]
+    return {**job, "config": {**job["config"], "reward_params": {**params, "priors": dirs}}}
 
 
 def describe(sweep: Sweep) -> str:

@@ -14,14 +14,23 @@ Here, with the choices the paper leaves open (or that priorlab's scale forces) s
   on the hidden state after the candidate's last token. For the built-in backend it is a
   fresh small transformer (`rm_size`, 3x the policy's context); for Hugging Face, a copy
   of the policy with a value head (as the ORM).
-- The policy pool is one prior at two temperatures (adaptation, unconfirmed): reference
-  and positive are two samples at `temperatures[0]` (the "same policy"), the negative one
-  sample at `temperatures[1]` (the "different policy"). The paper's pool holds many
-  models; here the prior as it is at the first call is the only model there is.
+- The policy pool (`pool`, polar_pool.py). "temperatures", the default: one prior at two
+  temperatures (adaptation, unconfirmed): reference and positive are two samples at
+  `temperatures[0]` (the "same policy"), the negative one sample at `temperatures[1]`
+  (the "different policy"), from the prior as it is at the first call. "priors": the
+  paper's design on priorlab's scale, several checkpoints (`priors`, e.g. priors of
+  dialled strength), the reference and positive from one, the negative from another,
+  the pair drawn per problem with the run's seeded generator (rule in polar_pool.py).
 - The RM is fitted once, at the first call, on `problems` train problems of the run's
   task, then frozen. Like pretraining, its samples are not counted in the run's rollout
   budget. They are as long as the first scored batch is wide (the run's length limit).
 - The reward is the raw score r (no sigmoid): GRPO normalises it per group anyway.
+- Logged every step: the fit's `loss/polar_bt` and `polar/pair_acc` (r+ > r- over its last
+  quarter of training minibatches), `polar/heldout_acc` (the same on fresh triplets of
+  dev-split problems, half as many as the fit's, at most 64, drawn from the same pool
+  after the fit, so the RM is that of a fit without them), and the pool used:
+  `polar/pool` ("temperatures" or "priors") and `polar/pool_size` (models in it: 1 for
+  "temperatures").
 - The RM is held as `rm`, not `model`: training does not rerank evaluation samples with
   it, since at test time it would read the gold solution.
 """
@@ -34,11 +43,18 @@ import torch
 import torch.nn.functional as F
 
 from priorlab.models import Policy, build_policy
+from priorlab.rewards.polar_pool import check_paths, check_pool, pool_triplets
 from priorlab.rewards.shaped import RewardOut
 from priorlab.rollout import Samples, rollout, sequence_logp
+from priorlab.tasks.base import up_to
 from priorlab.train_utils import encode_pairs
 
 LR = {"tiny": 1e-3, "hf": 1e-5}  # a fresh small model / a copy of a pretrained one
+DEFAULTS = {  # (problems, steps, batch) by backend and pool (see Polar)
+    ("tiny", "temperatures"): (64, 50, 16),
+    ("tiny", "priors"): (256, 300, 32),
+    ("hf", None): (16, 8, 4),
+}
 
 
 def bradley_terry_loss(pos: torch.Tensor, neg: torch.Tensor) -> torch.Tensor:
@@ -98,6 +114,20 @@ def preference_triplets(
     }
 
 
+def pair_accuracy(rm: Policy, data: dict) -> float:
+    """Fraction of triplets with r(x, y_ref, y+) > r(x, y_ref, y-), scored in chunks of 64."""
+    wins = []
+    with torch.no_grad():
+        for i in range(0, len(data["prompt"]), 64):
+            part = {k: data[k][i : i + 64] for k in ("prompt", "reference", "positive", "negative")}
+            pos, neg = (
+                score(rm, encode_triplets(rm, part["prompt"], part["reference"], part[key]))
+                for key in ("positive", "negative")
+            )
+            wins += (pos > neg).tolist()
+    return sum(wins) / max(1, len(wins))
+
+
 def fit(
     rm: Policy, data: dict, *, steps: int, batch: int, lr: float, generator: torch.Generator
 ) -> dict[str, float]:
@@ -128,13 +158,24 @@ class Polar:
 
     Pretrained at the first call to discriminate the prior's policies, then frozen.
 
-    problems: train problems sampled for its triplets (64: one triplet each).
+    problems: train problems sampled for its triplets (64, 256 for a pool of priors: one
+        triplet each).
     steps, batch: Bradley-Terry steps of `batch` pairs (50 x 16: ~1.5 s CPU for a 0.1M
         RM; held-out pair accuracy ~0.9 on the tiny arith prior, untrained ~0.4).
         A Hugging Face RM is the policy's size: 16 problems and 8 steps of 4 pairs by
-        default there (our choice, to keep a CPU run in minutes).
-    temperatures: (same policy, different policy), (0.5, 1.5) (unconfirmed).
+        default there (our choice, to keep a CPU run in minutes). The built-in pool of
+        priors defaults to 256 problems and 300 steps of 32 pairs (~9 s CPU): its RM must
+        compare candidate and reference, whichever policy wrote the reference, not just
+        tell one temperature from the other; held-out pair accuracy on a 200- vs a
+        20-step prior 0.55 at the temperatures' 64 x 50 x 16, 0.93 at 256 x 300 x 32.
+    temperatures: (same policy, different policy), (0.5, 1.5) (unconfirmed); the
+        "temperatures" pool only.
     rm_size: the built-in RM's size, "0.1m" whatever the policy's (built-in backend only).
+    pool: "temperatures" (default: the run's prior at two temperatures) or "priors" (the
+        paper's pool of different policies: the checkpoints in `priors`).
+    priors: with pool "priors", two or more checkpoints (`priorlab pretrain` directories,
+        Hugging Face directories, .gguf files, smollm2); in a sweep, labels of its priors
+        (all of them when left out). Missing paths: ConfigError naming reward_params.priors.
     """
 
     def __init__(
@@ -145,11 +186,14 @@ class Polar:
         batch: int | None = None,
         temperatures: tuple[float, float] = (0.5, 1.5),
         rm_size: str = "0.1m",
+        pool: str = "temperatures",
+        priors: tuple[str, ...] = (),
     ):
         self.sizes = (problems, steps, batch)  # None: the backend's default
         self.temperatures, self.rm_size = temperatures, rm_size
+        self.pool, self.priors = pool, check_pool(pool, priors)
         self.rm: Policy | None = None
-        self.stats: dict[str, float] = {}  # the fit's final BT loss and pair accuracy
+        self.stats: dict = {}  # the fit's BT loss and pair accuracies, the pool's name
 
     def __call__(
         self, problems, completions, verdicts, *, rng, task, samples, policy, **_
@@ -169,6 +213,19 @@ class Polar:
                 out += score(self.rm, batch).float().tolist()
         return RewardOut(out, metrics=self.stats)
 
+    def check_paths(self) -> None:
+        """ConfigError naming reward_params.priors and a pool path that holds no model
+        (`validate_run` calls it before any model is loaded)."""
+        check_paths(self.priors)
+
+    def triplets(self, policy: Policy, problems: list, *, max_new_tokens: int, gen) -> dict:
+        """Triplets of `problems` from the pool: the prior at two temperatures, or the
+        checkpoints in `priors` (polar_pool.pool_triplets)."""
+        kw = dict(max_new_tokens=max_new_tokens, generator=gen)
+        if self.pool == "priors":
+            return pool_triplets(self.priors, problems, like=policy, **kw)
+        return preference_triplets(policy, problems, temperatures=self.temperatures, **kw)
+
     def pretrain(self, policy: Policy, task, *, seed: int, max_new_tokens: int) -> None:
         """Build the RM, sample its triplets from `policy` on train problems, fit, freeze."""
         gen = torch.Generator().manual_seed(seed)
@@ -179,16 +236,18 @@ class Polar:
             else:
                 rm = copy.deepcopy(policy).with_value_head()
         rm.model.to(policy.model.head.weight.device)
-        default = (64, 50, 16) if policy.backend == "tiny" else (16, 8, 4)
+        default = DEFAULTS[policy.backend, self.pool if policy.backend == "tiny" else None]
         n_problems, steps, batch = (x if x is not None else d for x, d in zip(self.sizes, default))
+        check_paths(self.priors)  # none for the temperatures pool
         problems = task.problems("train", n_problems, seed=seed % 2**31)
-        data = preference_triplets(
-            policy,
-            problems,
-            temperatures=self.temperatures,
-            max_new_tokens=max_new_tokens,
-            generator=gen,
-        )
+        data = self.triplets(policy, problems, max_new_tokens=max_new_tokens, gen=gen)
         self.stats = fit(rm, data, steps=steps, batch=batch, lr=LR[policy.backend], generator=gen)
         rm.model.eval().requires_grad_(False)
         self.rm = rm
+        held_out = up_to(task, "dev", min(64, max(4, n_problems // 2)), seed=seed % 2**31)
+        held = self.triplets(policy, held_out, max_new_tokens=max_new_tokens, gen=gen)
+        self.stats |= {
+            "polar/heldout_acc": pair_accuracy(rm, held),
+            "polar/pool": self.pool,
+            "polar/pool_size": float(len(self.priors) or 1),
+        }
