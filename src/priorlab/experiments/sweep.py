@@ -72,7 +72,7 @@ def run_sweep(
     )
     todo = [j for j in sweep.jobs if registry.status(j.id) != "done"]
     if todo:
-        pool = make_executor(executor, workers or default_workers(), address)
+        pool = make_executor(executor, workers or default_workers(), address, sweep.resources)
         try:
             _drive(todo, registry, pool, console, quiet)
         except (OSError, sqlite3.OperationalError) as e:
@@ -193,7 +193,8 @@ def _drive(todo: list[Job], registry: Registry, pool, console, quiet) -> None:
                     if registry.claim(job.id, owner):
                         needs = [*job.deps, *(c["id"] for c in job.candidates)]
                         deps = {d: str(registry.job_dir(d)) for d in needs}
-                        args = (_pool_dirs(asdict(job), registry), str(registry.job_dir(job)), deps)
+                        job_dict = _pool_dirs(asdict(job), registry)
+                        args = (job_dict, str(registry.job_dir(job)), deps, pool.threads)
                         running[pool.submit(execute, *args)] = job
                         waiting.remove(job)
             show()

@@ -19,15 +19,17 @@ from pathlib import Path
 THREADS = 1
 
 
-def execute(job: dict, job_dir: str, deps: dict[str, str]) -> dict:
-    """Run `job` (a Job as a dict) into `job_dir`; `deps` maps prior ids to their dirs.
+def execute(job: dict, job_dir: str, deps: dict[str, str], threads: int = THREADS) -> dict:
+    """Run `job` (a Job as a dict) into `job_dir`; `deps` maps prior ids to their dirs;
+    `threads`: torch's intra-op threads (the CPUs the job was given; same count, same
+    metrics).
 
     Returns {"ok": bool, "error": str | None, "host": str, "seconds": float}. Never raises:
     a failure is reported with the last line of its error (the full traceback is in log.txt).
     """
     import torch
 
-    torch.set_num_threads(THREADS)
+    torch.set_num_threads(threads)
     t0 = time.perf_counter()
     final, tmp = Path(job_dir), Path(f"{job_dir}.tmp-{os.getpid()}")
     for stale in final.parent.glob(f"{final.name}.tmp-*"):  # left by a crashed attempt
