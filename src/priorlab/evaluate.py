@@ -266,11 +266,13 @@ def sample_table(
     greedy: bool = True,
     batch_rows: int = 512,
     prefix: list[int] | None = None,
+    engine=None,
 ) -> pd.DataFrame:
     """The per-sample table for `policy` on `problems`: n samples each, plus one greedy decode.
 
     Rows are verified by `task.verify`; `entropy` is the mean entropy of the sampling
-    distribution over the completion's tokens. `prefix` conditions every prompt (RCRL).
+    distribution over the completion's tokens. `prefix` conditions every prompt (RCRL);
+    `engine` samples instead of priorlab's own sampler (vLLM).
     """
     from priorlab.rollout import rollout
 
@@ -288,6 +290,7 @@ def sample_table(
                 generator=generator,
                 temperature=temp,
                 prefix=prefix,
+                engine=engine,
             )
             s = batch.samples
             ent = ((s.entropy * s.mask).sum(1) / s.mask.sum(1).clamp(min=1)).tolist()
@@ -323,6 +326,11 @@ def evaluate_policy(cfg) -> dict:
     task = make_task(cfg.task, **(cfg.task_params or policy.meta.get("task_params", {})))
     problems = task.problems("test", cfg.problems, seed=cfg.seed, require_skills=tuple(cfg.require))
     gen = torch.Generator().manual_seed(cfg.seed)
+    engine = None
+    if cfg.engine == "vllm":
+        from priorlab.run import make_engine
+
+        engine = make_engine(cfg, policy)
     table = sample_table(
         policy,
         task,
@@ -332,7 +340,10 @@ def evaluate_policy(cfg) -> dict:
         max_new_tokens=cfg.max_new_tokens,
         temperature=cfg.temperature,
         prefix=policy.meta.get("condition_prefix"),
+        engine=engine,
     )
+    if engine is not None:
+        engine.close()
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     save_samples(table, out / "samples.parquet")

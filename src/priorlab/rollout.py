@@ -56,6 +56,7 @@ class Batch:
     roles: Batch | None = None  # the policy's samples in another role (SERL's judge ...)
     metrics: dict = field(default_factory=dict)  # what the reward source reports of itself
     teacher_logp: torch.Tensor | None = None  # (B, T, V) a teacher's next-token log-probs
+    sampler_logp: torch.Tensor | None = None  # (B, T) a separate engine's (vLLM) log-probs
     divergence: Callable | None = None  # (student, teacher) (B, T, V) -> (B, T), SDPO's jsd
     extra: Batch | None = None  # (B rows) trained alongside with their own token_adv (VeriFree)
 
@@ -103,6 +104,7 @@ ROW_TENSORS = (
     "returns",
     "loss_mask",
     "teacher_logp",
+    "sampler_logp",
 )
 
 
@@ -295,11 +297,14 @@ def rollout(
     temperature: float = 1.0,
     top_p: float = 1.0,
     prefix: list[int] | None = None,
+    engine=None,
 ) -> Batch:
     """`group_size` samples for each problem; rows of one problem share a group id.
 
     `prefix` tokens (e.g. an RCRL return token) take the place of BOS, so the prompt keeps
-    the positions the prior learned it at.
+    the positions the prior learned it at. `engine`: another generation engine (vLLM) that
+    samples instead of `sample`; the batch then carries the trainer's recomputed log-probs
+    in `samples.logp` and the engine's own in `sampler_logp`.
     """
     tok = policy.tokenizer
     rows = [p for p in problems for _ in range(group_size)]
@@ -307,17 +312,17 @@ def rollout(
     for problem, ids in zip(rows[::group_size], prompts[::group_size]):
         if len(ids) >= policy.model.cfg.max_len:  # no room for a single new token
             raise too_long(problem, len(ids), max_new_tokens, policy.model.cfg.max_len)
-    samples = sample(
-        policy,
-        prompts,
-        max_new_tokens=max_new_tokens,
-        generator=generator,
-        temperature=temperature,
-        top_p=top_p,
+    sampling = dict(
+        max_new_tokens=max_new_tokens, generator=generator, temperature=temperature, top_p=top_p
     )
+    sampler_logp = None
+    if engine is None:
+        samples = sample(policy, prompts, **sampling)
+    else:
+        samples, sampler_logp = engine.rollout(policy, prompts, **sampling)
     texts = [tok.decode(r) for r in samples.response.tolist()]
     group_ids = torch.arange(len(problems)).repeat_interleave(group_size)
-    return Batch(samples, rows, group_ids, texts)
+    return Batch(samples, rows, group_ids, texts, sampler_logp=sampler_logp)
 
 
 def check_context(

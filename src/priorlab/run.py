@@ -22,6 +22,7 @@ from priorlab.config import TrainConfig
 from priorlab.convergence import dev_point
 from priorlab.evaluate import sample_table, save_samples, summarize
 from priorlab.models import Policy, load_policy
+from priorlab.models.vllm_engine import logp_mismatch
 from priorlab.rewards import get_reward, source
 from priorlab.rewards.shaped import RewardOut
 from priorlab.roles import require_role
@@ -32,6 +33,17 @@ from priorlab.train_utils import MetricsLog, adapt, check_overlong_window, write
 from priorlab.validate import learning_rate, validate_run
 
 CACHE_MAX_BYTES = 64 * 2**20  # priors whose initial evaluation is kept (the built-in sizes)
+
+
+def make_engine(cfg, policy: Policy):
+    """The generation engine `cfg.engine` names for `policy` (None for priorlab's own);
+    `cfg`: a TrainConfig or EvalConfig (engine, dtype)."""
+    if cfg.engine == "hf":
+        return None
+    from priorlab.models.vllm_engine import VLLMEngine
+
+    context = min(policy.model.cfg.max_len, 4096)
+    return VLLMEngine(policy, max_len=context, dtype=cfg.dtype)
 
 
 class Run:
@@ -55,6 +67,7 @@ class Run:
             require_role(self.policy, role, cfg.reward)
         if cfg.lora_rank or cfg.gradient_checkpointing:
             adapt(self.policy, cfg)
+        self.engine = make_engine(cfg, self.policy)  # None: priorlab's own sampler
         self.task_params = cfg.task_params or self.policy.meta.get("task_params", {})
         self.task = make_task(cfg.task, **self.task_params)
         torch.manual_seed(cfg.seed)
@@ -108,6 +121,7 @@ class Run:
             temperature=cfg.temperature,
             top_p=cfg.top_p,
             prefix=prefix,
+            engine=self.engine,
         )
         verdicts = [self.task.verify(p, t) for p, t in zip(batch.problems, batch.texts)]
         out = self.reward_fn(
@@ -125,6 +139,11 @@ class Run:
         batch.rewards = torch.tensor(out.rewards, dtype=torch.float32)
         batch.token_adv, batch.keep = out.token_adv, out.keep
         batch.roles, batch.metrics = out.roles, out.metrics
+        if batch.sampler_logp is not None:  # sampler/trainer trust, every step
+            batch.metrics = {
+                **batch.metrics,
+                **logp_mismatch(batch.sampler_logp, batch.samples.logp, batch.mask),
+            }
         batch.teacher_logp, batch.divergence = out.teacher_logp, out.divergence
         batch.extra = out.extra
         batch.correct = torch.tensor([v.correct for v in verdicts])
@@ -167,6 +186,7 @@ class Run:
             temperature=self.cfg.eval_temperature,
             greedy=greedy,
             prefix=self.prefix,
+            engine=self.engine,
         )
 
     def prior_table(self, draw) -> pd.DataFrame:

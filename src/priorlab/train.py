@@ -58,6 +58,8 @@ def train(cfg: TrainConfig, *, quiet: bool = False) -> dict:
     run.policy.meta = {**run.policy.meta, "condition_prefix": run.prefix}
     run.policy.save(run.dir / "policy")
     run.log.close()
+    if run.engine is not None:
+        run.engine.close()
     summary = {
         "algo": cfg.algo,
         "seed": cfg.seed,
@@ -182,8 +184,14 @@ def update(run: Run, batch: Batch, ref, opt) -> dict:
             mb = batch.select(torch.zeros(B, dtype=torch.bool).index_fill_(0, idx, True))
             m, old_logp = mb.loss_mask, mb.samples.logp
             logp, ent, values, logprobs = forward(run, mb)
-            loss = pg_loss = agg(parts.per_token_loss(logp, old_logp, mb.adv), m)
-            stats = {"loss/policy": pg_loss.item()}
+            loss_mat = parts.per_token_loss(logp, old_logp, mb.adv)
+            stats = {}
+            if cfg.rollout_is_cap and mb.sampler_logp is not None:  # vLLM's mismatch
+                w = algos.truncated_is_weight(old_logp, mb.sampler_logp, cap=cfg.rollout_is_cap)
+                loss_mat = loss_mat * w
+                stats["policy/is_weight"] = algos.AGGREGATIONS["token_mean"](w, m).item()
+            loss = pg_loss = agg(loss_mat, m)
+            stats["loss/policy"] = pg_loss.item()
             if logprobs is not None:  # a teacher's distribution to distil (SDPO's jsd)
                 distill = agg(distillation(mb, logprobs, m), m)
                 loss = loss + distill

@@ -3,7 +3,13 @@ import math
 import pytest
 import torch
 
-from priorlab.algos import AGGREGATIONS, KL_ESTIMATORS, POLICY_LOSSES, clip_fractions
+from priorlab.algos import (
+    AGGREGATIONS,
+    KL_ESTIMATORS,
+    POLICY_LOSSES,
+    clip_fractions,
+    truncated_is_weight,
+)
 from priorlab.algos.filters import experts, mask_truncated, overlong_penalty, varied_groups
 from priorlab.algos.losses import entropy_from_logits, generalized_jsd
 
@@ -201,3 +207,12 @@ def test_generalized_jsd_is_zero_on_equal_distributions_and_stops_the_teachers_g
     assert d.shape == (1, 2) and d[0, 1].item() == pytest.approx(0.0, abs=1e-7)
     d.sum().backward()
     assert teacher.grad is None and student.grad.abs().sum() > 0
+
+
+def test_truncated_is_weight_by_hand():
+    # old_logp - sampler_logp = [0, ln 1.5, ln 3, -ln 2] -> ratios [1, 1.5, 3, 0.5], cap 2
+    old = torch.log(torch.tensor([[0.5, 0.3, 0.6, 0.1]]))
+    sampler = torch.log(torch.tensor([[0.5, 0.2, 0.2, 0.2]]))
+    w = truncated_is_weight(old.requires_grad_(), sampler, cap=2.0)
+    assert torch.allclose(w, torch.tensor([[1.0, 1.5, 2.0, 0.5]]))
+    assert not w.requires_grad

@@ -93,3 +93,45 @@ def test_a_stale_engine_is_caught_and_sync_repairs_it(engine, policy):
     assert stale_stats["rollout/logp_diff_frac"] > 0.05  # tokens off by more than 0.1 nats
     assert fresh_stats["rollout/logp_diff_mean"] < 1e-3
     assert fresh_stats["rollout/logp_diff_max"] < MISMATCH_THRESHOLD
+
+
+def test_grpo_trains_on_the_vllm_engine_and_logs_the_mismatch_every_step(policy, tmp_path):
+    """End to end: engine=vllm samples with the weights of every step (the trainer's
+    update reaches the engine before the next rollout), so the mismatch stays tiny."""
+    import json
+    from pathlib import Path
+
+    from priorlab.config import TrainConfig
+    from priorlab.train import train
+
+    gsm8k = Path(__file__).resolve().parents[3] / "shared" / "data" / "gsm8k"
+    cfg = TrainConfig(
+        model="smollm2",
+        task="gsm8k",
+        task_params={"path": str(gsm8k)},
+        algo="grpo",
+        algo_params={"kl_coef": 0.0},
+        engine="vllm",
+        rollout_is_cap=2.0,
+        lr=3e-5,  # large enough that a stale engine would show (see the stale test)
+        out=str(tmp_path / "run"),
+        rollout_budget=24,
+        prompts_per_step=2,
+        group_size=4,
+        max_new_tokens=24,
+        minibatches=2,
+        train_problems=20,
+        eval_problems=2,
+        eval_samples=2,
+        device="cpu",
+        tensorboard=False,
+    )
+    summary = train(cfg, quiet=True)
+    rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").open()]
+    steps = [r for r in rows if "loss/policy" in r]
+    assert len(steps) == 3 and summary["steps"] == 3
+    for r in steps:
+        assert r["rollout/logp_diff_mean"] < 1e-3, r
+        assert r["rollout/logp_diff_frac"] == 0.0
+        assert 0.5 < r["policy/is_weight"] <= 2.0
+    assert (tmp_path / "run" / "policy" / "hf" / "model.safetensors").is_file()

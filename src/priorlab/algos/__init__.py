@@ -21,6 +21,7 @@ from priorlab.algos.losses import (
     clip_fractions,
     clipped_value_loss,
     entropy_from_logits,
+    truncated_is_weight,
 )
 from priorlab.algos.parts import Parts, bind
 from priorlab.algos.presets import PRESETS, Algorithm, make_algorithm
@@ -49,6 +50,7 @@ __all__ = [
     "mask_truncated",
     "overlong_penalty",
     "bind",
+    "truncated_is_weight",
     "varied_groups",
 ]
 

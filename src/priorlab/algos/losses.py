@@ -168,6 +168,16 @@ def generalized_jsd(logprobs, teacher_logprobs, *, alpha=0.5):
     return alpha * kl_teacher + (1 - alpha) * kl_student
 
 
+def truncated_is_weight(old_logp, sampler_logp, *, cap: float = 2.0):
+    """w_t = min(pi_old(y_t) / pi_sampler(y_t), cap), without gradient; (B, T).
+
+    Corrects a sampler whose log-probs differ from the trainer's (vLLM's kernels): each
+    token's policy loss is weighted by w_t. Yao et al. 2025, "Your efficient RL framework
+    secretly brings you off-policy RL training" (truncated IS; verl's rollout_is).
+    """
+    return torch.exp(old_logp - sampler_logp).clamp(max=cap).detach()
+
+
 def clip_fractions(logp, old_logp, adv, mask, *, eps_low=0.2, eps_high=0.2):
     """Shares of real tokens where the clip binds and cuts the gradient: (low, high).
 

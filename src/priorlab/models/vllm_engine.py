@@ -175,6 +175,8 @@ class VLLMEngine:
         return samples, sampler_logp
 
     def close(self) -> None:
+        """Free the engine (its KV cache) and its copy of the weights on disk."""
+        self.llm = None
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
