@@ -168,7 +168,7 @@ def test_a_level_varying_algo_and_reward_compares_both(tiny_spec):
             "levels.reward.rewards[2]",
         ),
         (
-            {"reward": {"algos": ["grpo"], "rewards": [{"name": "verifier"}]}},
+            {"reward": {"algos": ["grpo"], "rewards": [{"label": "verifier"}]}},
             "levels.reward.rewards[0]",
         ),
         ({"algorithm": {"algos": ["ei", "nope"]}}, "levels.algorithm.algos[1]"),

@@ -48,15 +48,14 @@ from pathlib import Path
 
 import yaml
 
-from priorlab.algos import make_algorithm
 from priorlab.algos.presets import identity
 from priorlab.config import PretrainConfig, TrainConfig, build, load_yaml, validate_pretrain
 from priorlab.errors import ConfigError
 from priorlab.experiments.executors import parse_resources
 from priorlab.experiments.grid import grid, mapping, nonempty_list, point_label, unique
+from priorlab.experiments.methods import factor_of, levels_of, methods_of
 from priorlab.experiments.tuning import Tune, apply, parse_tune
 from priorlab.priors import sft_steps
-from priorlab.rewards import get_reward
 from priorlab.rewards.polar_pool import sweep_pool
 from priorlab.tasks import make_task
 from priorlab.validate import learning_rate, validate_run
@@ -176,7 +175,7 @@ def expand(spec: dict) -> Sweep:
         for label, over, where in _prior_grid(spec)
     ]
     unique([p.labels["prior"] for p in priors], "priors")
-    groups = _levels(spec["levels"]) if "levels" in spec else {None: _methods(spec)}
+    groups = levels_of(spec["levels"]) if "levels" in spec else {None: methods_of(spec)}
     shared = {**base, **mapping(spec, "train"), "rollout_budget": budget}
     tune = parse_tune(spec.get("tune"), shared, seeds)
     jobs = priors + _runs(groups, priors, seeds, shared, tune)
@@ -218,64 +217,26 @@ def _prior_job(label: str, fields: dict, where: str) -> Job:
     return Job(job_id("prior", resolved), "prior", {"prior": label}, resolved)
 
 
-def _methods(block: dict, prefix: str = "") -> tuple[list[tuple[str, str, dict]], list[str]]:
-    """The algos, as (label, preset name, overrides), and the rewards of the spec or a level."""
-    rewards = nonempty_list(block, "rewards", ["verifier"], prefix)
-    for i, name in enumerate(rewards):
-        if not isinstance(name, str):
-            raise ConfigError(f"{prefix}rewards[{i}]", f"a reward name, got {name!r}")
-        try:
-            get_reward(name)
-        except ValueError as e:
-            raise ConfigError(f"{prefix}rewards[{i}]", str(e)) from None
-    entries = nonempty_list(block, "algos", None, prefix)
-    algos = [a for i, entry in enumerate(entries) for a in _algo(entry, f"{prefix}algos[{i}]")]
-    unique([label for label, _, _ in algos], f"{prefix}algos")
-    return algos, rewards
-
-
-def _levels(levels) -> dict[str, tuple[list, list]]:
-    """{level name: (algos, rewards)} of a `levels` mapping, validated."""
-    if not isinstance(levels, dict) or not levels:
-        raise ConfigError(
-            "levels", f"a mapping of level name: {{algos: [...], rewards: [...]}}, got {levels!r}"
-        )
-    out = {}
-    for name, level in levels.items():
-        where = f"levels.{name}"
-        if not isinstance(level, dict):
-            raise ConfigError(where, f"expected {{algos: [...], rewards: [...]}}, got {level!r}")
-        extra = sorted(set(level) - {"algos", "rewards"})
-        if extra:
-            raise ConfigError(f"{where}.{extra[0]}", "unknown key; valid: algos, rewards")
-        out[str(name)] = _methods(level, f"{where}.")
-    return out
-
-
-def _factor(algos: list, rewards: list) -> str:
-    """What a level compares: "algo", "reward", or "algo+reward" when both vary."""
-    varies = [name for name, axis in (("algo", algos), ("reward", rewards)) if len(axis) > 1]
-    return "+".join(varies) or "algo"
-
-
 def _runs(
     groups: dict, priors: list[Job], seeds: list[int], shared: dict, tune: Tune | None = None
 ) -> list[Job]:
     """Run jobs of each group's algos x rewards x priors x seeds; a group is a level (or None
     without levels). A config two levels share is one job labelled with both levels."""
-    one_reward = len({r for _, rewards in groups.values() for r in rewards}) == 1
+    one_reward = len({r for _, rewards in groups.values() for r, _, _ in rewards}) == 1
     jobs: dict[str, Job] = {}
     for level, (algos, rewards) in groups.items():
-        factor = _factor(algos, rewards)
-        for prior, (label, name, params), reward, seed in itertools.product(
+        factor = factor_of(algos, rewards)
+        for prior, (label, name, params), (rlabel, reward, rparams), seed in itertools.product(
             priors, algos, rewards, seeds
         ):
             cfg = {**shared, "algo": name, "algo_params": params, "reward": reward, "seed": seed}
+            if rparams:  # this entry's own reward_params, over the shared ones
+                cfg["reward_params"] = {**shared.get("reward_params", {}), **rparams}
             cfg, pool = _polar_pool(cfg, priors)
             labels = {
-                "algo": label if one_reward else f"{label}/{reward}",
+                "algo": label if one_reward else f"{label}/{rlabel}",
                 "prior": prior.labels["prior"],
-                "reward": reward,
+                "reward": rlabel,
                 "seed": seed,
             }
             if tune is None:
@@ -286,7 +247,7 @@ def _runs(
                 job = _run_job({**labels, "phase": "final"}, cfg, prior, tried, pool=pool)
             job = jobs.get(job.id, job)  # a config an earlier level already made
             if level is not None:
-                method = {"algo": label, "reward": reward}.get(factor, f"{label}/{reward}")
+                method = {"algo": label, "reward": rlabel}.get(factor, f"{label}/{rlabel}")
                 tags = job.labels.get("levels", {}) | {level: {"factor": factor, "method": method}}
                 job = dataclasses.replace(job, labels={**job.labels, "levels": tags})
             jobs[job.id] = job
@@ -326,32 +287,6 @@ def _unique_cells(runs: list[Job]) -> None:
                 f"{sorted(run.labels.get('levels', {}))}); give each a distinct `label`",
             )
         seen[key] = run
-
-
-def _algo(entry, where: str) -> list[tuple[str, str, dict]]:
-    """(label, preset name, overrides) for one `algos` entry (a name or a mapping)."""
-    if isinstance(entry, str):
-        entry = {"name": entry}
-    if not isinstance(entry, dict) or "name" not in entry:
-        raise ConfigError(where, f"a preset name or {{name, params, grid, label}}, got {entry!r}")
-    extra = set(entry) - {"name", "params", "grid", "label"}
-    if extra:
-        raise ConfigError(
-            f"{where}.{sorted(extra)[0]}", "unknown key; valid: name, params, grid, label"
-        )
-    params = entry.get("params") or {}
-    points = grid(entry["grid"], f"{where}.grid") if "grid" in entry else [{}]
-    out = []
-    for point in points:
-        merged = {**params, **point}
-        try:
-            make_algorithm(entry["name"], **merged)
-        except ConfigError as e:
-            sub = e.field.removeprefix("algo").lstrip(".")
-            raise ConfigError(f"{where}.{sub}" if sub else where, e.message) from None
-        label = entry.get("label", entry["name"])
-        out.append((f"{label}[{point_label(point)}]" if point else label, entry["name"], merged))
-    return out
 
 
 def _run_job(
