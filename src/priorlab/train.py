@@ -15,7 +15,6 @@ from priorlab import algos
 from priorlab.algos import Algorithm
 from priorlab.config import TrainConfig
 from priorlab.convergence import plateau, vs_prior
-from priorlab.rewards import check_pairing
 from priorlab.rewards.distill import next_token_logprobs
 from priorlab.rollout import Batch, cat_batches, sequence_logp
 from priorlab.run import Run
@@ -33,7 +32,6 @@ from priorlab.train_utils import (
 def train(cfg: TrainConfig, *, quiet: bool = False) -> dict:
     """Train one algorithm from a prior; returns the final summary (also in summary.json)."""
     run = Run(cfg)
-    check_pairing(cfg.reward, run.algo, params=cfg.reward_params)  # the parameters' needs too
     initial = run.evaluate("initial") if cfg.test_eval else {}
     if initial:
         run.record(initial)

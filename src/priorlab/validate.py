@@ -24,7 +24,7 @@ def validate_run(cfg: TrainConfig, *, on_disk: bool = True) -> Algorithm:
     reward = get_reward(cfg.reward, **cfg.reward_params)  # its name and its parameters
     if on_disk and hasattr(reward, "check_paths"):
         reward.check_paths()
-    check_pairing(cfg.reward, algo)
+    check_pairing(cfg.reward, algo, params=cfg.reward_params)
     need = max(algo.min_group_size, algo.keep_top)
     check(
         cfg.group_size >= need,

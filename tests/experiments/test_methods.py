@@ -52,3 +52,14 @@ def test_two_entries_with_one_label_are_refused():
     with pytest.raises(ConfigError) as e:
         expand({**BASE, "rewards": ["sdpo", {"name": "sdpo", "params": {"divergence": "jsd"}}]})
     assert e.value.field == "rewards"
+
+
+def test_a_sweep_pairing_verifree_full_with_a_critic_is_refused_before_any_job():
+    spec = {
+        **BASE,
+        "algos": ["ppo"],
+        "rewards": [{"name": "reference_likelihood", "params": {"objective": "full"}}],
+    }
+    with pytest.raises(ConfigError) as e:
+        expand(spec)
+    assert e.value.field in ("rewards", "train.reward_params") and "ppo" in e.value.message
