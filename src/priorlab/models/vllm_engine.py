@@ -85,6 +85,11 @@ class VLLMEngine:
             logprobs_mode="processed_logprobs",
             gpu_memory_utilization=memory,
             enable_prefix_caching=True,
+            # A prompt prefilled in chunks makes vLLM rewind each seeded request's generator,
+            # which a CPU generator cannot do ("CPU Generator does not use offset", vLLM
+            # 0.32): prefill every prompt whole.
+            enable_chunked_prefill=False,
+            max_num_batched_tokens=max(max_len, 8192),
         )
         self.synced = weights_version(policy.model)  # the weights the engine holds
 
