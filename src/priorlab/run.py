@@ -24,7 +24,7 @@ from priorlab.evaluate import sample_table, save_samples, summarize
 from priorlab.models import Policy, load_policy
 from priorlab.models.vllm_engine import logp_mismatch
 from priorlab.rewards import get_reward, source
-from priorlab.rewards.shaped import RewardOut
+from priorlab.rewards.base import RewardIn, RewardOut
 from priorlab.roles import require_role
 from priorlab.rollout import Batch, check_context, rollout
 from priorlab.tasks import make_task
@@ -124,18 +124,19 @@ class Run:
             engine=self.engine,
         )
         verdicts = [self.task.verify(p, t) for p, t in zip(batch.problems, batch.texts)]
-        out = self.reward_fn(
+        given = RewardIn(
             batch.problems,
             batch.texts,
             verdicts,
-            rng=self.rng,
-            task=self.task,
             group_ids=batch.group_ids,
             samples=batch.samples,
             policy=self.policy,
-            temperature=self.cfg.temperature,
+            task=self.task,
+            rng=self.rng,
+            temperature=cfg.temperature,
+            max_new_tokens=cfg.max_new_tokens,
         )
-        out = out if isinstance(out, RewardOut) else RewardOut(out)
+        out: RewardOut = self.reward_fn(given)
         batch.rewards = torch.tensor(out.rewards, dtype=torch.float32)
         batch.token_adv, batch.keep = out.token_adv, out.keep
         batch.roles, batch.metrics = out.roles, out.metrics
@@ -161,7 +162,7 @@ class Run:
         def draw():
             return self.draw(self.test, n=cfg.eval_samples, generator=gen)
 
-        scored = getattr(self.reward_fn, "model", None) is not None
+        scored = source(cfg.reward).reranks and self.reward_fn.model is not None
         table = draw() if tag != "initial" or scored else self.prior_table(draw)
         if scored:  # a trained ORM: rerank@k
             by_id = {p.id: p for p in self.test}

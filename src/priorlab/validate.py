@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from priorlab.algos import Algorithm, make_algorithm
 from priorlab.config import TrainConfig, check, validate_train
-from priorlab.rewards import check_pairing, get_reward
+from priorlab.rewards import check_pairing, get_reward, source
 
 
 def validate_run(cfg: TrainConfig, *, on_disk: bool = True) -> Algorithm:
@@ -21,9 +21,10 @@ def validate_run(cfg: TrainConfig, *, on_disk: bool = True) -> Algorithm:
     false in sweep expansion, whose priors exist only once their jobs have run."""
     validate_train(cfg)
     algo = make_algorithm(cfg.algo, **cfg.algo_params)
-    reward = get_reward(cfg.reward, **cfg.reward_params)  # its name and its parameters
-    if on_disk and hasattr(reward, "check_paths"):
-        reward.check_paths()
+    get_reward(cfg.reward, **cfg.reward_params)  # its name and its parameters
+    files = source(cfg.reward).check_files
+    if on_disk and files is not None:
+        files(**cfg.reward_params)
     check_pairing(cfg.reward, algo, params=cfg.reward_params)
     need = max(algo.min_group_size, algo.keep_top)
     check(

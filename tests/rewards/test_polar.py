@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from priorlab.models import build_policy, load_policy
+from priorlab.rewards.base import RewardIn
 from priorlab.rewards.polar import (
     Polar,
     bradley_terry_loss,
@@ -50,13 +51,15 @@ def fitted(tiny_prior):
     polar = Polar()
     batch = _batch(policy)
     polar(
-        batch.problems,
-        batch.texts,
-        None,
-        rng=random.Random(0),
-        task=TASK,
-        samples=batch.samples,
-        policy=policy,
+        RewardIn(
+            batch.problems,
+            batch.texts,
+            None,
+            rng=random.Random(0),
+            task=TASK,
+            samples=batch.samples,
+            policy=policy,
+        )
     )
     return polar, policy
 
@@ -94,13 +97,15 @@ def test_reward_is_one_float_per_completion_and_scores_against_the_gold(fitted):
     polar, policy = fitted
     batch = _batch(policy)
     out = polar(
-        batch.problems,
-        batch.texts,
-        None,
-        rng=random.Random(1),
-        task=TASK,
-        samples=batch.samples,
-        policy=policy,
+        RewardIn(
+            batch.problems,
+            batch.texts,
+            None,
+            rng=random.Random(1),
+            task=TASK,
+            samples=batch.samples,
+            policy=policy,
+        )
     )
     rewards = out.rewards
     assert {"loss/polar_bt", "polar/pair_acc"} <= set(out.metrics)  # the fit, logged
@@ -123,13 +128,15 @@ def test_same_seed_same_rewards_and_the_global_torch_stream_is_left_alone(tiny_p
         state = torch.random.get_rng_state()
         runs.append(
             polar(
-                batch.problems,
-                batch.texts,
-                None,
-                rng=random.Random(7),
-                task=TASK,
-                samples=batch.samples,
-                policy=policy,
+                RewardIn(
+                    batch.problems,
+                    batch.texts,
+                    None,
+                    rng=random.Random(7),
+                    task=TASK,
+                    samples=batch.samples,
+                    policy=policy,
+                )
             ).rewards
         )
         assert torch.equal(state, torch.random.get_rng_state())
@@ -212,13 +219,15 @@ def test_an_rm_pretrained_on_a_pool_of_two_priors_tells_them_apart_on_held_out_p
     polar = Polar(pool="priors", priors=list(pool))
     batch = _batch(policy)
     out = polar(
-        batch.problems,
-        batch.texts,
-        None,
-        rng=random.Random(0),
-        task=TASK,
-        samples=batch.samples,
-        policy=policy,
+        RewardIn(
+            batch.problems,
+            batch.texts,
+            None,
+            rng=random.Random(0),
+            task=TASK,
+            samples=batch.samples,
+            policy=policy,
+        )
     )
     assert out.metrics["polar/pool"] == "priors" and out.metrics["polar/pool_size"] == 2.0
     assert out.metrics["polar/heldout_acc"] > 0.75, out.metrics

@@ -1,10 +1,11 @@
 import math
-import random
+from random import Random as R
 
 import pytest
 import torch
 
 from priorlab.rewards import REWARDS, get_reward
+from priorlab.rewards.base import RewardIn
 from priorlab.rewards.intrinsic import split_answer
 from priorlab.rollout import Samples
 from priorlab.tasks import Arith
@@ -14,7 +15,7 @@ VERDICTS = [Verdict(True, "7", True), Verdict(False, "8", True), Verdict(False, 
 
 
 def test_verifier_is_sparse_zero_one():
-    assert get_reward("verifier")([None] * 3, ["", "", ""], VERDICTS, rng=random.Random(0)) == [
+    assert get_reward("verifier")(RewardIn([None] * 3, ["", "", ""], VERDICTS)).rewards == [
         1.0,
         0.0,
         0.0,
@@ -22,7 +23,7 @@ def test_verifier_is_sparse_zero_one():
 
 
 def test_format_rewards_any_parsed_answer():
-    assert REWARDS["format"]([None] * 3, [""] * 3, VERDICTS, rng=random.Random(0)) == [
+    assert REWARDS["format"](RewardIn([None] * 3, [""] * 3, VERDICTS)).rewards == [
         1.0,
         1.0,
         0.0,
@@ -30,8 +31,9 @@ def test_format_rewards_any_parsed_answer():
 
 
 def test_random_reward_ignores_the_completion_and_is_seeded():
-    a = REWARDS["random"]([None] * 200, [""] * 200, VERDICTS[:1] * 200, rng=random.Random(1))
-    b = REWARDS["random"]([None] * 200, [""] * 200, VERDICTS[2:] * 200, rng=random.Random(1))
+    a = REWARDS["random"](RewardIn([None] * 200, [""] * 200, VERDICTS[:1] * 200, rng=R(1)))
+    b = REWARDS["random"](RewardIn([None] * 200, [""] * 200, VERDICTS[2:] * 200, rng=R(1)))
+    a, b = a.rewards, b.rewards
     assert a == b and 0.35 < sum(a) / 200 < 0.65
 
 
@@ -49,7 +51,7 @@ def test_dense_steps_credits_each_matching_step_and_the_outcome():
     p = task.solve("3+4*2-5=")  # gold "3+4=7,7*2=14,14-5=9#9": steps 7, 14, 9
     texts = ["3+4=7,7*2=14,14-5=9#9", "3+4=7,7*2=15,15-5=10#10", "3+4=8#1", "nothing"]
     verdicts = [task.verify(p, t) for t in texts]
-    r = get_reward("dense_steps")([p] * 4, texts, verdicts, rng=random.Random(0))
+    r = get_reward("dense_steps")(RewardIn([p] * 4, texts, verdicts, task=task)).rewards
     assert r == [1.0, 1 / 4, 0.0, 0.0]  # (3+1)/4, (1+0)/4, (0+0)/4, no steps
 
 
@@ -57,7 +59,7 @@ def test_majority_vote_rewards_the_groups_most_common_answer():
     answers = ["7", "7", "8", None, "3", "4", None, None]
     verdicts = [Verdict(False, a, a is not None) for a in answers]
     group_ids = torch.tensor([0, 0, 0, 0, 1, 1, 2, 2])
-    r = get_reward("majority_vote")([None] * 8, [""] * 8, verdicts, group_ids=group_ids)
+    r = get_reward("majority_vote")(RewardIn([None] * 8, [""] * 8, verdicts, group_ids)).rewards
     assert r == [1.0, 1.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0]  # tie 3/4: first seen wins
 
 
@@ -83,13 +85,12 @@ def test_self_certainty_is_kl_from_uniform_per_token():
         truncated=torch.zeros(2, dtype=torch.bool),
     )
     fn = get_reward("self_certainty")
+    confident, flat = _FixedLogits([0.0, math.log(3)]), _FixedLogits([0.0] * 5)
     # p = (1/4, 3/4): SC = -(1/2)(ln(2/4) + ln(6/4)) = -(1/2) ln(3/4) per token
-    sc = fn(
-        [None] * 2, ["", ""], [None] * 2, samples=samples, policy=_FixedLogits([0.0, math.log(3)])
-    )
-    assert sc == pytest.approx([-0.5 * math.log(0.75)] * 2, abs=1e-6)
-    uniform = fn([None] * 2, ["", ""], [None] * 2, samples=samples, policy=_FixedLogits([0.0] * 5))
-    assert uniform == pytest.approx([0.0, 0.0], abs=1e-6)
+    sc = fn(RewardIn([None] * 2, ["", ""], [None] * 2, samples=samples, policy=confident))
+    assert sc.rewards == pytest.approx([-0.5 * math.log(0.75)] * 2, abs=1e-6)
+    uniform = fn(RewardIn([None] * 2, ["", ""], [None] * 2, samples=samples, policy=flat))
+    assert uniform.rewards == pytest.approx([0.0, 0.0], abs=1e-6)
 
 
 @pytest.mark.parametrize(
@@ -107,7 +108,9 @@ def test_reference_likelihood_is_the_probability_of_the_gold_answer():
     task = Arith(steps=2)
     p = task.solve("3+4-5=")  # gold "3+4=7,7-5=2#2"
     completion = "3+4=7,7-5=9#9"
-    (r,) = get_reward("reference_likelihood")([p], [completion], [None], policy=policy)
+    (r,) = get_reward("reference_likelihood")(
+        RewardIn([p], [completion], [None], policy=policy)
+    ).rewards
     # by hand: teacher-force prompt + "3+4=7,7-5=9" + "#2" + EOS, sum log p of "#", "2", EOS
     tok = policy.tokenizer
     ids = tok.encode(p.prompt) + tok.encode("3+4=7,7-5=9#2", bos=False) + [tok.eos_id]
@@ -136,13 +139,16 @@ def test_orm_scores_before_it_learns_the_batch_and_then_separates_right_from_wro
     policy = build_policy("0.1m", seed=0)
     texts, samples, verdicts = _labelled_batch(policy)
     flipped = [Verdict(not v.correct, v.answer, True) for v in verdicts]
-    first = get_reward("orm")([None] * 32, texts, verdicts, samples=samples, policy=policy)
-    other = get_reward("orm")([None] * 32, texts, flipped, samples=samples, policy=policy)
+    first = get_reward("orm")(
+        RewardIn([None] * 32, texts, verdicts, samples=samples, policy=policy)
+    )
+    other = get_reward("orm")(RewardIn([None] * 32, texts, flipped, samples=samples, policy=policy))
+    first, other = first.rewards, other.rewards
     assert first == other  # a sample's reward never saw its own label
     orm = get_reward("orm")
     orm.lr = 3e-3
     for _ in range(15):
-        scores = orm([None] * 32, texts, verdicts, samples=samples, policy=policy)
+        scores = orm(RewardIn([None] * 32, texts, verdicts, samples=samples, policy=policy)).rewards
     right, wrong = scores[0::2], scores[1::2]
     assert min(right) > 0.8 and max(wrong) < 0.2
     dense = orm.step_scores(samples)
@@ -154,8 +160,8 @@ def test_reward_params_reach_the_source_and_unknown_ones_are_named():
 
     assert (
         get_reward("random", p=0.0)(
-            [None] * 4, [""] * 4, VERDICTS + VERDICTS[:1], rng=random.Random(0)
-        )
+            RewardIn([None] * 4, [""] * 4, VERDICTS + VERDICTS[:1], rng=R(0))
+        ).rewards
         == [0.0] * 4
     )
     assert get_reward("raro", tau_pol=0.5).tau_pol == 0.5

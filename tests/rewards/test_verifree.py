@@ -10,6 +10,7 @@ from priorlab.algos import AGGREGATIONS, POLICY_LOSSES
 from priorlab.errors import ConfigError
 from priorlab.models import build_policy
 from priorlab.rewards import get_reward, reward_params
+from priorlab.rewards.base import RewardIn
 from priorlab.rollout import sequence_logp
 from priorlab.tasks import Arith
 from priorlab.train_utils import encode_pairs
@@ -26,13 +27,15 @@ def _case(seed=3):
 
 def _full(policy, problems, samples, temperature=1.0):
     return get_reward("reference_likelihood", objective="full")(
-        problems,
-        COMPLETIONS,
-        [None] * 3,
-        policy=policy,
-        samples=samples,
-        group_ids=torch.tensor([0, 0, 0]),
-        temperature=temperature,
+        RewardIn(
+            problems,
+            COMPLETIONS,
+            [None] * 3,
+            policy=policy,
+            samples=samples,
+            group_ids=torch.tensor([0, 0, 0]),
+            temperature=temperature,
+        )
     )
 
 
@@ -49,8 +52,10 @@ def _answer_logp_by_hand(policy, prompt, reasoning):
 def test_full_objective_rewards_as_the_reward_only_one_and_masks_the_policys_answer():
     policy, problems, samples = _case()
     out = _full(policy, problems, samples)
-    plain = get_reward("reference_likelihood")(problems, COMPLETIONS, [None] * 3, policy=policy)
-    assert out.rewards == pytest.approx(plain, rel=1e-5)
+    plain = get_reward("reference_likelihood")(
+        RewardIn(problems, COMPLETIONS, [None] * 3, policy=policy)
+    )
+    assert out.rewards == pytest.approx(plain.rewards, rel=1e-5)
     # the reasoning tokens learn from the policy gradient, not "#9" / "#2" and EOS
     n = len("3+4=7,7-5=9")
     assert out.keep[0].tolist() == [True] * n + [False] * (samples.mask.shape[1] - n)

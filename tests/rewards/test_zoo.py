@@ -8,6 +8,7 @@ import torch
 from priorlab.models import build_policy, load_policy
 from priorlab.rewards import belief, get_reward
 from priorlab.rewards.adversarial import critic_outcome, critic_reward, policy_reward
+from priorlab.rewards.base import RewardIn
 from priorlab.rewards.distill import pick_teachers
 from priorlab.rewards.selfjudge import actor_rewards, judge_pairs, judge_rewards
 from priorlab.roles import hint_prompt
@@ -47,12 +48,14 @@ def test_delta_belief_step_rewards_and_token_advantages_by_hand(monkeypatch):
     samples = encode_pairs(policy.tokenizer, [p.prompt] * 2, completions, max_len=64)
     verdicts = [Verdict(True, "2", True), Verdict(False, "3", True)]
     out = belief.delta_belief(
-        [p, p],
-        completions,
-        verdicts,
-        policy=policy,
-        samples=samples,
-        group_ids=torch.tensor([0, 0]),
+        RewardIn(
+            [p, p],
+            completions,
+            verdicts,
+            policy=policy,
+            samples=samples,
+            group_ids=torch.tensor([0, 0]),
+        )
     )
     # row 0: steps earn -2 - -3 = 1 and -0.5 - -2 + 1 (right) = 2.5; row 1: -1 and -1 + 0
     assert out.rewards == pytest.approx([3.5, -2.0])
@@ -128,7 +131,7 @@ def test_raro_critic_judges_the_batch_and_as_many_replayed_answers(role_prior):
             generator=torch.Generator().manual_seed(0),
         )
         verdicts = [task.verify(p, t) for p, t in zip(batch.problems, batch.texts)]
-        return raro(batch.problems, batch.texts, verdicts, policy=policy, rng=rng)
+        return raro(RewardIn(batch.problems, batch.texts, verdicts, policy=policy, rng=rng))
 
     first, second = call(), call()
     assert len(first.rewards) == 8 and len(first.roles) == 8  # nothing to replay yet
@@ -155,13 +158,15 @@ def test_sdpo_advantage_is_teacher_minus_student_log_prob_on_taught_rows(role_pr
     samples = encode_pairs(policy.tokenizer, [p.prompt] * 3, completions, max_len=96)
     samples.logp = sequence_logp(policy, samples)[0].detach()
     out = get_reward("sdpo")(
-        [p] * 3,
-        completions,
-        verdicts,
-        policy=policy,
-        samples=samples,
-        group_ids=torch.tensor([0, 0, 0]),
-        rng=random.Random(0),
+        RewardIn(
+            [p] * 3,
+            completions,
+            verdicts,
+            policy=policy,
+            samples=samples,
+            group_ids=torch.tensor([0, 0, 0]),
+            rng=random.Random(0),
+        )
     )
     # row 0 is the only correct one: it has no other correct sibling; rows 1, 2 learn from it
     assert out.keep.tolist() == [False, True, True]
@@ -196,13 +201,15 @@ def test_sdpo_jsd_hands_the_update_the_hinted_teachers_full_distribution(role_pr
     policy = load_policy(role_prior)
     p, completions, verdicts, samples = _sdpo_case(policy)
     out = get_reward("sdpo", divergence="jsd", alpha=0.5)(
-        [p] * 3,
-        completions,
-        verdicts,
-        policy=policy,
-        samples=samples,
-        group_ids=torch.tensor([0, 0, 0]),
-        rng=random.Random(0),
+        RewardIn(
+            [p] * 3,
+            completions,
+            verdicts,
+            policy=policy,
+            samples=samples,
+            group_ids=torch.tensor([0, 0, 0]),
+            rng=random.Random(0),
+        )
     )
     assert out.keep.tolist() == [False, True, True]
     assert torch.all(out.token_adv == 0)  # no advantage: the divergence is the whole signal

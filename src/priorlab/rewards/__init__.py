@@ -1,8 +1,10 @@
-"""Reward sources: plain functions returning one float per completion, chosen by name.
+"""Reward sources, chosen by name and declared in one table (SOURCES).
 
-Signature: `reward(problems, completions, verdicts, *, rng, task, group_ids, samples,
-policy) -> list[float]`; each declares the keywords it reads and ignores the rest (`**_`).
-The true verifier accuracy is logged beside whichever reward drives training.
+A source is `reward(given: RewardIn, *, <parameters>) -> RewardOut` (rewards/base.py): the
+loop hands it the scored batch, it returns one float per completion and whatever else it
+has (per-token advantages, rows to keep, a role batch, ...). Its parameters, set through
+`reward_params`, are its keyword-only arguments (a class's `__init__`'s for a stateful
+source). The true verifier accuracy is logged beside whichever reward drives training.
 
 - verifier: sparse 0/1 from the task's verifier.
 - dense_steps: credit for intermediate results matching the gold solution (Havrilla 2024).
@@ -30,7 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from priorlab.errors import ConfigError, lookup
-from priorlab.rewards import distill, verifree
+from priorlab.rewards import distill, polar, verifree
 from priorlab.rewards.adversarial import Adversarial
 from priorlab.rewards.belief import delta_belief
 from priorlab.rewards.distill import sdpo
@@ -53,10 +55,11 @@ class Source:
     online_only: it brings its own advantages or trains a role with GRPO, so it needs an
     online algorithm without a critic;
     check: (**reward_params) -> None, ConfigError naming a parameter whose value is wrong;
+    check_files: (**reward_params) -> None, ConfigError naming a parameter whose checkpoint
+    is missing (checked before any model is loaded, not in sweep expansion);
     online_only_if: (**reward_params) -> bool, online_only for these parameters only (e.g.
-    VeriFree's full objective, which adds rows of its own to the update).
-    A source returns a list of floats, or a RewardOut when it has more (per-token
-    advantages, rows to keep, a role batch, a teacher's distribution, extra rows, metrics).
+    VeriFree's full objective, which adds rows of its own to the update);
+    reranks: a trained instance scores evaluation samples (`score_texts`) for rerank@k.
     """
 
     make: Callable
@@ -64,7 +67,9 @@ class Source:
     own_advantages: bool = False
     online_only: bool = False
     check: Callable | None = None
+    check_files: Callable | None = None
     online_only_if: Callable | None = None
+    reranks: bool = False
 
 
 SOURCES = {
@@ -79,14 +84,14 @@ SOURCES = {
         check=verifree.check_params,
         online_only_if=verifree.trains_extra_rows,
     ),
-    "orm": Source(OutcomeRewardModel),  # stateful: one instance per run
+    "orm": Source(OutcomeRewardModel, reranks=True),  # stateful: one instance per run
     "delta_belief": Source(delta_belief, own_advantages=True, online_only=True),
     "sdpo": Source(
         sdpo, role="hint", own_advantages=True, online_only=True, check=distill.check_params
     ),
     "serl": Source(SelfJudge, role="judge", online_only=True),
     "raro": Source(Adversarial, role="critic", online_only=True),
-    "polar": Source(Polar),
+    "polar": Source(Polar, check_files=polar.check_files),
 }
 REWARDS = {name: source.make for name, source in SOURCES.items()}
 
@@ -94,10 +99,6 @@ REWARDS = {name: source.make for name, source in SOURCES.items()}
 def source(name: str) -> Source:
     """The declaration of reward source `name` (UnknownName listing the valid ones)."""
     return lookup(SOURCES, name, "reward")
-
-
-# what the training loop passes every reward: never a parameter of the source
-PASSED = ("rng", "task", "group_ids", "samples", "policy", "temperature")
 
 
 def get_reward(name: str, **params):
@@ -124,7 +125,7 @@ def reward_params(name: str) -> dict:
     return {
         p.name: p.default
         for p in inspect.signature(REWARDS[name]).parameters.values()
-        if p.kind == p.KEYWORD_ONLY and p.default is not p.empty and p.name not in PASSED
+        if p.kind == p.KEYWORD_ONLY and p.default is not p.empty
     }
 
 

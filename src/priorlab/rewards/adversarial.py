@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import torch
 
-from priorlab.rewards.shaped import RewardOut
+from priorlab.rewards.base import RewardIn, RewardOut
 from priorlab.roles import ask, critic_prompt, parse_choice
 
 
@@ -47,10 +47,9 @@ class Adversarial:
         self.tau_pol, self.tau_crit, self.buffer_size = tau_pol, tau_crit, buffer
         self.buffer: list[tuple] = []  # (problem, completion)
 
-    def __call__(
-        self, problems, completions, verdicts, *, policy, rng, temperature=1.0, **_
-    ) -> RewardOut:
-        current = list(zip(problems, completions))
+    def __call__(self, given: RewardIn) -> RewardOut:
+        policy, rng = given.policy, given.rng
+        current = list(zip(given.problems, given.completions))
         replay = rng.sample(self.buffer, min(len(self.buffer), len(current)))
         items = current + replay
         expert_first = [rng.random() < 0.5 for _ in items]
@@ -60,7 +59,7 @@ class Adversarial:
         ]
         qids = {p.id: k for k, p in enumerate(dict.fromkeys(p for p, _ in items))}
         judged = ask(
-            policy, prompts, [qids[p.id] for p, _ in items], rng=rng, temperature=temperature
+            policy, prompts, [qids[p.id] for p, _ in items], rng=rng, temperature=given.temperature
         )
         outcomes = [
             critic_outcome(parse_choice(t, tie=True), ef)

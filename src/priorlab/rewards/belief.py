@@ -22,8 +22,8 @@ from bisect import bisect_right
 import torch
 
 from priorlab import algos
+from priorlab.rewards.base import RewardIn, RewardOut
 from priorlab.rewards.intrinsic import answer_logp, split_answer
-from priorlab.rewards.shaped import RewardOut
 
 
 def reasoning_steps(reasoning: str) -> list[str]:
@@ -48,13 +48,14 @@ def token_steps(tok, ids: list[int], step_ends: list[int]) -> list[int]:
     return out
 
 
-def delta_belief(problems, completions, verdicts, *, policy, samples, group_ids, **_) -> RewardOut:
+def delta_belief(given: RewardIn) -> RewardOut:
     """Delta-Belief: per-step change in the belief in the gold answer, plus the outcome.
 
     Step rewards log b_k - log b_{k-1} (+ outcome on the last step) become per-token
     advantages; the logged reward is their sum, log b_S - log b_0 + outcome."""
-    tok = policy.tokenizer
-    steps = [reasoning_steps(split_answer(c)[0]) for c in completions]
+    problems, verdicts, samples = given.problems, given.verdicts, given.samples
+    policy, tok = given.policy, given.policy.tokenizer
+    steps = [reasoning_steps(split_answer(c)[0]) for c in given.completions]
     rows, prefixes = [], []
     for i, pieces in enumerate(steps):
         for k in range(len(pieces) + 1):  # b_0 .. b_S
@@ -69,7 +70,7 @@ def delta_belief(problems, completions, verdicts, *, policy, samples, group_ids,
             step_rewards[i, k] = beliefs[k + 1] - beliefs[k]
         step_rewards[i, len(pieces) - 1] += float(verdicts[i].correct)
         present[i, : len(pieces)] = True
-    step_adv = algos.per_step_grpo(step_rewards, present, group_ids)
+    step_adv = algos.per_step_grpo(step_rewards, present, given.group_ids)
     token_adv = torch.zeros_like(samples.logp)
     for i, pieces in enumerate(steps):
         n = int(samples.lengths[i])

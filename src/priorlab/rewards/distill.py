@@ -35,7 +35,7 @@ import torch.nn.functional as F
 
 from priorlab.algos.losses import generalized_jsd
 from priorlab.errors import ConfigError
-from priorlab.rewards.shaped import RewardOut
+from priorlab.rewards.base import RewardIn, RewardOut
 from priorlab.roles import hint_prompt, prompt_rows
 from priorlab.rollout import Samples, sequence_logp
 
@@ -83,26 +83,17 @@ def rows_of(samples: Samples, rows: list[int]) -> Samples:
 
 
 @torch.no_grad()
-def sdpo(
-    problems,
-    completions,
-    verdicts,
-    *,
-    policy,
-    samples,
-    group_ids,
-    rng,
-    temperature=1.0,
-    divergence="sampled_reverse_kl",
-    alpha=0.5,
-    **_,
-) -> RewardOut:
+def sdpo(given: RewardIn, *, divergence="sampled_reverse_kl", alpha=0.5) -> RewardOut:
     """SDPO: self-distillation towards the policy shown a successful sibling.
 
     sampled_reverse_kl: per-token advantages log pi_teacher - log pi_old on rows that have
     a teacher, the logged reward their mean per row. jsd: the teacher's full log-probs for
     the update's D_alpha, the logged reward minus its mean per row at sampling time."""
-    teachers = pick_teachers([v.correct for v in verdicts], group_ids.tolist(), rng)
+    problems, completions, samples = given.problems, given.completions, given.samples
+    policy, temperature = given.policy, given.temperature
+    teachers = pick_teachers(
+        [v.correct for v in given.verdicts], given.group_ids.tolist(), given.rng
+    )
     rows = [i for i, j in enumerate(teachers) if j is not None]
     token_adv = torch.zeros_like(samples.logp)
     keep = torch.zeros(len(completions), dtype=torch.bool)

@@ -1,7 +1,7 @@
 """Verifier-free rewards: the policy's own votes and certainty, and the probe of its belief
 in the reference answer that VeriFree (rewards/verifree.py) and Delta-Belief read.
 
-Each is a plain function returning one float per completion; they read the sampled batch
+Each is a plain function of the scored batch (RewardIn); they read the sampled batch
 (`group_ids`, `samples`) and the current `policy`, never the verifier's verdict on
 correctness (only the extracted answers).
 """
@@ -14,19 +14,20 @@ from collections import Counter
 import torch
 import torch.nn.functional as F
 
+from priorlab.rewards.base import RewardIn, RewardOut
 from priorlab.rollout import sequence_logp
 from priorlab.train_utils import encode_pairs
 
 
-def majority_vote(problems, completions, verdicts, *, group_ids, **_) -> list[float]:
+def majority_vote(given: RewardIn) -> RewardOut:
     """TTRL pseudo-labels: 1 when a completion's answer is its group's most common answer.
 
     r_i = 1[a_i = mode{a_j : j in group(i), a_j parsed}]; a tie goes to the answer seen
     first; unparsed answers get 0. Zuo et al. 2025, "TTRL" (arXiv 2504.16084).
     """
-    answers = [v.answer if v.parsed else None for v in verdicts]
+    answers = [v.answer if v.parsed else None for v in given.verdicts]
     groups: dict[int, list[int]] = {}
-    for i, g in enumerate(group_ids.tolist()):
+    for i, g in enumerate(given.group_ids.tolist()):
         groups.setdefault(g, []).append(i)
     out = [0.0] * len(answers)
     for rows in groups.values():
@@ -37,16 +38,17 @@ def majority_vote(problems, completions, verdicts, *, group_ids, **_) -> list[fl
         label = next(answers[i] for i in rows if votes.get(answers[i]) == best)
         for i in rows:
             out[i] = float(answers[i] == label)
-    return out
+    return RewardOut(out)
 
 
 @torch.no_grad()
-def self_certainty(problems, completions, verdicts, *, samples, policy, **_) -> list[float]:
+def self_certainty(given: RewardIn) -> RewardOut:
     """INTUITOR's self-certainty: mean over response tokens of KL(U || p(. | q, o_<i)).
 
     SC = -1/(|o| V) sum_i sum_j log(V p(j | q, o_<i)), shapes (B,); 0 for a uniform
     policy, larger when confident. Zhao et al. 2025 (arXiv 2505.19590).
     """
+    samples, policy = given.samples, given.policy
     tokens = torch.cat([samples.prompt, samples.response], 1)  # (B, P+T)
     key_valid = torch.cat([samples.prompt_mask, samples.mask.bool()], 1)
     P, T = samples.prompt.shape[1], samples.response.shape[1]
@@ -56,7 +58,7 @@ def self_certainty(problems, completions, verdicts, *, samples, policy, **_) -> 
     per_token = -(logprobs.mean(-1) + math.log(V))  # (B, T)
     mask = samples.mask
     sc = (per_token * mask).sum(1) / mask.sum(1).clamp(min=1)
-    return sc.tolist()
+    return RewardOut(sc.tolist())
 
 
 def split_answer(text: str) -> tuple[str, str]:

@@ -15,6 +15,7 @@ import copy
 import torch
 import torch.nn.functional as F
 
+from priorlab.rewards.base import RewardIn, RewardOut
 from priorlab.rollout import Samples, sequence_logp
 
 
@@ -27,9 +28,10 @@ class OutcomeRewardModel:
         self.opt = None
         self.buffer: list[tuple[Samples, torch.Tensor]] = []
 
-    def __call__(self, problems, completions, verdicts, *, samples, policy, **_) -> list[float]:
+    def __call__(self, given: RewardIn) -> RewardOut:
+        samples = given.samples
         if self.model is None:
-            self.model = copy.deepcopy(policy).with_value_head()
+            self.model = copy.deepcopy(given.policy).with_value_head()
             with torch.no_grad():  # start undecided: sigmoid(0) = 0.5 for every sample
                 self.model.model.value.weight.zero_()
                 self.model.model.value.bias.zero_()
@@ -37,9 +39,9 @@ class OutcomeRewardModel:
             self.opt = torch.optim.AdamW(params, lr=self.lr)
         with torch.no_grad():
             scores = torch.sigmoid(self.final_logit(samples))
-        labels = torch.tensor([float(v.correct) for v in verdicts])
+        labels = torch.tensor([float(v.correct) for v in given.verdicts])
         self.fit(samples, labels)
-        return scores.tolist()
+        return RewardOut(scores.tolist())
 
     @torch.no_grad()
     def score_texts(self, problems, completions, tokenizer) -> list[float]:

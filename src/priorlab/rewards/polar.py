@@ -43,8 +43,8 @@ import torch
 import torch.nn.functional as F
 
 from priorlab.models import Policy, build_policy
+from priorlab.rewards.base import RewardIn, RewardOut
 from priorlab.rewards.polar_pool import check_paths, check_pool, pool_triplets
-from priorlab.rewards.shaped import RewardOut
 from priorlab.rollout import Samples, rollout, sequence_logp
 from priorlab.tasks.base import up_to
 from priorlab.train_utils import encode_pairs
@@ -153,6 +153,12 @@ def fit(
     return {"loss/polar_bt": sum(losses[-tail:]) / tail, "polar/pair_acc": sum(accs[-tail:]) / tail}
 
 
+def check_files(*, priors=(), **_) -> None:
+    """ConfigError naming reward_params.priors[i] when a checkpoint of the pool is missing
+    (the "temperatures" pool reads none); `validate_run` calls it before any model loads."""
+    check_paths(priors)
+
+
 class Polar:
     """POLAR: a reward model r(prompt, gold solution, completion), policy-discriminative.
 
@@ -195,12 +201,14 @@ class Polar:
         self.rm: Policy | None = None
         self.stats: dict = {}  # the fit's BT loss and pair accuracies, the pool's name
 
-    def __call__(
-        self, problems, completions, verdicts, *, rng, task, samples, policy, **_
-    ) -> RewardOut:
+    def __call__(self, given: RewardIn) -> RewardOut:
+        problems, completions = given.problems, given.completions
         if self.rm is None:
             self.pretrain(
-                policy, task, seed=rng.getrandbits(63), max_new_tokens=samples.response.shape[1]
+                given.policy,
+                given.task,
+                seed=given.rng.getrandbits(63),
+                max_new_tokens=given.samples.response.shape[1],
             )
         refs = [p.solution for p in problems]
         out = []
@@ -212,11 +220,6 @@ class Polar:
                 )
                 out += score(self.rm, batch).float().tolist()
         return RewardOut(out, metrics=self.stats)
-
-    def check_paths(self) -> None:
-        """ConfigError naming reward_params.priors and a pool path that holds no model
-        (`validate_run` calls it before any model is loaded)."""
-        check_paths(self.priors)
 
     def triplets(self, policy: Policy, problems: list, *, max_new_tokens: int, gen) -> dict:
         """Triplets of `problems` from the pool: the prior at two temperatures, or the

@@ -18,7 +18,7 @@ import itertools
 
 import torch
 
-from priorlab.rewards.shaped import RewardOut
+from priorlab.rewards.base import RewardIn, RewardOut
 from priorlab.roles import ask, judge_prompt, parse_choice
 
 
@@ -74,19 +74,9 @@ class SelfJudge:
     def __init__(self, *, window: tuple[float, float] = (0.8, 1.2)):
         self.window = window
 
-    def __call__(
-        self,
-        problems,
-        completions,
-        verdicts,
-        *,
-        policy,
-        samples,
-        group_ids,
-        rng,
-        temperature=1.0,
-        **_,
-    ) -> RewardOut:
+    def __call__(self, given: RewardIn) -> RewardOut:
+        problems, completions, group_ids = given.problems, given.completions, given.group_ids
+        policy, rng = given.policy, given.rng
         pairs = judge_pairs(group_ids.tolist(), rng)
         prompts = [
             judge_prompt(policy.backend, problems[a].prompt, completions[a], completions[b])
@@ -97,17 +87,17 @@ class SelfJudge:
             prompts,
             [int(group_ids[a]) for a, _ in pairs],
             rng=rng,
-            temperature=temperature,
+            temperature=given.temperature,
         )
         picks = [parse_choice(t) for t in judged.texts]
         winners = [None if c is None else (a if c == "1" else b) for (a, b), c in zip(pairs, picks)]
         actor = actor_rewards(
-            pairs, winners, samples.lengths.tolist(), len(completions), self.window
+            pairs, winners, given.samples.lengths.tolist(), len(completions), self.window
         )
         judged.rewards = torch.tensor(judge_rewards(pairs, winners, actor))
         judged.parsed = torch.tensor([c is not None for c in picks])
         return RewardOut(
-            actor, roles=judged, metrics=self.metrics(pairs, winners, verdicts, judged)
+            actor, roles=judged, metrics=self.metrics(pairs, winners, given.verdicts, judged)
         )
 
     @staticmethod

@@ -32,8 +32,8 @@ import math
 import torch
 
 from priorlab.errors import ConfigError
+from priorlab.rewards.base import RewardIn, RewardOut
 from priorlab.rewards.intrinsic import answer_logp, split_answer
-from priorlab.rewards.shaped import RewardOut
 from priorlab.rollout import Batch, Samples, sequence_logp
 from priorlab.train_utils import encode_pairs
 
@@ -56,28 +56,20 @@ def trains_extra_rows(*, objective: str = "reward_only") -> bool:
 
 
 @torch.no_grad()
-def reference_likelihood(
-    problems,
-    completions,
-    verdicts,
-    *,
-    policy,
-    samples=None,
-    group_ids=None,
-    temperature=1.0,
-    objective="reward_only",
-    **_,
-):
+def reference_likelihood(given: RewardIn, *, objective="reward_only") -> RewardOut:
     """VeriFree: the policy's probability of the reference answer after its own reasoning.
 
     r = pi(y* | q, z) = exp(sum_t log pi(y*_t | q, z, y*_<t)) over the reference answer's
     tokens and EOS, where z is the completion cut before its answer marker and y* the gold
     solution's answer part. objective "full" adds the reward-weighted likelihood of y*.
     """
-    reasonings = [split_answer(c)[0] for c in completions]
+    policy, problems = given.policy, given.problems
+    reasonings = [split_answer(c)[0] for c in given.completions]
     if objective == "reward_only":
-        return [math.exp(x) for x in answer_logp(policy, problems, reasonings)]
-    return full_objective(policy, problems, reasonings, samples, group_ids, temperature)
+        return RewardOut([math.exp(x) for x in answer_logp(policy, problems, reasonings)])
+    return full_objective(
+        policy, problems, reasonings, given.samples, given.group_ids, given.temperature
+    )
 
 
 def full_objective(policy, problems, reasonings, samples, group_ids, temperature) -> RewardOut:
