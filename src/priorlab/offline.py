@@ -16,7 +16,8 @@ from priorlab.train_utils import encode_pairs, make_optimizer, sft_step
 
 
 def fine_tune(run: Run, examples: list[tuple], opt, *, epochs: int) -> float:
-    """Cross-entropy on (problem, completion, prefix) triples, in seeded minibatches."""
+    """The preset's per-token loss (nll) aggregated as it says (token_mean for ei, rcrl and
+    sft) on (problem, completion, prefix) triples, in seeded minibatches."""
     cfg, tok = run.cfg, run.policy.tokenizer
     loss = float("nan")
     for _ in range(epochs):
@@ -31,7 +32,14 @@ def fine_tune(run: Run, examples: list[tuple], opt, *, epochs: int) -> float:
                 prefixes=[x or [] for _, _, x in chunk],
             )
             where = f"fine-tuning in step {run.step + 1} (lr {run.lr})"
-            loss = sft_step(run.policy, opt, samples, max_grad_norm=cfg.max_grad_norm, where=where)
+            loss = sft_step(
+                run.policy,
+                opt,
+                samples,
+                max_grad_norm=cfg.max_grad_norm,
+                where=where,
+                parts=run.parts,
+            )
     return loss
 
 

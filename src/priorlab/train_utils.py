@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from priorlab.algos import AGGREGATIONS, group_stats
+from priorlab.algos import AGGREGATIONS, group_stats, losses
 from priorlab.config import TrainConfig, check
 from priorlab.errors import ConfigError, Diverged
 from priorlab.rollout import Batch, Samples, left_pad
@@ -53,8 +53,17 @@ def encode_pairs(
     return Samples(prompt, prompt_mask, response, mask, zeros, zeros, lengths, lengths < 0)
 
 
-def lm_loss(policy, samples: Samples, *, include_prompt: bool) -> torch.Tensor:
-    """Token-mean cross-entropy on the completion (and on the prompt when include_prompt)."""
+def lm_loss(
+    policy,
+    samples: Samples,
+    *,
+    include_prompt: bool,
+    per_token_loss=losses.nll,
+    aggregate=losses.token_mean,
+) -> torch.Tensor:
+    """Cross-entropy on the completion (and on the prompt when include_prompt): the
+    per-token loss of the targets' log-probs (nll: -log p) aggregated over the target tokens
+    (token_mean by default; an offline algorithm's preset names both, see offline.py)."""
     tokens = torch.cat([samples.prompt, samples.response], 1)  # (B, P+T)
     valid = torch.cat([samples.prompt_mask, samples.mask.bool()], 1)
     logits, _ = policy.model(tokens, valid)
@@ -62,10 +71,10 @@ def lm_loss(policy, samples: Samples, *, include_prompt: bool) -> torch.Tensor:
     target_mask = valid[:, 1:].float()
     if not include_prompt:
         target_mask[:, : P - 1] = 0.0
-    nll = F.cross_entropy(
+    logp = -F.cross_entropy(
         logits[:, :-1].reshape(-1, logits.shape[-1]), tokens[:, 1:].reshape(-1), reduction="none"
     ).view_as(target_mask)
-    return (nll * target_mask).sum() / target_mask.sum().clamp(min=1)
+    return aggregate(per_token_loss(logp), target_mask)
 
 
 def make_optimizer(model, lr: float):
@@ -82,10 +91,17 @@ def sft_step(
     include_prompt: bool = False,
     max_grad_norm: float = 1.0,
     where: str = "the fine-tuning step",
+    parts=None,
 ) -> float:
-    """One cross-entropy step; returns the loss. Diverged (naming `where`) on a non-finite
-    loss, gradient or updated weight."""
-    loss = lm_loss(policy, samples, include_prompt=include_prompt)
+    """One cross-entropy step; returns the loss. `parts`: an offline algorithm's bound
+    per-token loss and aggregation (algos.Parts; None: token-mean NLL). Diverged (naming
+    `where`) on a non-finite loss, gradient or updated weight."""
+    bound = (
+        {}
+        if parts is None
+        else dict(per_token_loss=parts.per_token_loss, aggregate=parts.aggregate)
+    )
+    loss = lm_loss(policy, samples, include_prompt=include_prompt, **bound)
     opt.zero_grad(set_to_none=True)
     loss.backward()
     norm = torch.nn.utils.clip_grad_norm_(policy.model.parameters(), max_grad_norm)

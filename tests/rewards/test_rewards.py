@@ -40,8 +40,8 @@ def test_random_reward_ignores_the_completion_and_is_seeded():
 def test_unknown_reward_lists_valid_names():
     with pytest.raises(
         ValueError,
-        match="valid: delta_belief, dense_steps, format, majority_vote, orm, polar, random, raro, "
-        "reference_likelihood, sdpo, self_certainty, serl, verifier",
+        match="valid: cosine_length, delta_belief, dense_steps, format, majority_vote, orm, polar, "
+        "random, raro, reference_likelihood, sdpo, self_certainty, serl, verifier",
     ):
         get_reward("oracle")
 

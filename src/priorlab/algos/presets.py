@@ -224,6 +224,15 @@ def validate(algo: Algorithm) -> None:
         raise ConfigError("algo.gamma", "gamma and lam must lie in [0, 1]")
     if (algo.advantage == "gae") != algo.critic:
         raise ConfigError("algo.advantage", "gae needs critic=true and critic needs gae")
+    if algo.kind != "online":  # the offline loops fine-tune: a loss of log-probs alone
+        for name, only in (("policy_loss", "nll"), ("advantage", "none")):
+            if getattr(algo, name) != only:
+                raise ConfigError(
+                    f"algo.{name}",
+                    f"{algo.kind} fine-tunes on its kept samples and reads no advantage: "
+                    f"{name} must be {only}, got {getattr(algo, name)!r} (its aggregation "
+                    "is read)",
+                )
 
 
 def _check_loss_params(algo: Algorithm) -> None:

@@ -8,6 +8,7 @@ source). The true verifier accuracy is logged beside whichever reward drives tra
 
 - verifier: sparse 0/1 from the task's verifier.
 - dense_steps: credit for intermediate results matching the gold solution (Havrilla 2024).
+- cosine_length: the outcome scaled by length along a half cosine (Yeo et al. 2025).
 - format: 1 when an answer could be extracted.
 - random: Bernoulli(0.5), the spurious-reward control (Shao et al. 2025).
 - majority_vote: TTRL pseudo-labels from the group's most common answer.
@@ -37,6 +38,7 @@ from priorlab.rewards.adversarial import Adversarial
 from priorlab.rewards.belief import delta_belief
 from priorlab.rewards.distill import sdpo
 from priorlab.rewards.intrinsic import majority_vote, self_certainty
+from priorlab.rewards.length import cosine_length
 from priorlab.rewards.orm import OutcomeRewardModel
 from priorlab.rewards.outcome import dense_steps, format_reward, random_reward, verifier
 from priorlab.rewards.polar import Polar
@@ -75,6 +77,7 @@ class Source:
 SOURCES = {
     "verifier": Source(verifier),
     "dense_steps": Source(dense_steps),
+    "cosine_length": Source(cosine_length),
     "format": Source(format_reward),
     "random": Source(random_reward),
     "majority_vote": Source(majority_vote),
