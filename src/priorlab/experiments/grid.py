@@ -1,10 +1,18 @@
-"""Small pieces for reading sweep specs: mappings, non-empty lists, grids, labels."""
+"""Small pieces for reading sweep specs: job ids, mappings, non-empty lists, grids, labels."""
 
 from __future__ import annotations
 
+import hashlib
 import itertools
+import json
 
 from priorlab.errors import ConfigError
+
+
+def job_id(kind: str, resolved: dict) -> str:
+    """sha1 of the canonical JSON of a resolved config: same config, same id."""
+    text = json.dumps(resolved, sort_keys=True, separators=(",", ":"), default=str)
+    return f"{kind[0]}-{hashlib.sha1(text.encode()).hexdigest()[:12]}"
 
 
 def mapping(spec: dict, key: str) -> dict:

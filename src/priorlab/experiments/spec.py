@@ -32,7 +32,13 @@ grid on the dev split; each final run then picks its best candidate:
 
     tune: {seeds: [1000], grid: {lr: [3.0e-5, 1.0e-4, 3.0e-4]}}
 
-`expand` turns a spec into jobs: one per prior (pretraining) and one per run (training),
+A prior may also be given as a model instead of pretrained (experiments/priors.py): an
+entry `{label: mine, model: smollm2}` (or a Hugging Face directory, a .gguf file, a `priorlab
+pretrain` directory) makes no job, and its runs train from that model; `train: {engine:
+vllm}` then samples through vLLM. Its id hashes the resolved path and its files' sizes and
+modification times.
+
+`expand` turns a spec into jobs: one per pretrained prior and one per run (training),
 each with an id that hashes its fully resolved config (the preset's fields included), so a
 run is never computed twice. Every field is validated here, before any job starts.
 """
@@ -40,9 +46,7 @@ run is never computed twice. Every field is validated here, before any job start
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import itertools
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -52,8 +56,9 @@ from priorlab.algos.presets import identity
 from priorlab.config import PretrainConfig, TrainConfig, build, load_yaml, validate_pretrain
 from priorlab.errors import ConfigError
 from priorlab.experiments.executors import parse_resources
-from priorlab.experiments.grid import grid, mapping, nonempty_list, point_label, unique
+from priorlab.experiments.grid import grid, job_id, mapping, nonempty_list, point_label, unique
 from priorlab.experiments.methods import factor_of, levels_of, methods_of
+from priorlab.experiments.priors import Given, carried, check_fits, given_prior
 from priorlab.experiments.tuning import Tune, apply, parse_tune
 from priorlab.priors import sft_steps
 from priorlab.rewards.polar_pool import sweep_pool
@@ -84,7 +89,7 @@ COSMETIC = ("tensorboard", "device")
 # Run fields added after sweeps were stored: hashed only when set, so old job ids hold.
 HASHED_WHEN_SET = {"engine": "hf", "rollout_is_cap": 0.0}
 # A run's field as the spec spells it, where not under `train.` (or `tune.`).
-SPEC_FIELDS = {"rollout_budget": "budget", "reward": "rewards"}
+SPEC_FIELDS = {"rollout_budget": "budget", "reward": "rewards", "algo": "algos"}
 
 
 @dataclass(frozen=True)
@@ -105,6 +110,7 @@ class Sweep:
     name: str
     jobs: list[Job] = field(default_factory=list)
     resources: dict = field(default_factory=dict)  # what each job asks the executor for
+    given: list[Given] = field(default_factory=list)  # priors given as models: no job
 
     @property
     def priors(self) -> list[Job]:
@@ -134,14 +140,9 @@ def load_spec(path_or_name: str | Path) -> dict:
     return load_yaml(path)
 
 
-def job_id(kind: str, resolved: dict) -> str:
-    """sha1 of the canonical JSON of a resolved config: same config, same id."""
-    text = json.dumps(resolved, sort_keys=True, separators=(",", ":"), default=str)
-    return f"{kind[0]}-{hashlib.sha1(text.encode()).hexdigest()[:12]}"
-
-
 def expand(spec: dict) -> Sweep:
-    """Validate a spec and expand its grid into prior and run jobs (priors first)."""
+    """Validate a spec and expand its grid into prior and run jobs (priors first); the
+    priors given as models make no job (`Sweep.given`)."""
     unknown = sorted(set(spec) - set(SPEC_KEYS))
     if unknown:
         raise ConfigError(unknown[0], f"unknown sweep field; valid: {', '.join(SPEC_KEYS)}")
@@ -170,16 +171,21 @@ def expand(spec: dict) -> Sweep:
     if not isinstance(margin, (int, float)) or isinstance(margin, bool) or not 0 < margin < 1:
         raise ConfigError("margin", f"a fraction of pass@1 in (0, 1), e.g. 0.02, got {margin!r}")
     base = {"task": task, "task_params": task_params}
+    pretrain = mapping(spec, "pretrain")
     priors = [
-        _prior_job(label, {**base, **mapping(spec, "pretrain"), **over}, where)
+        given_prior(label, over, where)
+        if "model" in over
+        else _prior_job(label, {**base, **pretrain, **over}, where)
         for label, over, where in _prior_grid(spec)
     ]
     unique([p.labels["prior"] for p in priors], "priors")
+    given = [p for p in priors if isinstance(p, Given)]  # `pretrain` applies to the others
     groups = levels_of(spec["levels"]) if "levels" in spec else {None: methods_of(spec)}
     shared = {**base, **mapping(spec, "train"), "rollout_budget": budget}
     tune = parse_tune(spec.get("tune"), shared, seeds)
-    jobs = priors + _runs(groups, priors, seeds, shared, tune)
-    return Sweep(spec.get("name", "sweep"), jobs, parse_resources(spec.get("resources")))
+    jobs = [p for p in priors if isinstance(p, Job)] + _runs(groups, priors, seeds, shared, tune)
+    resources = parse_resources(spec.get("resources"))
+    return Sweep(spec.get("name", "sweep"), jobs, resources, given)
 
 
 # --- expanding and validating the parts -----------------------------------------------
@@ -218,10 +224,12 @@ def _prior_job(label: str, fields: dict, where: str) -> Job:
 
 
 def _runs(
-    groups: dict, priors: list[Job], seeds: list[int], shared: dict, tune: Tune | None = None
+    groups: dict, priors: list, seeds: list[int], shared: dict, tune: Tune | None = None
 ) -> list[Job]:
-    """Run jobs of each group's algos x rewards x priors x seeds; a group is a level (or None
-    without levels). A config two levels share is one job labelled with both levels."""
+    """Run jobs of each group's algos x rewards x priors (prior jobs and Given models) x
+    seeds; a group is a level (or None without levels). A config two levels share is one
+    job labelled with both levels."""
+    given = {p.id: p.model for p in priors if isinstance(p, Given)}
     one_reward = len({r for _, rewards in groups.values() for r, _, _ in rewards}) == 1
     jobs: dict[str, Job] = {}
     for level, (algos, rewards) in groups.items():
@@ -232,7 +240,7 @@ def _runs(
             cfg = {**shared, "algo": name, "algo_params": params, "reward": reward, "seed": seed}
             if rparams:  # this entry's own reward_params, over the shared ones
                 cfg["reward_params"] = {**shared.get("reward_params", {}), **rparams}
-            cfg, pool = _polar_pool(cfg, priors)
+            cfg, pool = _polar_pool(cfg, priors, given)
             labels = {
                 "algo": label if one_reward else f"{label}/{rlabel}",
                 "prior": prior.labels["prior"],
@@ -240,11 +248,12 @@ def _runs(
                 "seed": seed,
             }
             if tune is None:
-                job = _run_job(labels, cfg, prior, pool=pool)
+                job = _run_job(labels, cfg, prior, pool=pool, given=given)
             else:  # candidates on the tuning seeds, then the final run that picks one
-                tried = _candidates(tune, name, labels, cfg, prior, pool)
+                tried = _candidates(tune, name, labels, cfg, prior, pool, given)
                 jobs |= {c.id: jobs.get(c.id, c) for c in tried}
-                job = _run_job({**labels, "phase": "final"}, cfg, prior, tried, pool=pool)
+                final = {**labels, "phase": "final"}
+                job = _run_job(final, cfg, prior, tried, pool=pool, given=given)
             job = jobs.get(job.id, job)  # a config an earlier level already made
             if level is not None:
                 method = {"algo": label, "reward": rlabel}.get(factor, f"{label}/{rlabel}")
@@ -257,7 +266,7 @@ def _runs(
 
 
 def _candidates(
-    tune: Tune, name: str, labels: dict, cfg: dict, prior: Job, pool: tuple = ()
+    tune: Tune, name: str, labels: dict, cfg: dict, prior, pool: tuple = (), given=None
 ) -> list[Job]:
     """One run per tuning configuration x tuning seed, labelled phase "tune"."""
     return [
@@ -267,6 +276,7 @@ def _candidates(
             prior,
             where="tune",
             pool=pool,
+            given=given,
         )
         for point in tune.points(name)
         for seed in tune.seeds
@@ -292,16 +302,21 @@ def _unique_cells(runs: list[Job]) -> None:
 def _run_job(
     labels: dict,
     fields: dict,
-    prior: Job,
+    prior: Job | Given,
     candidates: list[Job] = (),
     where: str = "train",
     pool: tuple = (),
+    given: dict | None = None,
 ) -> Job:
+    """The run job of `fields` from `prior`; `given` maps the sweep's given priors' ids to
+    their models (which the stored config carries in place of the hashed ids)."""
     fields = {k: v for k, v in fields.items() if k not in UNHASHED}
+    backend = prior.backend if isinstance(prior, Given) else "tiny"  # a pretrained prior
     try:
         cfg = build(TrainConfig, fields, where="train")
         # what the run itself checks before loading its model (the pool's priors: later)
         algo = validate_run(cfg, on_disk=False)
+        check_fits(cfg, algo, backend, prior.labels["prior"])  # and once it has loaded it
     except ConfigError as e:
         raise ConfigError(SPEC_FIELDS.get(e.field, f"{where}.{e.field}"), e.message) from None
     config = _resolved(cfg)
@@ -315,18 +330,21 @@ def _run_job(
     )
     if chosen_from:
         hashed["chosen_from"] = [c["id"] for c in chosen_from]
-    return Job(job_id("run", hashed), "run", labels, config, (prior.id,), chosen_from, pool)
+    deps = () if isinstance(prior, Given) else (prior.id,)
+    config = carried(config, prior, given or {})
+    return Job(job_id("run", hashed), "run", labels, config, deps, chosen_from, pool)
 
 
-def _polar_pool(cfg: dict, priors: list[Job]) -> tuple[dict, tuple]:
+def _polar_pool(cfg: dict, priors: list, given: dict) -> tuple[dict, tuple]:
     """POLAR with `pool: priors`: its `reward_params.priors` as prior ids (hashed, and
-    swapped for the checkpoint dirs before the run starts) and those ids; else (cfg, ())."""
+    swapped for the checkpoint dirs before the run starts, or for the given models in the
+    stored config) and the ids of the prior jobs among them; else (cfg, ())."""
     params = cfg.get("reward_params")
     if cfg.get("reward") != "polar" or not isinstance(params, dict):
         return cfg, ()
     by_label = {p.labels["prior"]: p.id for p in priors}
     params, pool = sweep_pool(params, by_label, field="train.reward_params.priors")
-    return {**cfg, "reward_params": params}, pool
+    return {**cfg, "reward_params": params}, tuple(p for p in pool if p not in given)
 
 
 def _resolved(cfg) -> dict:

@@ -1,7 +1,8 @@
 """The run store: a directory per job and a SQLite registry of their states.
 
     SWEEP/registry.sqlite        one row per job: pending / running / done / failed
-    SWEEP/priors/<id>/           a pretrained prior (policy files, config.json)
+    SWEEP/priors/<id>/           a pretrained prior (policy files, config.json); a prior
+                                 given as a model has no job, row or directory here
     SWEEP/runs/<id>/             config.json, metrics.jsonl, samples_{initial,final}.parquet,
                                  summary.json, policy/ (safetensors), cell.json, log.txt
 

@@ -67,7 +67,7 @@ def run_sweep(
     start = registry.counts(ids)
     held = f", {start['running']} running elsewhere" if start["running"] else ""
     console.print(
-        f"[bold]{sweep.name}[/]: {len(sweep.priors)} priors, {len(sweep.runs)} runs, "
+        f"[bold]{sweep.name}[/]: {_priors(sweep)}, {len(sweep.runs)} runs, "
         f"{start['done']} already done{held} -> {root}"
     )
     todo = [j for j in sweep.jobs if registry.status(j.id) != "done"]
@@ -253,7 +253,14 @@ def _pool_dirs(job: dict, registry: Registry) -> dict:
     return {**job, "config": {**job["config"], "reward_params": {**params, "priors": dirs}}}
 
 
+def _priors(sweep: Sweep) -> str:
+    """ "3 priors", or "3 priors (2 given)" when some are given as models (no job)."""
+    n = len(sweep.priors) + len(sweep.given)
+    return f"{n} priors" + (f" ({len(sweep.given)} given)" if sweep.given else "")
+
+
 def describe(sweep: Sweep) -> str:
-    lines = [f"{sweep.name}: {len(sweep.priors)} priors, {len(sweep.runs)} runs"]
+    lines = [f"{sweep.name}: {_priors(sweep)}, {len(sweep.runs)} runs"]
     lines += [f"  {j.id}  prior {j.labels['prior']}" for j in sweep.priors]
+    lines += [f"  {g.id}  prior {g.labels['prior']}: {g.model}" for g in sweep.given]
     return "\n".join(lines)

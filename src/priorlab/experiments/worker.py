@@ -20,7 +20,8 @@ THREADS = 1
 
 
 def execute(job: dict, job_dir: str, deps: dict[str, str], threads: int = THREADS) -> dict:
-    """Run `job` (a Job as a dict) into `job_dir`; `deps` maps prior ids to their dirs;
+    """Run `job` (a Job as a dict) into `job_dir`; `deps` maps prior ids to their dirs (a run
+    from a prior given as a model has none: its config names the model);
     `threads`: torch's intra-op threads (the CPUs the job was given; same count, same
     metrics).
 
@@ -67,8 +68,10 @@ def _run(job: dict, out: Path, deps: dict[str, str]) -> dict:
     from priorlab.experiments.tuning import apply, choose
     from priorlab.train import train
 
-    (prior_id,) = job["deps"]
-    cfg = {**job["config"], "out": str(out), "model": deps[prior_id]}
+    cfg = {**job["config"], "out": str(out)}
+    if job["deps"]:  # a pretrained prior's directory (a given model is in the config)
+        (prior_id,) = job["deps"]
+        cfg["model"] = deps[prior_id]
     cell = {}
     if job.get("candidates"):  # a tuned final run: the best candidate's configuration
         selection = choose(list(job["candidates"]), deps)

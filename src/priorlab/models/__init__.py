@@ -1,6 +1,6 @@
 """Policies: the built-in transformer, its tokenizer, and safetensors checkpoints."""
 
-from priorlab.models.policy import Policy, build_policy, load_policy
+from priorlab.models.policy import Policy, build_policy, load_policy, model_source
 from priorlab.models.tokenizer import CharTokenizer
 from priorlab.models.transformer import SIZES, ModelConfig, TinyGPT, count_parameters
 
@@ -13,4 +13,5 @@ __all__ = [
     "build_policy",
     "count_parameters",
     "load_policy",
+    "model_source",
 ]

