@@ -16,6 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from priorlab.algos import AGGREGATIONS, group_stats, losses
 from priorlab.config import TrainConfig, check
 from priorlab.errors import ConfigError, Diverged
+from priorlab.models.hf import HF_OPTION
 from priorlab.rollout import Batch, Samples, left_pad
 
 
@@ -244,9 +245,7 @@ def adapt(policy, cfg: TrainConfig) -> None:
     """LoRA adapters and gradient checkpointing: options of the Hugging Face backend."""
     if policy.backend != "hf":
         field = "lora_rank" if cfg.lora_rank else "gradient_checkpointing"
-        raise ConfigError(
-            field, "applies to Hugging Face models only (--model DIR, .gguf, smollm2)"
-        )
+        raise ConfigError(field, HF_OPTION)
     if cfg.gradient_checkpointing:
         lm = policy.model.lm  # transformers >= 5.2x renamed it activation checkpointing
         getattr(lm, "activation_checkpointing_enable", lm.gradient_checkpointing_enable)()

@@ -101,11 +101,15 @@ def test_engine_vllm_on_a_built_in_prior_is_refused_as_train_refuses_it(tiny_spe
     tiny_spec["priors"] = [{"label": "mine", "model": str(checkpoint)}]  # a given built-in
     with pytest.raises(ConfigError, match="Hugging Face models only"):
         expand(tiny_spec)
+    tiny_spec["train"] |= {"engine": "hf", "lora_rank": 8}  # what Run's adapt says
+    with pytest.raises(ConfigError, match="applies to Hugging Face models only") as err:
+        expand(tiny_spec)
+    assert err.value.field == "train.lora_rank"
 
 
 def test_a_hugging_face_prior_takes_engine_vllm_and_refuses_rcrl(tiny_spec, hf_dir):
     tiny_spec["priors"] = [{"label": "hf", "model": str(hf_dir)}]
-    tiny_spec["train"]["engine"] = "vllm"
+    tiny_spec["train"] |= {"engine": "vllm", "lora_rank": 8}
     sweep = expand(tiny_spec)
     assert not sweep.priors and all(r.config["engine"] == "vllm" for r in sweep.runs)
     tiny_spec["algos"] = ["grpo", "rcrl"]
@@ -165,6 +169,20 @@ def test_a_sweep_mixing_a_pretrained_and_a_given_prior_runs_and_reports(
     registry = Registry(tmp_path)
     assert {r["id"] for r in registry.rows()} == {j.id for j in sweep.jobs}
     registry.close()
+
+
+def test_a_polar_pool_with_a_given_prior_samples_it(tiny_spec, checkpoint, tmp_path):
+    spec = with_priors(tiny_spec, {"label": "mine", "model": str(checkpoint)})
+    spec["priors"] = spec["priors"][1:]
+    spec["algos"], spec["rewards"], spec["seeds"] = ["grpo"], ["polar"], [0]
+    spec["train"]["reward_params"] = {"pool": "priors", "problems": 16, "steps": 10, "batch": 8}
+    counts = run_sweep(spec, tmp_path, workers=1, quiet=True, report=False)
+    assert counts["done"] == 3 and counts["failed"] == 0
+    sweep = expand(spec)
+    pool = [str(tmp_path / "priors" / sweep.priors[0].id), sweep.given[0].model]
+    for run in sweep.runs:
+        config = json.loads((tmp_path / "runs" / run.id / "config.json").read_text())
+        assert config["reward_params"]["priors"] == pool
 
 
 # --- SmolLM2 (slow) ----------------------------------------------------------------------

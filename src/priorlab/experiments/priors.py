@@ -19,9 +19,11 @@ the same path gets new runs while an untouched one keeps its results. Hashing co
 would not do (a fine-tuned model has its base model's config); hashing the weights' bytes
 would, but reads gigabytes at every expansion.
 
-What the model can serve: `check_fits` refuses at expansion what a run refuses once its
-model is loaded, with the message a single `priorlab train` gives (engine=vllm on a built-in
-model, rcrl on a Hugging Face one).
+What the model can serve: `check_fits` refuses at expansion what a run refuses once it has
+loaded a model of that kind, with the message a single `priorlab train` gives: lora_rank,
+gradient_checkpointing or engine=vllm on a built-in model, rcrl on a Hugging Face one.
+What needs the model itself (its roles, its tokenizer, its context) is checked when the run
+starts, as for a pretrained prior (validate.py).
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from pathlib import Path
 from priorlab.errors import ConfigError, PriorlabError
 from priorlab.experiments.grid import job_id
 from priorlab.models import model_source
-from priorlab.models.hf import NO_RETURN_TOKENS, SMOLLM2
+from priorlab.models.hf import HF_OPTION, NO_RETURN_TOKENS, SMOLLM2
 from priorlab.models.vllm_engine import HF_ONLY
 
 CACHE_DIRS = ("evals",)  # what runs write into a prior's directory (Run.prior_table)
@@ -92,15 +94,20 @@ def files_of(reference: str) -> dict[str, list[int]]:
     return out
 
 
-def check_fits(cfg, algo, backend: str, label: str) -> None:
+def check_fits(cfg, algo, prior) -> None:
     """ConfigError (the field as TrainConfig spells it) when run config `cfg` with algorithm
-    `algo` cannot train a `backend` model ("hf" or "tiny"), with the message the run would
-    give once that model is loaded, and the prior's `label`."""
-    prior = f" (prior {label!r})"
-    if cfg.engine == "vllm" and backend != "hf":
-        raise ConfigError("engine", HF_ONLY + prior)
-    if algo.kind == "return_conditioned" and backend == "hf":
-        raise ConfigError("algo", NO_RETURN_TOKENS + prior)
+    `algo` cannot train `prior` (a Given, or a prior job: a built-in model), with the
+    message the run gives once it has loaded that kind of model, and the prior's label."""
+    hf = isinstance(prior, Given) and prior.backend == "hf"
+    error = None
+    if not hf and (cfg.lora_rank or cfg.gradient_checkpointing):
+        error = ("lora_rank" if cfg.lora_rank else "gradient_checkpointing", HF_OPTION)
+    elif not hf and cfg.engine == "vllm":
+        error = ("engine", HF_ONLY)
+    elif hf and algo.kind == "return_conditioned":
+        error = ("algo", NO_RETURN_TOKENS)
+    if error:
+        raise ConfigError(error[0], f"{error[1]} (prior {prior.labels['prior']!r})")
 
 
 def carried(config: dict, prior, given: dict[str, str]) -> dict:

@@ -23,11 +23,13 @@ from priorlab.models.transformer import select_rows
 SMOLLM2 = "smollm2"
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
-# What rcrl on a Hugging Face model is told (when it starts, and by sweep expansion).
+# What rcrl on a Hugging Face model, and a Hugging Face option on a built-in model, are told
+# (by the run, and by sweep expansion).
 NO_RETURN_TOKENS = (
     "rcrl's return tokens exist only in the built-in tokenizer; use ei, ppo, grpo, ... with "
     "a Hugging Face model"
 )
+HF_OPTION = "applies to Hugging Face models only (--model DIR, .gguf, smollm2)"
 
 
 def _transformers():
