@@ -311,12 +311,11 @@ def _run_job(
     """The run job of `fields` from `prior`; `given` maps the sweep's given priors' ids to
     their models (which the stored config carries in place of the hashed ids)."""
     fields = {k: v for k, v in fields.items() if k not in UNHASHED}
-    backend = prior.backend if isinstance(prior, Given) else "tiny"  # a pretrained prior
     try:
         cfg = build(TrainConfig, fields, where="train")
         # what the run itself checks before loading its model (the pool's priors: later)
         algo = validate_run(cfg, on_disk=False)
-        check_fits(cfg, algo, backend, prior.labels["prior"])  # and once it has loaded it
+        check_fits(cfg, algo, prior)  # and what it checks once it has loaded it
     except ConfigError as e:
         raise ConfigError(SPEC_FIELDS.get(e.field, f"{where}.{e.field}"), e.message) from None
     config = _resolved(cfg)
