@@ -239,10 +239,10 @@ def test_compare_from_smollm2_beside_a_pretrained_prior(tmp_path):
 
 
 @pytest.mark.slow
-def test_two_vllm_runs_one_after_another_in_one_worker_process(tmp_path):
+def test_two_vllm_runs_one_after_another_in_one_worker_process(tmp_path, capfd):
     """engine=vllm in a sweep: with one worker process, the second run's engine is created
     after the first run's was torn down, in the same process (a dead worker would fail the
-    second job: the pool breaks)."""
+    second job: the pool breaks). vLLM's log lines go to each run's own log.txt."""
     needs(vllm=True)
     spec = smollm2_spec(engine="vllm")
     spec["seeds"] = [0, 1]
@@ -252,4 +252,6 @@ def test_two_vllm_runs_one_after_another_in_one_worker_process(tmp_path):
         rows = [json.loads(x) for x in (tmp_path / "runs" / run.id / "metrics.jsonl").open()]
         (step,) = [r for r in rows if "loss/policy" in r]
         assert step["rollout/logp_diff_mean"] < 1e-3  # the engine sampled the policy's weights
+        assert "reset prefix cache" in (tmp_path / "runs" / run.id / "log.txt").read_text()
     assert Path(tmp_path / "report.json").is_file()
+    assert "Logging error" not in capfd.readouterr().err

@@ -30,7 +30,6 @@ def execute(job: dict, job_dir: str, deps: dict[str, str], threads: int = THREAD
     """
     import torch
 
-    torch.set_num_threads(threads)
     t0 = time.perf_counter()
     final, tmp = Path(job_dir), Path(f"{job_dir}.tmp-{os.getpid()}")
     for stale in final.parent.glob(f"{final.name}.tmp-*"):  # left by a crashed attempt
@@ -38,6 +37,8 @@ def execute(job: dict, job_dir: str, deps: dict[str, str], threads: int = THREAD
     tmp.mkdir(parents=True)
     error, cell = None, {}
     with (tmp / "log.txt").open("w") as log, contextlib.redirect_stdout(log):
+        _log_to(log)
+        torch.set_num_threads(threads)  # (vLLM, once loaded, logs a warning here)
         try:
             cell = _run(job, tmp, deps)
         except Exception as e:  # reported to the registry, the sweep goes on
@@ -79,6 +80,22 @@ def _run(job: dict, out: Path, deps: dict[str, str]) -> dict:
         cfg, cell = apply(selection["chosen"], cfg), {"chosen": selection["chosen"]}
     train(build(TrainConfig, cfg), quiet=True)
     return cell
+
+
+def _log_to(stream) -> None:
+    """Point the logging handlers that write to a closed stream at `stream` (this job's
+    log): a library that set its logging up during an earlier job of this worker process
+    holds that job's log.txt, closed since (vLLM binds its handler to sys.stdout at import;
+    left alone, each of its lines in a later job is a "Logging error" traceback on stderr)."""
+    import logging
+
+    loggers = [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]
+    for logger in loggers:
+        for handler in getattr(logger, "handlers", []):  # placeholders have none
+            stale = getattr(getattr(handler, "stream", None), "closed", False)
+            if stale and not isinstance(handler, logging.FileHandler):
+                with handler.lock:  # (not setStream: it flushes the closed stream first)
+                    handler.stream = stream
 
 
 def _write_json(path: Path, data: dict) -> None:
