@@ -243,6 +243,16 @@ def test_a_diverging_run_stops_with_a_clear_error_and_saves_no_weights(tiny_prio
     assert not (tmp_path / "r" / "summary.json").exists()
 
 
+def test_a_failed_run_closes_its_generation_engine(tiny_prior, tmp_path, monkeypatch):
+    closed = []
+    engine = SimpleNamespace(close=lambda: closed.append(True))
+    monkeypatch.setattr("priorlab.run.make_engine", lambda cfg, policy: engine)
+    cfg = small(tiny_prior, tmp_path / "r", algo="sft", lr=1e30, test_eval=False)
+    with pytest.raises(Diverged):  # sft samples nothing: the stand-in engine is never called
+        train(cfg, quiet=True)
+    assert closed == [True]
+
+
 def test_the_priors_evaluation_is_drawn_once_and_read_back(tiny_prior, tmp_path):
     import pandas as pd
 

@@ -67,7 +67,6 @@ class Run:
             require_role(self.policy, role, cfg.reward)
         if cfg.lora_rank or cfg.gradient_checkpointing:
             adapt(self.policy, cfg)
-        self.engine = make_engine(cfg, self.policy)  # None: priorlab's own sampler
         self.task_params = cfg.task_params or self.policy.meta.get("task_params", {})
         self.task = make_task(cfg.task, **self.task_params)
         torch.manual_seed(cfg.seed)
@@ -97,6 +96,7 @@ class Run:
         self.log = MetricsLog(self.dir, tensorboard=cfg.tensorboard)
         self.samples_used = 0
         self.tokens_used = 0
+        self.engine = make_engine(cfg, self.policy)  # last: every check before it; None: hf
         self.step = 0
         self.prefix: list[int] | None = None  # prompt condition at test time (RCRL)
 
@@ -193,10 +193,13 @@ class Run:
     def prior_table(self, draw) -> pd.DataFrame:
         """The prior's test table, drawn once per (weights, problems, n, seed, settings,
         threads) and kept in the prior's directory (evals/): every run of a sweep from one
-        prior and seed draws the very same samples, so the others read them back."""
+        prior and seed draws the very same samples, so the others read them back. Built-in
+        priors only: a Hugging Face model's directory is the user's, and its samples depend
+        on more (engine, dtype, chat template) than this key holds."""
         cfg = self.cfg
         weights = Path(cfg.model) / "model.safetensors"
-        if not weights.is_file() or weights.stat().st_size > CACHE_MAX_BYTES:
+        small = weights.is_file() and weights.stat().st_size <= CACHE_MAX_BYTES
+        if self.policy.backend != "tiny" or not small:
             return draw()
         key = {
             "weights": hashlib.sha1(weights.read_bytes()).hexdigest(),

@@ -32,6 +32,15 @@ from priorlab.train_utils import (
 def train(cfg: TrainConfig, *, quiet: bool = False) -> dict:
     """Train one algorithm from a prior; returns the final summary (also in summary.json)."""
     run = Run(cfg)
+    try:
+        return _train(run, quiet)
+    finally:  # a failed run too: vLLM's engine holds a process-wide state
+        if run.engine is not None:
+            run.engine.close()
+
+
+def _train(run, quiet: bool) -> dict:
+    cfg = run.cfg
     initial = run.evaluate("initial") if cfg.test_eval else {}
     if initial:
         run.record(initial)
@@ -56,8 +65,6 @@ def train(cfg: TrainConfig, *, quiet: bool = False) -> dict:
     run.policy.meta = {**run.policy.meta, "condition_prefix": run.prefix}
     run.policy.save(run.dir / "policy")
     run.log.close()
-    if run.engine is not None:
-        run.engine.close()
     summary = {
         "algo": cfg.algo,
         "seed": cfg.seed,
