@@ -50,18 +50,21 @@ def fitted(tiny_prior):
     policy = load_policy(tiny_prior)
     polar = Polar()
     batch = _batch(policy)
-    polar(
-        RewardIn(
-            batch.problems,
-            batch.texts,
-            None,
-            rng=random.Random(0),
-            task=TASK,
-            samples=batch.samples,
-            policy=policy,
-        )
-    )
+    polar(_given(batch, policy, seed=0))
     return polar, policy
+
+
+def _given(batch, policy, *, seed: int) -> RewardIn:
+    """What the loop hands POLAR for `batch`, with a seeded rng."""
+    return RewardIn(
+        batch.problems,
+        batch.texts,
+        None,
+        rng=random.Random(seed),
+        task=TASK,
+        samples=batch.samples,
+        policy=policy,
+    )
 
 
 def _batch(policy, n_problems: int = 3, group_size: int = 4):
@@ -96,17 +99,7 @@ def test_pretrained_rm_tells_the_reference_policy_from_another_on_held_out_probl
 def test_reward_is_one_float_per_completion_and_scores_against_the_gold(fitted):
     polar, policy = fitted
     batch = _batch(policy)
-    out = polar(
-        RewardIn(
-            batch.problems,
-            batch.texts,
-            None,
-            rng=random.Random(1),
-            task=TASK,
-            samples=batch.samples,
-            policy=policy,
-        )
-    )
+    out = polar(_given(batch, policy, seed=1))
     rewards = out.rewards
     assert {"loss/polar_bt", "polar/pair_acc"} <= set(out.metrics)  # the fit, logged
     assert len(rewards) == len(batch.texts) and all(isinstance(r, float) for r in rewards)
@@ -126,19 +119,7 @@ def test_same_seed_same_rewards_and_the_global_torch_stream_is_left_alone(tiny_p
     for _ in range(2):
         polar = Polar(problems=16, steps=5)
         state = torch.random.get_rng_state()
-        runs.append(
-            polar(
-                RewardIn(
-                    batch.problems,
-                    batch.texts,
-                    None,
-                    rng=random.Random(7),
-                    task=TASK,
-                    samples=batch.samples,
-                    policy=policy,
-                )
-            ).rewards
-        )
+        runs.append(polar(_given(batch, policy, seed=7)).rewards)
         assert torch.equal(state, torch.random.get_rng_state())
     assert runs[0] == runs[1]
 
@@ -218,17 +199,7 @@ def test_an_rm_pretrained_on_a_pool_of_two_priors_tells_them_apart_on_held_out_p
     pool = (str(tiny_prior), str(weak_prior))
     polar = Polar(pool="priors", priors=list(pool))
     batch = _batch(policy)
-    out = polar(
-        RewardIn(
-            batch.problems,
-            batch.texts,
-            None,
-            rng=random.Random(0),
-            task=TASK,
-            samples=batch.samples,
-            policy=policy,
-        )
-    )
+    out = polar(_given(batch, policy, seed=0))
     assert out.metrics["polar/pool"] == "priors" and out.metrics["polar/pool_size"] == 2.0
     assert out.metrics["polar/heldout_acc"] > 0.75, out.metrics
     held = pool_triplets(

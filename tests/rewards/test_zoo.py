@@ -157,17 +157,7 @@ def test_sdpo_advantage_is_teacher_minus_student_log_prob_on_taught_rows(role_pr
     verdicts = [Verdict(True, "2", True), Verdict(False, "9", True), Verdict(False, "9", True)]
     samples = encode_pairs(policy.tokenizer, [p.prompt] * 3, completions, max_len=96)
     samples.logp = sequence_logp(policy, samples)[0].detach()
-    out = get_reward("sdpo")(
-        RewardIn(
-            [p] * 3,
-            completions,
-            verdicts,
-            policy=policy,
-            samples=samples,
-            group_ids=torch.tensor([0, 0, 0]),
-            rng=random.Random(0),
-        )
-    )
+    out = get_reward("sdpo")(_sdpo_given(policy, p, completions, verdicts, samples))
     # row 0 is the only correct one: it has no other correct sibling; rows 1, 2 learn from it
     assert out.keep.tolist() == [False, True, True]
     assert torch.all(out.token_adv[0] == 0)
@@ -183,6 +173,19 @@ def test_sdpo_advantage_is_teacher_minus_student_log_prob_on_taught_rows(role_pr
     expected = teacher[:n] - samples.logp[1, :n]
     assert torch.allclose(out.token_adv[1, :n], expected, atol=1e-5)
     assert out.rewards[1] == pytest.approx(float(expected.mean()), abs=1e-5)
+
+
+def _sdpo_given(policy, p, completions, verdicts, samples) -> RewardIn:
+    """One group of three completions of problem p, as the loop hands them to SDPO."""
+    return RewardIn(
+        [p] * 3,
+        completions,
+        verdicts,
+        policy=policy,
+        samples=samples,
+        group_ids=torch.tensor([0, 0, 0]),
+        rng=random.Random(0),
+    )
 
 
 def _sdpo_case(policy):
@@ -201,15 +204,7 @@ def test_sdpo_jsd_hands_the_update_the_hinted_teachers_full_distribution(role_pr
     policy = load_policy(role_prior)
     p, completions, verdicts, samples = _sdpo_case(policy)
     out = get_reward("sdpo", divergence="jsd", alpha=0.5)(
-        RewardIn(
-            [p] * 3,
-            completions,
-            verdicts,
-            policy=policy,
-            samples=samples,
-            group_ids=torch.tensor([0, 0, 0]),
-            rng=random.Random(0),
-        )
+        _sdpo_given(policy, p, completions, verdicts, samples)
     )
     assert out.keep.tolist() == [False, True, True]
     assert torch.all(out.token_adv == 0)  # no advantage: the divergence is the whole signal
