@@ -81,10 +81,15 @@ def test_a_spec_states_its_resources_and_they_do_not_change_job_ids():
     assert [j.id for j in placed.jobs] == [j.id for j in plain.jobs]
 
 
-def test_engine_is_hashed_only_when_set():
+def test_engine_is_hashed_only_when_set(tmp_path):
+    import json
+
     from priorlab.experiments.spec import expand
 
-    spec = {"budget": 256, "algos": ["grpo"], "priors": [{"steps": 10}]}
+    hf = tmp_path / "hf"  # a Hugging Face model directory (vllm samples for those only)
+    hf.mkdir()
+    (hf / "config.json").write_text(json.dumps({"model_type": "llama"}))
+    spec = {"budget": 256, "algos": ["grpo"], "priors": [{"label": "hf", "model": str(hf)}]}
     default = expand(spec).runs[0].id
     assert expand({**spec, "train": {"engine": "hf"}}).runs[0].id == default
     assert expand({**spec, "train": {"engine": "vllm"}}).runs[0].id != default
