@@ -15,8 +15,8 @@ def test_dev_point_is_the_mean_pass_rate_with_its_sampling_error():
     table = pd.DataFrame({"problem_id": ["a"] * 4 + ["b"] * 4, "correct": [1, 0, 1, 0, 1, 1, 1, 1]})
     point = dev_point(table)
     assert point["pass@1"] == pytest.approx(0.75)
-    # var = (0.5 * 0.5 + 1.0 * 0) / 4 samples / 2^2 problems = 1 / 64
-    assert point["se"] == pytest.approx(1 / 8)
+    # var = (0.5 * 0.5 + 1.0 * 0) / (4 - 1) samples / 2^2 problems = 1 / 48
+    assert point["se"] == pytest.approx(1 / math.sqrt(48))
 
 
 def test_a_flat_curve_converges():

@@ -28,10 +28,12 @@ SE_FLOOR = 1e-3  # a point whose every problem is 0% or 100% still carries some 
 
 def dev_point(samples: pd.DataFrame) -> dict:
     """{"pass@1", "se"} of a per-sample table (problem_id, correct): the mean over problems of
-    each problem's pass rate, and its sampling standard error."""
+    each problem's pass rate, and its sampling standard error, sqrt(sum_p r_p (1 - r_p) /
+    (n - 1)) / P: r_p (1 - r_p) n / (n - 1) is the unbiased estimate of a problem's Bernoulli
+    variance, divided by its n draws."""
     rates = samples.groupby("problem_id")["correct"].mean().to_numpy(dtype=float)
     n = len(samples) / len(rates)
-    var = float((rates * (1 - rates)).sum() / n / len(rates) ** 2)
+    var = float((rates * (1 - rates)).sum() / max(n - 1, 1) / len(rates) ** 2)
     return {"pass@1": float(rates.mean()), "se": math.sqrt(var)}
 
 

@@ -10,6 +10,7 @@ import hashlib
 import json
 import os
 import random
+import time
 from dataclasses import asdict
 from pathlib import Path
 
@@ -87,6 +88,8 @@ class Run:
         check_context(self.policy, every, max_new_tokens=cfg.max_new_tokens)
         self.tables: dict = {}  # tag -> the per-sample table of that evaluation
         self.dev_curve: list[dict] = []
+        self.dev_seconds = 0.0  # wall time spent on dev checkpoints (perf/dev_share)
+        self.started = time.perf_counter()
         self.order: list[int] = []
         self.dir = Path(cfg.out)
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -230,11 +233,22 @@ class Run:
             return
         if due and last is not None and self.samples_used < last + cfg.dev_every:
             return
+        t0 = time.perf_counter()
         gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + len(self.dev_curve) + 1)
         table = self.draw(self.dev, n=cfg.dev_samples, generator=gen, greedy=False)
         point = {"samples": self.samples_used, **dev_point(table)}
         self.dev_curve.append(point)
-        self.record({"dev/pass@1": point["pass@1"], "dev/se": point["se"]})
+        dt = time.perf_counter() - t0
+        self.dev_seconds += dt
+        self.record({"dev/pass@1": point["pass@1"], "dev/se": point["se"], "perf/dev_s": dt})
+
+    def record_time(self) -> None:
+        """The run's wall time and the share of it its dev checkpoints took (perf/*: timing
+        varies between runs, so it stays out of summary.json)."""
+        total = time.perf_counter() - self.started
+        share = self.dev_seconds / total if total > 0 else 0.0
+        self.record({"perf/run_s": total, "perf/dev_s_total": self.dev_seconds,
+                     "perf/dev_share": share})  # fmt: skip
 
     def record(self, row: dict) -> None:
         self.log.log(

@@ -64,6 +64,7 @@ def _train(run, quiet: bool) -> dict:
         run.record(final)
     run.policy.meta = {**run.policy.meta, "condition_prefix": run.prefix}
     run.policy.save(run.dir / "policy")
+    run.record_time()
     run.log.close()
     summary = {
         "algo": cfg.algo,
