@@ -137,17 +137,24 @@ from priorlab.report.load import (
 __all__ = ["Run", "build_report", "finished_runs", "run_metrics", "training_rows", "tuning_runs"]
 
 DIGITS = 6
-FIGURES = (  # (img id, caption), in the order build_report draws them
+FIGURES = (  # (img id, caption), in the order report.html shows them
+    (
+        "fig-equivalence",
+        "Gain differences a \u2212 b per family against the equivalence margin (shaded): "
+        "thick, the interval the equivalence test used; thin, the 95% CI",
+    ),
+    ("fig-gain-by-prior", "Each method's gain over its prior, per prior, 95% CI"),
     ("fig-headline", "Final pass@1 per algorithm and prior, 95% CI"),
-    ("fig-variance", "Share of the variance in pass@1 per term, 95% CI"),
     (
         "fig-pass-at-k",
         "pass@k against k: policies, SFT baseline and the prior; x: prior catches up",
     ),
     ("fig-entropy", "Reward against policy entropy with the fit R = -a exp(H) + b"),
     ("fig-learning", "task/accuracy against completions consumed"),
+    ("fig-variance", "Share of the variance in pass@1 per term (eta\u00b2, secondary), 95% CI"),
 )
-# drawn after FIGURES, only when verdict_vs_budget has a share to draw
+N_LEADING = 2  # the first FIGURES open report.html: "The verdict at a glance"
+# drawn before the last of FIGURES, only when verdict_vs_budget has a share to draw
 BUDGET_FIGURE = ("fig-budget", "Share of the variance in dev pass@1 against completions consumed")
 
 
@@ -241,24 +248,26 @@ def build_report(
     text = json.dumps(report, sort_keys=True, indent=2) + "\n"
     has_curves = any(row["points"] for row in report["learning_curves"])
     drawn = [
+        figures.equivalence_intervals(report["inference"], report["margin"]),
+        figures.gains_by_prior(report["inference"]),
         figures.headline_bars(report["headline"]),
-        figures.variance_bars(
-            {"all algorithms": report["variance"], "RL only": report["variance_rl"]}
-        ),
         figures.pass_at_k_curves(report["pass_at_k"]),
         figures.entropy_scatter(points, report["entropy"]) if points else None,
         figures.learning_curves(report["learning_curves"]) if has_curves else None,
+        figures.variance_bars(
+            {"all algorithms": report["variance"], "RL only": report["variance_rl"]}
+        ),
     ]
     pictures = [(fig_id, caption, png) for (fig_id, caption), png in zip(FIGURES, drawn)]
     budget = report["verdict_vs_budget"]
     if budget and any(v is not None for p in budget["points"] for v in p["shares"].values()):
-        pictures.append((*BUDGET_FIGURE, figures.budget_shares(budget)))
+        pictures.insert(-1, (*BUDGET_FIGURE, figures.budget_shares(budget)))  # eta² stays last
     _write_set(
         sweep_dir,
         {
             "report.json": text,
             "report.md": render.markdown(report),
-            "report.html": render.page(report, pictures),
+            "report.html": render.page(report, pictures[N_LEADING:], leading=pictures[:N_LEADING]),
         },
     )
     return report

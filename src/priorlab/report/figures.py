@@ -151,3 +151,152 @@ def budget_shares(section: dict) -> str:
     ax.set_ylim(0, 1.05)
     ax.legend(fontsize="small")
     return _png(fig)
+
+
+# --- The verdict at a glance: report.html opens with these two ---
+
+OUTCOMES = {  # outcome -> (colour, marker), the page's palette
+    "equivalent": ("#1a7f37", "o"),
+    "different": ("#b00020", "s"),
+    "inconclusive": ("#9a6700", "D"),
+}
+
+
+def _pts(value: float | None) -> float | None:
+    """A pass@1 fraction in points (x 100); None stays None."""
+    return None if value is None else 100 * value
+
+
+def _tested_title(pairs: list[dict]) -> str:
+    """What the thick bar is: the tested interval's level(s), or that there is none."""
+    levels = sorted({p["tested_level"] for p in pairs if p.get("tested_level") is not None})
+    if not any(p.get("tested_lo") is not None for p in pairs):
+        return "thin: 95% CI (no tested interval)"
+    if not levels:
+        level = "1 - 2 alpha"
+    elif len(levels) == 1:
+        level = f"{100 * levels[0]:g}%"
+    else:
+        level = f"{100 * levels[0]:g}-{100 * levels[-1]:g}%"
+    return f"thick: the {level} interval tested for equivalence (Holm), thin: 95% CI"
+
+
+def equivalence_intervals(families: list[dict], margin: float) -> str | None:
+    """Each family's pairwise gain differences a - b against the equivalence band +-margin
+    (Lakens 2017, Fig. 1): thick bar the interval the equivalence test used, whiskers the 95%
+    CI, dot the difference; colour and marker the outcome, filled when the difference test
+    is significant. One panel per family with pairs; None when no family has one."""
+    drawn = [fam for fam in families if fam.get("pairs")]
+    if not drawn:
+        return None
+    heights = [1.2 + 0.45 * len(fam["pairs"]) for fam in drawn]
+    fig, axes = plt.subplots(
+        len(drawn),
+        1,
+        figsize=(7.5, sum(heights)),
+        sharex=True,
+        squeeze=False,
+        gridspec_kw={"height_ratios": heights},
+    )
+    m = 100 * margin
+    seen = set()
+    for ax, fam in zip(axes[:, 0], drawn):
+        pairs = fam["pairs"]
+        ax.axvspan(-m, m, color="#1a7f37", alpha=0.12, lw=0)
+        ax.axvline(0, color="black", lw=0.8)
+        for y, pair in enumerate(pairs):
+            colour, marker = OUTCOMES.get(pair["outcome"], ("grey", "o"))
+            seen.add(pair["outcome"])
+            lo, hi = _pts(pair.get("tested_lo")), _pts(pair.get("tested_hi"))
+            if lo is not None and hi is not None:
+                ax.hlines(y, lo, hi, color=colour, lw=7, alpha=0.45)
+            diff = _pts(pair["diff"])
+            if diff is None:
+                continue
+            lo, hi = _pts(pair.get("lo")), _pts(pair.get("hi"))
+            if lo is not None and hi is not None:
+                ax.errorbar(
+                    diff,
+                    y,
+                    xerr=[[diff - lo], [hi - diff]],
+                    color=colour,
+                    lw=1.2,
+                    capsize=4,
+                    fmt="none",
+                )
+            face = colour if pair.get("sign") else "white"
+            ax.plot(diff, y, marker, color=colour, mfc=face, mew=1.5, ms=7)
+        ax.set_yticks(range(len(pairs)), [f"{p['a']} \u2212 {p['b']}" for p in pairs])
+        ax.set_ylim(len(pairs) - 0.5, -0.5)  # first pair on top
+        ax.set_title(f"{fam['family']}: {_tested_title(pairs)}", fontsize="medium")
+    handles = [
+        plt.Line2D([], [], color=OUTCOMES[o][0], marker=OUTCOMES[o][1], ls="", label=o)
+        for o in OUTCOMES
+        if o in seen
+    ]
+    handles += [
+        plt.Line2D(
+            [], [], color="grey", marker="o", mfc="white", ls="", label="hollow: diff. n.s."
+        ),
+        plt.Rectangle((0, 0), 1, 1, color="#1a7f37", alpha=0.12, label=f"margin \u00b1{m:g}"),
+    ]
+    axes[0, 0].legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1), fontsize="small")
+    axes[-1, 0].set_xlabel("difference in gain (points of pass@1)")
+    return _png(fig)
+
+
+def _gain_cell(value) -> tuple[float | None, float | None, float | None]:
+    """(mean, lo, hi) in points from {mean, lo, hi} or a bare mean (older reports)."""
+    if isinstance(value, dict):
+        return _pts(value.get("mean")), _pts(value.get("lo")), _pts(value.get("hi"))
+    return _pts(value), None, None
+
+
+def gains_by_prior(families: list[dict]) -> str | None:
+    """Each method's gain over its prior, per prior, with its 95% CI: one panel per family,
+    priors on x, one series per method; None when no family has a gain to draw."""
+    drawn = [fam for fam in families if fam.get("gain_by_prior")]
+    if not drawn:
+        return None
+    cols = min(3, len(drawn))
+    rows = -(-len(drawn) // cols)
+    fig, axes = plt.subplots(
+        rows, cols, figsize=(4.8 * cols, 3.6 * rows), sharey=True, squeeze=False
+    )
+    for ax, fam in zip(axes.flat, drawn):
+        by_prior = fam["gain_by_prior"]
+        methods = [m for m in fam.get("methods", sorted(by_prior)) if m in by_prior]
+        level = fam.get("prior_level") or {}  # weakest prior first, when known
+        priors = sorted({p for cells in by_prior.values() for p in cells})
+        priors.sort(key=lambda p: (level.get(p) is None, level.get(p) or 0.0))
+        width = 0.7 / max(1, len(methods))
+        ax.axhline(0, color="black", lw=0.8)
+        for j, method in enumerate(methods):
+            x0 = (j - (len(methods) - 1) / 2) * width
+            xs, means, err = [], [], [[], []]
+            bare_x, bare = [], []
+            for i, prior in enumerate(priors):
+                mean, lo, hi = _gain_cell(by_prior[method].get(prior))
+                if mean is None:
+                    continue
+                if lo is None or hi is None:
+                    bare_x.append(i + x0)
+                    bare.append(mean)
+                    continue
+                xs.append(i + x0)
+                means.append(mean)
+                err[0].append(mean - lo)
+                err[1].append(hi - mean)
+            colour = f"C{j % 10}"
+            if xs:
+                ax.errorbar(xs, means, yerr=err, fmt="o", color=colour, capsize=3, label=method)
+            ax.plot(bare_x, bare, "o", color=colour, label=None if xs else method)
+        ax.set_xticks(range(len(priors)), priors)
+        ax.set_xlabel("prior (weakest first)" if level else "prior")
+        ax.set_title(f"{fam['family']}: gain per prior, 95% CI", fontsize="medium")
+        ax.legend(fontsize="small")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("gain over the prior (points)")
+    for ax in axes.flat[len(drawn) :]:
+        ax.set_visible(False)
+    return _png(fig)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+from collections.abc import Sequence
 
 from priorlab.report import completeness
 from priorlab.report.diagnostics import CONVERGENCE, VS_PRIOR
@@ -353,8 +354,24 @@ def _protocol_html(report: dict) -> list[str]:
     return parts
 
 
-def page(report: dict, figures: list[tuple[str, str, str | None]]) -> str:
-    """report.html with no external resources; figures: (id, caption, base64 PNG or None)."""
+def _figure_html(fig_id: str, caption: str, png: str | None) -> str:
+    """One figure as an inline PNG, or a line saying it had no data."""
+    text = html.escape(caption)
+    if png is None:
+        return f"<p>{text}: no data.</p>"
+    return (
+        f'<figure><img id="{fig_id}" alt="{text}" src="data:image/png;base64,{png}">'
+        f"<figcaption>{text}</figcaption></figure>"
+    )
+
+
+Figure = tuple[str, str, str | None]  # (img id, caption, base64 PNG or None)
+
+
+def page(report: dict, figures: Sequence[Figure], leading: Sequence[Figure] = ()) -> str:
+    """report.html with no external resources: the verdict, the protocol checklist, the
+    verdict lines, the leading figures ("The verdict at a glance"), the tables, then the
+    other figures, in the order given."""
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
@@ -369,17 +386,12 @@ def page(report: dict, figures: list[tuple[str, str, str | None]]) -> str:
         f"<p>{len(report['runs'])} finished runs, {report['n_problems']} test problems, "
         f"{report['n_samples']} samples per problem, {report['n_boot']} bootstrap draws.</p>",
     ]
+    if leading:
+        parts.append('<h2 id="at-a-glance">The verdict at a glance</h2>')
+        parts += [_figure_html(*figure) for figure in leading]
     for title, header, rows in tables(report):
         parts += [f"<h2>{html.escape(title)}</h2>", _html_table(header, rows)]
     parts.append("<h2>Figures</h2>")
-    for fig_id, caption, png in figures:
-        text = html.escape(caption)
-        if png is None:
-            parts.append(f"<p>{text}: no data.</p>")
-            continue
-        parts.append(
-            f'<figure><img id="{fig_id}" alt="{text}" src="data:image/png;base64,{png}">'
-            f"<figcaption>{text}</figcaption></figure>"
-        )
+    parts += [_figure_html(*figure) for figure in figures]
     parts += [IMAGES_LOADED_SCRIPT, "</body></html>", ""]
     return "\n".join(parts)
