@@ -1,28 +1,37 @@
-"""Inference on the gain (report/inference.py) and the per-run entropy law, on hand-computed
-values, then end to end through build_report on the synthetic sweep of conftest.py."""
+"""Inference on the gain (report/inference.py, report/crossed.py) and the per-run entropy law,
+on hand-computed values, then end to end through build_report on the synthetic sweep of
+conftest.py."""
 
 import html
 import json
 import math
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from scipy import stats as st
 
 from priorlab.errors import DataError
 from priorlab.report import build_report
 from priorlab.report import stats as report_stats
+from priorlab.report.crossed import (
+    cells_to_settle,
+    crossed,
+    equivalence_power,
+    heterogeneity,
+    satterthwaite,
+)
 from priorlab.report.entropy_law import fit_run
 from priorlab.report.inference import (
-    anova_ss,
-    cells_to_settle,
+    assess,
+    collapses,
     family,
-    holm,
-    mdd,
-    omega2,
-    paired_t,
+    holm_levels,
     read_margin,
     tost_p,
 )
+from priorlab.report.load import Run
+from priorlab.report.stats import anova_ss, holm, partial_omega2
 
 from .conftest import ENTROPY_A, ENTROPY_B, FINAL, INITIAL, N, write_sweep
 
@@ -32,119 +41,239 @@ def t2_lower_tail(t: float) -> float:
     return 0.5 + t / (2 * math.sqrt(2 + t * t))
 
 
-def test_paired_t_and_tost_on_three_cells():
+# --- The crossed standard error ---
+
+# D in points: 2 cells x 3 problems, additive (no residual), problems differ a lot
+ADDITIVE = np.array([[0.0, 2.0, 7.0], [2.0, 4.0, 9.0]])
+
+
+def test_crossed_se_holds_the_problem_component_by_hand():
+    est = crossed([ADDITIVE])
+    # rows 3, 5: s^2 = 2, V_cells = 2 / 2 = 1 (df 1); columns 1, 3, 8: s^2 = 13, V_probs = 13 / 3
+    # (df 2); residual 0. Var = 1 + 13/3 = 16/3, df = (16/3)^2 / (1/1 + (13/3)^2 / 2) = 512/187
+    assert est["diff"] == pytest.approx(4.0) and est["n_cells"] == 2
+    assert est["se"] ** 2 == pytest.approx(16 / 3)
+    assert est["df"] == pytest.approx(512 / 187)
+    assert est["se_fixed"] == pytest.approx(1.0) and est["df_fixed"] == pytest.approx(1.0)
+    assert est["var_problems"] == pytest.approx(13 / 3) and est["var_seeds"] == pytest.approx(1)
+
+
+def test_crossed_without_a_problem_component_is_the_paired_t_test():
+    d = np.array([[1.0, 3.0], [2.0, 4.0], [6.0, 2.0]])
+    # rows 2, 3, 4: V_cells = 1 / 3; columns 3, 3: V_probs = 0; residuals -1, 1, -1, 1, 2, -2:
+    # MS_e = 12 / 2 = 6, V_e = 6 / 6 = 1 > both: the components are nil, Var = V_cells
+    est = crossed([d])
+    assert est["se"] ** 2 == pytest.approx(1 / 3) and est["df"] == pytest.approx(2)
+    assert est["var_problems"] == 0.0
+    # the same as the paired t-test on the cell means
+    means = d.mean(axis=1)
+    assert est["se"] == pytest.approx(means.std(ddof=1) / math.sqrt(3))
+
+
+def test_crossed_stratified_by_prior_by_hand():
+    flat = np.array([[1.0, 1.0, 1.0], [3.0, 3.0, 3.0]])
+    est = crossed([ADDITIVE, flat])
+    # diff = (4 + 2) / 2; V_cells = 2 / (2 * 4) x 2 strata = 0.5 (df: 0.25^2 / (2 x 0.0625^2
+    # ...) = 2); y = (1.5, 2.5, 5): s^2 = 3.25, V_probs = 3.25 / 3; residual 0
+    v_probs = 3.25 / 3
+    assert est["diff"] == pytest.approx(3.0)
+    assert est["se"] ** 2 == pytest.approx(0.5 + v_probs)
+    assert est["df"] == pytest.approx((0.5 + v_probs) ** 2 / (0.5**2 / 2 + v_probs**2 / 2))
+    assert satterthwaite([(0.25, 1), (0.25, 1)]) == pytest.approx(2.0)
+    # the cell means differ between the strata (3, 5 vs 1, 3): F = 4 / 2 on (1, 2) df,
+    # p = P(|t_2| > sqrt 2) = 1 - 1/sqrt 2
+    test = heterogeneity([ADDITIVE, flat])
+    assert (test["F"], test["df1"], test["df2"]) == (pytest.approx(2.0), 1, 2)
+    assert test["p"] == pytest.approx(1 - 1 / math.sqrt(2))
+    assert heterogeneity([ADDITIVE]) is None
+    # a one-cell stratum borrows the others' cell variance
+    one = crossed([ADDITIVE, flat[:1]])
+    assert one["se"] is not None and one["n_cells"] == 3
+    assert crossed([flat[:1]])["se"] is None
+
+
+# --- Tests, Holm, what is shown ---
+
+
+def test_tost_on_three_cells():
     # d = 1, 2, 3 points: mean 2, sd 1, se 1/sqrt(3), df 2; margin 5 points
-    test = paired_t([0.01, 0.02, 0.03], margin=0.05)
-    assert test["n_cells"] == 3 and test["diff"] == pytest.approx(0.02)
-    assert test["sd"] == pytest.approx(0.01)
-    # difference: t = 0.02 / (0.01 / sqrt 3) = 2 sqrt 3
-    assert test["p_diff"] == pytest.approx(2 * t2_lower_tail(-2 * math.sqrt(3)))
+    se = 0.01 / math.sqrt(3)
     # TOST: t_low = 7 sqrt 3 (upper tail), t_high = -3 sqrt 3 (lower tail): the larger p
-    assert test["p_tost"] == pytest.approx(t2_lower_tail(-3 * math.sqrt(3)))
-    assert test["p_tost"] == pytest.approx(0.5 - 3 * math.sqrt(3) / (2 * math.sqrt(29)))
-    half = 4.302653 * 0.01 / math.sqrt(3)  # t_{0.975, 2} se
-    assert (test["lo"], test["hi"]) == pytest.approx((0.02 - half, 0.02 + half), abs=1e-7)
+    assert tost_p(0.02, se, 2, margin=0.05) == pytest.approx(t2_lower_tail(-3 * math.sqrt(3)))
     assert tost_p(0.0, 0.0, 5, margin=0.02) == 0.0 and tost_p(0.03, 0.0, 5, margin=0.02) == 1.0
-    one = paired_t([0.01], margin=0.05)
-    assert one["diff"] == 0.01 and one["p_diff"] is None and one["p_tost"] is None
+    est = crossed([np.array([[0.01], [0.02], [0.03]])])
+    out = assess(est, margin=0.05)
+    assert out["p_diff"] == pytest.approx(2 * t2_lower_tail(-2 * math.sqrt(3)))
+    half = 4.302653 * se  # t_{0.975, 2} se
+    assert (out["lo"], out["hi"]) == pytest.approx((0.02 - half, 0.02 + half), abs=1e-7)
 
 
-def test_holm_step_down_matches_statsmodels():
+def test_holm_step_down_and_the_level_of_each_test():
     # sorted 0.005 x4, 0.01 x3, 0.03 x2, 0.04 x1 -> 0.02, 0.03, 0.06, max(0.04, 0.06)
     p = [0.01, 0.04, 0.03, 0.005]
     assert holm(p) == pytest.approx([0.03, 0.06, 0.06, 0.02])
-    assert holm(p) == pytest.approx(report_stats.holm(p))
     assert holm([0.6, 0.5]) == pytest.approx([1.0, 1.0]) and holm([]) == []
+    # rank 1 at 0.05/4 (rejected), rank 2 at 0.05/3 (rejected), rank 3 at 0.05/2: 0.03 is not
+    # rejected, so Holm stops; rank 4 keeps that level
+    assert holm_levels(p) == pytest.approx([0.05 / 3, 0.025, 0.025, 0.0125])
+    assert holm_levels([0.001, 0.002]) == pytest.approx([0.025, 0.05])
 
 
-def test_omega2_on_a_hand_made_anova_table():
+def test_holm_matches_statsmodels():
+    from statsmodels.stats.multitest import multipletests
+
+    rng = np.random.default_rng(1)
+    for _ in range(20):
+        p = rng.uniform(0, 0.2, size=7)
+        assert holm(p) == pytest.approx(list(multipletests(p, method="holm")[1]))
+
+
+def test_partial_omega2_on_a_hand_made_anova_table():
     table = {
         "terms": ["algo", "prior", "interaction"],
         "ss": {"algo": 30.0, "prior": 50.0, "interaction": 3.0, "seed": 20.0, "total": 103.0},
         "df": {"algo": 2, "prior": 1, "interaction": 2, "seed": 10},
     }
-    # MS_res = 2; denominator SS_total + MS_res = 105
-    w = omega2(table)
-    assert w["algo"] == pytest.approx(26 / 105) and w["prior"] == pytest.approx(48 / 105)
-    assert w["interaction"] == 0.0  # (3 - 4) / 105 clipped
-    assert omega2(table, clip=False)["interaction"] == pytest.approx(-1 / 105)
+    # MS_res = 2, N = 10 + 2 + 1 + 2 + 1 = 16: (SS - df MS) / (SS + (N - df) MS)
+    w = partial_omega2(table)
+    assert w["algo"] == pytest.approx(26 / 58) and w["prior"] == pytest.approx(48 / 80)
+    assert w["interaction"] == 0.0  # (3 - 4) / 31 clipped
+    assert partial_omega2(table, clip=False)["interaction"] == pytest.approx(-1 / 31)
     table["df"]["seed"] = 0
-    assert omega2(table) == {"algo": None, "prior": None, "interaction": None}
+    assert partial_omega2(table) == {"algo": None, "prior": None, "interaction": None}
 
 
 def test_anova_ss_matches_statsmodels_type2_on_an_unbalanced_design():
+    import pandas as pd
+    from statsmodels.formula.api import ols
+    from statsmodels.stats.anova import anova_lm
+
     rng = np.random.default_rng(3)
     algo = ["a"] * 5 + ["b"] * 4 + ["c"] * 5
     prior = ["A", "A", "B", "B", "B", "A", "B", "B", "A", "A", "A", "B", "B", "A"]
     y = rng.normal(size=14) + np.array([0.5 * (p == "B") for p in prior])
     ours = anova_ss(y, algo, prior)
-    theirs = report_stats.anova_point(y, algo, prior)
-    for term in ("algo", "prior", "interaction", "seed"):
-        assert float(ours["ss"][term][0]) == pytest.approx(theirs["sum_sq"][term])
-        assert ours["df"][term] == theirs["df"][term]
-    assert float(ours["ss"]["total"][0]) == pytest.approx(theirs["sum_sq"]["total"])
+    fit = ols("y ~ C(algo) * C(prior)", data=pd.DataFrame({"y": y, "algo": algo, "prior": prior}))
+    theirs = anova_lm(fit.fit(), typ=2)
+    names = {"algo": "C(algo)", "prior": "C(prior)", "interaction": "C(algo):C(prior)"}
+    for term, name in {**names, "seed": "Residual"}.items():
+        assert float(ours["ss"][term][0]) == pytest.approx(theirs.loc[name, "sum_sq"])
+        assert ours["df"][term] == theirs.loc[name, "df"]
+    point = report_stats.anova_point(y, algo, prior)
+    assert point["sum_sq"]["algo"] == pytest.approx(float(ours["ss"]["algo"][0]))
 
 
-def test_minimum_detectable_difference_and_cells_to_settle():
-    # (t_{0.975,9} + t_{0.80,9}) sd / sqrt(n) = (2.262157 + 0.883404) 0.04 / sqrt(10)
-    assert mdd(0.04, 10) == pytest.approx(3.145561 * 0.04 / math.sqrt(10), rel=1e-6)
-    assert mdd(None, 10) is None and mdd(0.04, 1) is None
-    # equivalence: ((z_0.95 + z_0.90) 0.03 / (0.02 - 0.01))^2 = (2.926405 * 3)^2
-    assert cells_to_settle(0.01, 0.03, margin=0.02) == pytest.approx((2.926405 * 3) ** 2)
-    # difference: ((z_0.975 + z_0.80) 0.06 / 0.03)^2 = (2.801585 * 2)^2
-    assert cells_to_settle(-0.03, 0.06, margin=0.02) == pytest.approx((2.801585 * 2) ** 2)
-    assert cells_to_settle(0.02, 0.06, margin=0.02) is None
+# --- Power and what settles a pair ---
 
 
-def three_methods():
-    """x and y equal within 0.2 points, z 20 points above; priors A, B x seeds 0-3."""
-    rows = []
-    jitter = [0.001, -0.002, 0.0, 0.002, -0.001, 0.001, 0.0, -0.001]
-    for cell, (prior, seed) in enumerate((p, s) for p in "AB" for s in range(4)):
-        start = 0.3 if prior == "A" else 0.6
-        for method, gain in (("x", 0.10), ("y", 0.10 + jitter[cell]), ("z", 0.30 + jitter[-cell])):
-            rows.append((method, prior, seed, gain, start + gain))
-    return [list(col) for col in zip(*rows)]
+def test_equivalence_power_by_hand_in_the_large_df_limit():
+    # known se: P(|d| < m - z se) = 2 Phi(m / se - z_{1 - alpha}) - 1
+    expected = 2 * st.norm.cdf(0.02 / 0.005 - st.norm.ppf(1 - 0.005)) - 1  # 0.8456
+    power = equivalence_power(0.005, 1e6, margin=0.02, alpha=0.005)
+    assert power == pytest.approx(expected, abs=1e-4)
+    # an estimated se lowers it, and a tiny se gives certainty
+    assert equivalence_power(0.005, 9, margin=0.02, alpha=0.005) < expected
+    assert equivalence_power(1e-5, 9, margin=0.02, alpha=0.005) == pytest.approx(1.0)
 
 
-def test_family_outcomes_power_and_verdict():
-    fam = family("fam", *three_methods(), margin=0.02)
+def test_cells_to_settle_takes_the_cheaper_route_at_holms_first_step():
+    # 10 cells now, var_seeds = 0.01^2 (se 1 point), no problem component; 10 pairs
+    est = {"diff": 0.012, "se": 0.01, "n_cells": 10, "var_seeds": 1e-4, "var_problems": 0.0}
+    found = cells_to_settle(est, margin=0.02, alpha=0.05, n_tests=10)
+    # difference: |d| / se' = z_{1 - 0.0025} + z_{0.8} (the far tail is negligible)
+    z = st.norm.ppf(1 - 0.0025) + st.norm.ppf(0.8)
+    assert found["by"]["difference"] == math.ceil(1e-4 * 10 / (0.012 / z) ** 2)
+    assert found["by"]["equivalence"] > found["by"]["difference"]  # 0.8 points of room only
+    assert found["route"] == "difference" and found["cells"] == found["by"]["difference"]
+    # a problem component larger than the target se: no number of seeds settles it
+    stuck = est | {"var_problems": 0.012**2}
+    assert cells_to_settle(stuck, margin=0.02, alpha=0.05, n_tests=10)["cells"] is None
+    # at d = 0 only equivalence can settle it
+    zero = cells_to_settle(est | {"diff": 0.0}, margin=0.02, alpha=0.05, n_tests=10)
+    assert zero["route"] == "equivalence" and zero["by"]["difference"] is None
+
+
+# --- One family ---
+
+
+def sweep_arrays(gains: dict, jitter: float = 0.0, problems: int = 4):
+    """Per-run arrays of a family: gains {(method, prior): gain}, 4 seeds, `problems`
+    problems; run (m, p, s) gains gain + jitter x a fixed pattern."""
+    pattern = [0.1, -0.2, 0.0, 0.2, -0.1, 0.1, 0.0, -0.1]
+    method, prior, seed, gain, level = [], [], [], [], []
+    for k, ((m, p), g) in enumerate(sorted(gains.items())):
+        for s in range(4):
+            shift = jitter * pattern[(s + 3 * k) % len(pattern)]
+            method.append(m)
+            prior.append(p)
+            seed.append(s)
+            gain.append(np.full(problems, g + shift))
+            level.append((0.3 if p == "A" else 0.6) + g + shift)
+    return method, prior, seed, np.array(gain), np.array(level)
+
+
+def test_family_outcomes_tested_intervals_and_power():
+    gains = {(m, p): g for p in "AB" for m, g in (("x", 0.10), ("y", 0.10), ("z", 0.30))}
+    fam = family("fam", *sweep_arrays(gains, jitter=0.01), margin=0.02)
     pairs = {(p["a"], p["b"]): p for p in fam["pairs"]}
-    assert pairs[("x", "y")]["outcome"] == "equivalent" and pairs[("x", "y")]["sign"] is None
-    assert pairs[("x", "z")]["outcome"] == "different" and pairs[("x", "z")]["sign"] == "x < z"
-    assert pairs[("y", "z")]["sign"] == "y < z"
-    assert all(p["seeds_per_prior_to_settle"] is None for p in fam["pairs"])
-    assert fam["n_cells"] == 8 and fam["mdd"] == pytest.approx(mdd(fam["sd_cells"], 8))
-    assert fam["gain"]["x"] == {"mean": pytest.approx(0.10), "lo": pytest.approx(0.10),
-                                "hi": pytest.approx(0.10)}  # fmt: skip
-    assert fam["gain_by_prior"]["z"]["A"] == pytest.approx(0.30, abs=0.002)
+    xy, xz = pairs[("x", "y")], pairs[("x", "z")]
+    assert xy["outcome"] == "equivalent" and xz["outcome"] == "different"
+    assert xz["sign"] == "x < z" and pairs[("y", "z")]["sign"] == "y < z"
+    for pair in fam["pairs"]:  # what is shown is what was tested
+        inside = -0.02 < pair["tested_lo"] and pair["tested_hi"] < 0.02
+        assert inside == (pair["outcome"] == "equivalent")
+        assert pair["tested_level"] >= 0.9 and pair["settle"] is None
+    assert fam["n_cells"] == 8 and fam["holm"]["tests"] == 3
+    assert fam["power"]["alpha"] == pytest.approx(0.05 / 3)
+    assert 0 <= fam["power"]["equivalence"] <= 1
+    assert fam["gain"]["x"]["mean"] == pytest.approx(0.10, abs=0.003)
+    assert fam["gain_by_prior"]["z"]["A"]["mean"] == pytest.approx(0.30, abs=0.003)
     assert fam["prior_level"] == {"A": pytest.approx(0.3), "B": pytest.approx(0.6)}
     assert fam["omega2_gain"]["method"] > 0.99 and fam["omega2_gain"]["prior"] == 0.0
-    assert fam["omega2_level"]["prior"] > 0.5
-    assert fam["verdict"].startswith(
-        "fam: 2 pairs different (x < z, y < z), 1 equivalent within ±2 points, 0 inconclusive "
-        "(smallest detectable difference "
-    )
-    assert "; gain 10.0–30.0 points; the prior's level explains " in fam["verdict"]
-    assert fam["verdict"].endswith("% of final pass@1 (omega²)")
+    assert set(xy["by_prior"]) == {"A", "B"} and xy["heterogeneity"]["df1"] == 1
+
+
+def test_a_pair_different_by_less_than_the_margin_is_equivalent_and_keeps_its_sign():
+    gains = {(m, p): g for p in "AB" for m, g in (("x", 0.10), ("y", 0.11))}
+    fam = family("small", *sweep_arrays(gains, jitter=0.001), margin=0.02)
+    (pair,) = fam["pairs"]
+    assert pair["outcome"] == "equivalent" and pair["different"]
+    assert pair["sign"] == "x < y"
 
 
 def test_no_difference_without_evidence_is_inconclusive_not_equivalent():
     method = ["a", "b"] * 3
     prior, seed = ["A"] * 6, [0, 0, 1, 1, 2, 2]
-    gain = [0.05, 0.01, 0.02, 0.06, 0.04, 0.04]  # d = +4, -4, 0 points: mean 0, sd 4
-    fam = family("noisy", method, prior, seed, gain, gain, margin=0.02)
+    gain = np.array([[0.05], [0.01], [0.02], [0.06], [0.04], [0.04]])  # d = +4, -4, 0 points
+    fam = family("noisy", method, prior, seed, gain, gain[:, 0], margin=0.02)
     (pair,) = fam["pairs"]
     assert pair["diff"] == pytest.approx(0.0) and pair["outcome"] == "inconclusive"
-    # equivalence needs ((z_0.95 + z_0.90) 0.04 / 0.02)^2 = 34.3 -> 35 cells, one prior
-    assert pair["cells_to_settle"] == 35 and pair["seeds_per_prior_to_settle"] == 35
-    assert fam["verdict"].startswith(
-        "noisy: 0 pairs different, 0 equivalent within ±2 points, 1 inconclusive"
+    # d = 0: only equivalence can settle it; one prior, so seeds per prior = cells
+    assert pair["settle"]["route"] == "equivalence"
+    assert pair["settle"]["seeds_per_prior"] == pair["settle"]["cells"] > 3
+    alone = family(
+        "solo", ["a"] * 2, ["A", "B"], [0, 0], np.array([[0.1], [0.2]]), [0.4, 0.7], margin=0.02
     )
-    assert "the prior's share of final pass@1 is not estimable" in fam["verdict"]
-    alone = family("solo", ["a"] * 2, ["A", "B"], [0, 0], [0.1, 0.2], [0.4, 0.7], margin=0.02)
-    assert alone["pairs"] == [] and alone["mdd"] is None
-    assert alone["verdict"].startswith("solo: one method (a), no pair to compare; gain 15.0 points")
+    assert alone["pairs"] == [] and alone["power"] is None
+
+
+def test_collapse_needs_the_margin_and_survives_holm():
+    # run r0 lost 10 points on every problem (a collapse), r1 1 point (less than the margin),
+    # r2 gained 5 points with some spread
+    initial = np.full((3, 4), 0.5)
+    final = initial + np.array([[-0.1, -0.11, -0.09, -0.1], [-0.01] * 4, [0.04, 0.06, 0.05, 0.05]])
+    runs = [Run("g", "A", s, f"r{s}", None) for s in range(3)]
+    tables = SimpleNamespace(runs=runs, final={"pass@1": final}, initial={"pass@1": initial})
+    rows = {row["run_id"]: row for row in collapses(tables, margin=0.02)}
+    assert rows["r0"]["collapsed"] and rows["r0"]["status"] == "collapsed"
+    assert not rows["r1"]["collapsed"] and rows["r1"]["status"] == "unchanged"
+    assert rows["r1"]["p"] == 1.0  # 1 point below on every problem: never beyond -2
+    assert rows["r2"]["status"] == "gained"
+    # r0: t = (-0.1 + 0.02) / (sd / 2), one-sided, then x3 (Holm, smallest p)
+    d = final[0] - initial[0]
+    t = (d.mean() + 0.02) / (d.std(ddof=1) / 2)
+    assert rows["r0"]["p"] == pytest.approx(st.t.cdf(t, 3))
+    assert rows["r0"]["p_holm"] == pytest.approx(min(1.0, 3 * st.t.cdf(t, 3)))
 
 
 def test_margin_from_the_sweep_spec(tmp_path):
@@ -173,19 +302,26 @@ def test_report_carries_inference_and_entropy_law(tmp_path):
     (fam,) = report["inference"]
     assert fam["family"] == "all" and fam["methods"] == ["ei", "grpo"]  # sft left out
     (pair,) = fam["pairs"]
-    # d per (prior, seed) cell: grpo - ei in correct samples over 6 problems x N
-    d = [
-        (sum(FINAL[("grpo", p, s)]) - sum(FINAL[("ei", p, s)])) / (6 * N)
-        for p, s in sorted(INITIAL)
-    ]
-    assert pair["diff"] == pytest.approx(-np.mean(d), abs=1e-6) and pair["n_cells"] == 4
-    assert pair["outcome"] == "different" and pair["sign"] == "ei < grpo"
+    # d per (prior, seed) cell: ei - grpo in correct samples over 6 problems x N; priors
+    # weighted equally (2 seeds each)
+    d = {
+        (p, s): (sum(FINAL[("ei", p, s)]) - sum(FINAL[("grpo", p, s)])) / (6 * N)
+        for p, s in INITIAL
+    }
+    by_prior = [np.mean([d[(p, s)] for s in (0, 1)]) for p in "AB"]
+    assert pair["diff"] == pytest.approx(np.mean(by_prior), abs=1e-6) and pair["n_cells"] == 4
+    assert pair["by_prior"]["A"]["diff"] == pytest.approx(by_prior[0], abs=1e-6)
     gain_ei = [
         (sum(FINAL[("ei", p, s)]) - sum(INITIAL[(p, s)])) / (6 * N) for p, s in sorted(INITIAL)
     ]
     assert fam["gain"]["ei"]["mean"] == pytest.approx(np.mean(gain_ei), abs=1e-6)
     assert report["verdict_lines"] == [fam["verdict"]]
-    assert fam["verdict"].startswith("all: 1 pair different (ei < grpo), 0 equivalent within ±5")
+    assert fam["verdict"].startswith("all: ")
+    assert "partial omega² of the gain: method " in fam["verdict"]
+    assert report["verdict"].endswith("(80% needed)")
+    assert report["legacy"]["sections"] == [
+        "variance", "variance_rl", "levels", "verdict_vs_budget", "pairwise"
+    ]  # fmt: skip
     law = {row["algo"]: row for row in report["entropy_law"]}
     assert law["grpo"]["n_runs"] == 4 and law["grpo"]["unfitted"] == 0
     assert law["grpo"]["a"]["median"] == pytest.approx(ENTROPY_A, abs=1e-6)
@@ -197,5 +333,5 @@ def test_report_carries_inference_and_entropy_law(tmp_path):
     assert f"- {fam['verdict']}." in md and f"<li>{html.escape(fam['verdict'])}.</li>" in page
     assert md.index(fam["verdict"]) < md.index("## Headline")
     assert "## Pairs in all: difference a - b in gain" in md and "| ei | grpo | 4 |" in md
-    assert "eta² of final pass@1 (biased upward for many-level factors; secondary)" in md
+    assert "tested interval" in md and "family-wise error <= 0.05" in md
     assert "## Entropy law per run" in md and 'id="inference-verdicts"' in page

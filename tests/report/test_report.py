@@ -18,6 +18,7 @@ SECTIONS = {
     "variance_rl", "verdict", "levels", "pairwise", "pass_at_k", "selection", "entropy",
     "learning_curves", "reward_vs_accuracy", "verdict_line", "protocol", "verdict_vs_budget",
     "clipping", "run_status", "status_counts", "tuning", "margin", "inference", "verdict_lines",
+    "collapses", "legacy",
     "entropy_law", "completeness",
 }  # fmt: skip
 
@@ -83,7 +84,7 @@ def test_variance_shares_sum_to_one(report):
         shares = report[key]["shares"]
         assert sum(s["share"] for s in shares.values()) == pytest.approx(1.0, abs=1e-5)
     assert report["variance"]["n_runs"] == 12 and report["variance_rl"]["n_runs"] == 8
-    assert report["verdict"].startswith("the algorithm explains ")
+    assert report["legacy"]["eta2_verdict"].startswith("the algorithm explains ")
 
 
 def test_pairwise_holm(report):
@@ -155,7 +156,8 @@ def test_degenerate_sweep_degrades_gracefully(tmp_path):
     assert set(report["variance"]["dropped"]) == {"prior", "interaction"}
     assert report["variance"]["shares"]["algo"]["share"] == pytest.approx(1.0)
     assert report["variance_rl"]["n_runs"] == 1
-    assert "prior n/a" in report["verdict"]
+    assert "prior n/a" in report["legacy"]["eta2_verdict"]
+    assert report["verdict"] == "no family has two methods on shared cells: nothing to compare"
     assert [(p["a"], p["b"], p["n_pairs"]) for p in report["pairwise"]] == [
         ("ei/dense_steps", "sft", 1)
     ]

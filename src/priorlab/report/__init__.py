@@ -121,6 +121,7 @@ from priorlab.report import (
     protocol,
     render,
     sections,
+    wording,
 )
 from priorlab.report.entropy_law import entropy_law
 from priorlab.report.load import (
@@ -137,6 +138,15 @@ from priorlab.report.load import (
 __all__ = ["Run", "build_report", "finished_runs", "run_metrics", "training_rows", "tuning_runs"]
 
 DIGITS = 6
+# The first generation of the report's statistics, kept for comparison with earlier reports:
+# eta² (SS_t / SS_total) of final pass@1, bootstrap pairwise tests pooled over priors.
+LEGACY = ("variance", "variance_rl", "levels", "verdict_vs_budget", "pairwise")
+LEGACY_WHY = (
+    "eta² of final pass@1 is biased upward for many-level factors and its prior share "
+    "measures how far apart the priors were chosen; the pairwise bootstrap pools priors and "
+    "has no equivalence test. The verdict is the inference section's (partial omega² of the "
+    "gain, TOST with Holm, crossed standard errors)."
+)
 FIGURES = (  # (img id, caption), in the order report.html shows them
     (
         "fig-equivalence",
@@ -193,25 +203,33 @@ def build_report(
     pairwise = sections.pairwise(tables, rng=rng, n_boot=n_boot)
     levels = sections.levels(tables, rng=rng, n_boot=n_boot)
     summaries = {run.run_id: run_summary(run) for run in runs}
+    margin = inference.read_margin(sweep_dir)
+    collapses = inference.collapses(tables, margin=margin)
     clipping = diagnostics.clipping(runs)
-    run_status = diagnostics.run_status(runs, summaries)
+    run_status = _with_collapses(diagnostics.run_status(runs, summaries), collapses)
     tuning = protocol.tuning(runs)
+    families = inference.families(tables, margin=margin, baseline=sections.BASELINE)
+    for fam in families:
+        fam["verdict"] = wording.family_verdict(fam)
+    for level in levels:
+        level["verdict"] = wording.level_eta2_verdict(
+            level["level"], level["factor"], level["shares"]
+        )
     checklist = protocol.protocol(
         n_samples=tables.n,
         runs=[run.cell() for run in runs],
         run_status=run_status,
+        collapses=collapses,
+        margin=margin,
         clipping=clipping,
         tuning=tuning,
         tune_runs=tuning_runs(sweep_dir, record and record["tune_ids"]),
+        families=families,
     )
     if record is not None:  # a directory written by priorlab compare: checked against it
         checklist["checks"].insert(0, completeness.check(record))
         checklist["exploratory"] = checklist["exploratory"] or not checklist["checks"][0]["ok"]
-    verdict = sections.verdict(variance["shares"])
-    margin = inference.read_margin(sweep_dir)
-    families = inference.families(tables, margin=margin, baseline=sections.BASELINE)
-    checklist["checks"].append(protocol.powered(families, margin))
-    checklist["exploratory"] = any(check["ok"] is not True for check in checklist["checks"])
+    verdict = wording.headline(families)
     final_pass1 = tables.final["pass@1"].mean(axis=1)
     report = {
         "n_samples": tables.n,
@@ -224,7 +242,7 @@ def build_report(
         "variance": variance,
         "variance_rl": variance_rl,
         "verdict": verdict,
-        "verdict_line": completeness.prefix(record) + protocol.verdict_line(verdict, checklist),
+        "verdict_line": completeness.prefix(record) + wording.verdict_line(verdict, checklist),
         "completeness": record and {k: v for k, v in record.items() if not k.endswith("_ids")},
         "protocol": checklist,
         "verdict_vs_budget": diagnostics.verdict_vs_budget(runs, summaries),
@@ -242,6 +260,12 @@ def build_report(
         "margin": margin,
         "inference": families,
         "verdict_lines": [fam["verdict"] for fam in families],
+        "collapses": collapses,
+        "legacy": {
+            "sections": list(LEGACY),
+            "eta2_verdict": wording.eta2_verdict(variance["shares"]),
+            "why": LEGACY_WHY,
+        },
         "entropy_law": entropy_law(runs, final_pass1),
     }
     report = _clean(report)
@@ -271,6 +295,21 @@ def build_report(
         },
     )
     return report
+
+
+def _with_collapses(rows: list[dict], collapses: list[dict]) -> list[dict]:
+    """run_status with each run's change from its prior as the report tests it (margin, Holm
+    across the sweep: inference.collapses) in place of the unadjusted one train wrote."""
+    by_id = {row["run_id"]: row for row in collapses}
+    out = []
+    for row in rows:
+        found = by_id.get(row["run_id"])
+        if found is not None:
+            ci = None if found["lo"] is None else [found["lo"], found["hi"]]
+            row = row | {"vs_prior": found["status"], "gain": found["gain"], "gain_ci": ci}
+            row["collapse_p_holm"] = found["p_holm"]
+        out.append(row)
+    return out
 
 
 def _write_set(sweep_dir: Path, files: dict[str, str]) -> None:

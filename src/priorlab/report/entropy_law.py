@@ -4,8 +4,8 @@ Cui et al. fit R = -a exp(H) + b on one run's trajectory of (policy entropy H, v
 accuracy R) and read b - a, the accuracy at H = 0, as the run's predicted ceiling. Here each
 final run is fitted on its own training rows that log both policy/entropy and task/accuracy
 (the verifier's accuracy, not the optimised reward, which a proxy reward can inflate), by
-least squares with scipy (linear in a, b: R regressed on exp(H)). The report gives, per
-algorithm, the distribution over its runs of a, b, the ceiling b - a, and beside it the
+stats.fit_entropy_reward (least squares, linear in a, b: R regressed on exp(H)). The report
+gives, per algorithm, the distribution over its runs of a, b, the ceiling b - a, and beside it the
 measured final test pass@1 of the same runs. A run with fewer than MIN_ROWS rows, a constant
 entropy or a non-finite fit is counted as "unfitted". The older pooled fit on reward/mean
 (report "entropy") is kept as it was.
@@ -13,32 +13,28 @@ entropy or a non-finite fit is counted as "unfitted". The older pooled fit on re
 
 from __future__ import annotations
 
-import warnings
 from collections import defaultdict
 from collections.abc import Sequence
 
 import numpy as np
-from scipy import stats as st
 
 from priorlab.report.load import Run, number, training_rows
+from priorlab.report.stats import fit_entropy_reward
 
 MIN_ROWS = 3
 ENTROPY_KEY, ACCURACY_KEY = "policy/entropy", "task/accuracy"
 
 
 def fit_run(entropy: Sequence[float], accuracy: Sequence[float]) -> dict | None:
-    """{a, b, ceiling} of R = -a exp(H) + b fitted by scipy.stats.linregress of R on exp(H);
-    None with fewer than MIN_ROWS points, a constant H or a non-finite result."""
-    h, r = np.asarray(entropy, dtype=float), np.asarray(accuracy, dtype=float)
+    """{a, b, ceiling} of R = -a exp(H) + b (stats.fit_entropy_reward); None with fewer than
+    MIN_ROWS points, a constant H or a non-finite result."""
+    h = np.asarray(entropy, dtype=float)
     if len(h) < MIN_ROWS or np.ptp(h) == 0:
         return None
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        fit = st.linregress(np.exp(h), r)
-    a, b = -float(fit.slope), float(fit.intercept)
-    if not (np.isfinite(a) and np.isfinite(b)):
+    fit = fit_entropy_reward(h, accuracy)
+    if not (np.isfinite(fit["a"]) and np.isfinite(fit["b"])):
         return None
-    return {"a": a, "b": b, "ceiling": b - a}
+    return {key: fit[key] for key in ("a", "b", "ceiling")}
 
 
 def run_points(run: Run) -> tuple[list[float], list[float]]:

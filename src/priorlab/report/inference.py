@@ -1,44 +1,44 @@
 """Inference per family: what training did (the gain), equivalence, power, unbiased shares.
 
-Outcome. For run r and test problem p, gain[r, p] = final pass@1[r, p] - initial pass@1[r, p],
-the run's own prior evaluated on the same problems (paired per problem). Runs of one prior and
-seed share that initial table, so a difference in gain between two methods is also their
+Outcome. gain[r, q] = final pass@1[r, q] - initial pass@1[r, q] for run r and test problem
+q, the run's own prior evaluated on the same problems (paired per problem). Runs of one prior
+and seed share that initial table, so a difference in gain between two methods is also their
 difference in final pass@1; the gain only changes what a method's own number means.
 
-Unit of inference: the (prior, seed) cell. For a pair of methods a, b of a family, d_cell =
-mean over problems of (gain_a - gain_b), over the cells where both have a run; the test is
-the paired t-test across cells (df = n_cells - 1). Seeds and priors are the replicates; the
-problem-to-problem noise sits inside each cell mean, which averages 64+ problems and is
-near-normal by the central limit theorem, so the analytic test's assumptions hold and its
-p-values reach any threshold Holm needs (a bootstrap over 2-5 seeds cannot: its p is
-floored at 2/(B+1) and its resamples of so few seeds are degenerate).
+Scope and unit. A pair of methods a, b is compared on the (prior, seed) cells where both
+ran: D[c, q] = gain_a - gain_b. Priors are fixed strata (the effect is averaged over the
+sweep's priors with equal weight and also given per prior, with a test of whether it differs
+between them); seeds and test problems are random and crossed, so the standard error holds
+the seed-to-seed noise and the method x problem interaction (report/crossed.py; Satterthwaite
+df). The interval "on these test problems" (problems fixed) is reported beside it.
 
-Equivalence: two one-sided t-tests against the declared margin m (Schuirmann 1987; Lakens
-2017), p_tost = max(P(d <= -m), P(d >= m)): significant means the difference lies inside
-(-m, m). Families are the sweep's pre-declared levels (one family "all" for an unleveled
-sweep, without the "sft" baseline); Holm (1979) within each family, separately for the
-difference p-values and the TOST p-values. A pair is "equivalent" when Holm TOST p < 0.05
-(this takes precedence: a difference smaller than the margin is practically nil even when
-it is detectably non-zero), else "different" when Holm difference p < 0.05, else
-"inconclusive": absence of evidence is never read as equivalence.
+Tests. The difference: t = diff / se. Equivalence: two one-sided t-tests against the
+declared margin m (Schuirmann 1987; Lakens 2017), p_tost = max(P(d <= -m), P(d >= m)).
+Families are the sweep's pre-declared levels (one family "all" for an unleveled sweep,
+without the "sft" baseline); Holm (1979) within each family, once over its difference tests
+(family-wise error of a false "different" <= alpha) and once over its TOSTs (family-wise
+error of a false "equivalent", i.e. of calling a pair with |true diff| >= m equivalent, <=
+alpha). A pair is "equivalent" when its Holm TOST rejects; it is also "different" (and keeps
+its sign) when its Holm difference test rejects, i.e. detectably non-zero but smaller than
+the margin; else "different"; else "inconclusive": absence of evidence is never equivalence.
 
-Power: MDD = (t_{0.975,df} + t_{0.80,df}) sd / sqrt(n), the smallest difference one paired
-comparison detects with 80% power at two-sided alpha 0.05, with n the family's smallest
-pair n_cells and sd the pooled sd of d_cell over the family's pairs (pooled variance,
-weights n_cells - 1). It is per comparison: Holm over K pairs tests its first step at
-0.05 / K, so the family's detectable difference is larger. For an inconclusive pair, the
-cells that would settle it (normal approximation, from the pair's own sd and difference):
-equivalence when |d| < m, n = ((z_0.95 + z_0.90) sd / (m - |d|))^2; difference otherwise,
-n = ((z_0.975 + z_0.80) sd / |d|)^2; seeds per prior = ceil(n / n_priors).
+What is shown is what was tested. TOST at level alpha_i is the (1 - 2 alpha_i) interval lying
+inside (-m, m). Holm tests the i-th smallest p_tost at alpha / (K - i + 1) and stops at the
+first it cannot reject (rank J); each pair's tested interval uses alpha / (K - min(i, J) + 1),
+so an equivalent pair's tested interval lies inside the margin and every other pair's does
+not. The 95% difference interval is shown beside it.
 
-Shares: omega^2 (Olejnik & Algina 2003, Psychological Methods 8(4)) of each term of the
-Type II two-way ANOVA method * prior (residual = seed): (SS_t - df_t MS_res) / (SS_total +
-MS_res), clipped at 0. eta^2 = SS_t / SS_total is biased upward by about df_t / (N - 1)
-under the null (22% for a 5-level factor with 20 runs); omega^2 subtracts the share the
-term's degrees of freedom would win by chance. Computed on each run's mean gain (what
-training did) and on its final pass@1 (the level: how much of it the prior explains). A
-mixed model (seeds, problems random) was not chosen: with 2-5 seeds per cell its variance
-components sit on the boundary and MixedLM often fails to converge.
+Power. `powered` asks whether a truly equal pair would be declared equivalent: at the
+family's noisiest pair (largest se, its df), P(|d| + t_{1-alpha/K} se_hat < m | true 0),
+integrated analytically over se_hat (crossed.equivalence_power). alpha / K is Holm's first,
+strictest step, so this is a lower bound on the probability under Holm. The detectable
+difference (MDD) is given at the same step: (t_{1-alpha/(2K)} + t_{0.80}) se.
+
+Shares: partial omega^2 (Olejnik & Algina 2003, Psychological Methods 8(4)) of each term of
+the Type II two-way ANOVA method * prior (residual = seed): (SS_t - df_t MS_res) / (SS_t +
+(N - df_t) MS_res), clipped at 0. Method and prior are both manipulated factors, so the
+generalized omega^2 equals the partial one: the other manipulated factor stays out of the
+denominator, and the prior's share no longer grows with how far apart the priors were chosen.
 
 Units: every number here is in pass@1 (a fraction); verdicts and tables show points (x 100).
 """
@@ -52,21 +52,31 @@ from pathlib import Path
 
 import numpy as np
 import yaml
-from scipy.special import ndtri, stdtr, stdtrit
+from scipy.special import stdtr, stdtrit
 
 from priorlab.errors import DataError
-from priorlab.report.stats import TERMS, _design, estimable_terms, type2_sums_of_squares
+from priorlab.report.crossed import (
+    cells_to_settle,
+    crossed,
+    equivalence_power,
+    heterogeneity,
+)
+from priorlab.report.stats import anova_ss, holm, partial_omega2
 
 ALPHA = 0.05
 POWER = 0.80
 DEFAULT_MARGIN = 0.02  # +-2 points of pass@1 when the sweep's spec declares none
 OUTCOMES = ("equivalent", "different", "inconclusive")
 SHARE_TERMS = {"method": "algo", "prior": "prior", "interaction": "interaction"}
+SCOPE = (
+    "seeds and test problems random (crossed), priors fixed strata weighted equally; "
+    "'on these problems' intervals hold the problems fixed"
+)
 
-# --- Tests on one pair ---
+# --- Tests on one estimate ---
 
 
-def tost_p(diff: float, se: float, df: int, *, margin: float) -> float:
+def tost_p(diff: float, se: float, df: float, *, margin: float) -> float:
     """Two one-sided t-tests of H0: |d| >= margin: max of p(d <= -m) and p(d >= m).
 
     t_low = (diff + m) / se against the upper tail, t_high = (diff - m) / se against the
@@ -79,123 +89,155 @@ def tost_p(diff: float, se: float, df: int, *, margin: float) -> float:
     return float(max(p_low, p_high))
 
 
-def paired_t(d: Sequence[float], *, margin: float) -> dict:
-    """Paired t statistics of the per-cell differences d (n,): {n_cells, diff, sd, lo, hi,
-    p_diff, p_tost}; lo, hi the 95% t interval; sd, p and the interval None when n < 2."""
-    d = np.asarray(d, dtype=float)
-    n = len(d)
-    out = {"n_cells": n, "diff": float(d.mean()) if n else None}
-    out |= dict.fromkeys(("sd", "lo", "hi", "p_diff", "p_tost"))
-    if n < 2:
+def assess(estimate: dict, *, margin: float) -> dict:
+    """The tests of one crossed estimate: {diff, se, df, lo, hi (95%), lo_fixed, hi_fixed
+    (95%, problems fixed), p_diff, p_tost}; intervals and p None without an se."""
+    diff, se, df = estimate["diff"], estimate["se"], estimate["df"]
+    out = {k: estimate[k] for k in ("diff", "se", "df", "n_cells")}
+    out |= dict.fromkeys(("lo", "hi", "lo_fixed", "hi_fixed", "p_diff", "p_tost"))
+    if se is None or df is None:
         return out
-    mean, sd = float(d.mean()), float(d.std(ddof=1))
-    se, df = sd / math.sqrt(n), n - 1
     half = float(stdtrit(df, 1 - ALPHA / 2)) * se
+    out |= {"lo": diff - half, "hi": diff + half}
+    if estimate["se_fixed"] is not None and estimate["df_fixed"]:
+        half = float(stdtrit(estimate["df_fixed"], 1 - ALPHA / 2)) * estimate["se_fixed"]
+        out |= {"lo_fixed": diff - half, "hi_fixed": diff + half}
     if se > 0:
-        p_diff = float(2 * stdtr(df, -abs(mean) / se))
-    else:  # every cell gave the same difference
-        p_diff = 1.0 if mean == 0 else 0.0
-    p_tost = tost_p(mean, se, df, margin=margin)
-    return out | {
-        "sd": sd,
-        "lo": mean - half,
-        "hi": mean + half,
-        "p_diff": p_diff,
-        "p_tost": p_tost,
-    }
+        p_diff = float(2 * stdtr(df, -abs(diff) / se))
+    else:  # every cell and problem gave the same difference
+        p_diff = 1.0 if diff == 0 else 0.0
+    return out | {"p_diff": p_diff, "p_tost": tost_p(diff, se, df, margin=margin)}
 
 
-def holm(pvalues: Sequence[float]) -> list[float]:
-    """Holm (1979) step-down adjusted p-values, in the input order: the i-th smallest of m is
-    multiplied by m - i + 1, then made monotone and capped at 1 (as stats.holm, without
-    statsmodels' per-call overhead, which the calibration simulations would pay thousands
-    of times)."""
+def interval(estimate: dict) -> dict:
+    """{mean, lo, hi}: the estimate with its 95% crossed t interval (None without an se)."""
+    out = assess(estimate, margin=1.0)
+    return {"mean": out["diff"], "lo": out["lo"], "hi": out["hi"]}
+
+
+def holm_levels(pvalues: Sequence[float], *, alpha: float = ALPHA) -> list[float]:
+    """The level Holm tests each p at, in input order: alpha / (K - min(i, J) + 1) for the
+    p of rank i (1-based, stable), J the rank of the first p Holm cannot reject."""
     p = np.asarray(pvalues, dtype=float)
+    k = len(p)
     order = np.argsort(p, kind="stable")
-    scaled = np.maximum.accumulate((len(p) - np.arange(len(p))) * p[order])
-    out = np.empty_like(p)
-    out[order] = np.minimum(scaled, 1.0)
-    return [float(v) for v in out]
+    steps = alpha / (k - np.arange(k))  # the level at rank 1..K
+    failed = np.flatnonzero(p[order] >= steps)
+    stop = failed[0] if len(failed) else k
+    levels = np.empty(k)
+    levels[order] = steps[np.minimum(np.arange(k), stop)]
+    return [float(v) for v in levels]
 
 
-def t_interval(values: Sequence[float]) -> dict:
-    """{mean, lo, hi}: the mean with its 95% t interval (lo, hi None for fewer than 2 values)."""
-    v = np.asarray(values, dtype=float)
-    if len(v) < 2:
-        return {"mean": float(v.mean()) if len(v) else None, "lo": None, "hi": None}
-    half = float(stdtrit(len(v) - 1, 1 - ALPHA / 2)) * float(v.std(ddof=1)) / math.sqrt(len(v))
-    return {"mean": float(v.mean()), "lo": float(v.mean()) - half, "hi": float(v.mean()) + half}
+# --- One family ---
 
 
-def mdd(sd: float | None, n: int, *, alpha: float = ALPHA, power: float = POWER) -> float | None:
-    """Minimum detectable difference of a paired t-test: (t_{1-a/2,n-1} + t_{power,n-1}) sd /
-    sqrt(n); None when n < 2 or sd is unknown."""
-    if sd is None or n < 2:
-        return None
-    df = n - 1
-    return float((stdtrit(df, 1 - alpha / 2) + stdtrit(df, power)) * sd / math.sqrt(n))
-
-
-def cells_to_settle(diff: float, sd: float | None, *, margin: float) -> float | None:
-    """Cells a paired design needs to settle a pair (normal approximation, unrounded).
-
-    |diff| < m: equivalence, ((z_0.95 + z_0.90) sd / (m - |diff|))^2; else a difference,
-    ((z_0.975 + z_0.80) sd / |diff|)^2. None when sd is unknown or |diff| == m.
-    """
-    if sd is None or diff is None or abs(diff) == margin:
-        return None
-    if abs(diff) < margin:
-        z = ndtri(1 - ALPHA) + ndtri(0.90)
-        return float((z * sd / (margin - abs(diff))) ** 2)
-    z = ndtri(1 - ALPHA / 2) + ndtri(POWER)
-    return float((z * sd / abs(diff)) ** 2)
-
-
-# --- Shares of variance without the eta^2 bias ---
-
-
-def anova_ss(y: np.ndarray, method: Sequence[str], prior: Sequence[str]) -> dict:
-    """Type II sums of squares and degrees of freedom of y ~ C(method) * C(prior).
-
-    y: (N,) or (B, N) for B outcomes on one design. Returns {terms, dropped, ss {term, seed,
-    total}: arrays (B,), df {term, seed}}; the same SS as anova_lm(typ=2) (stats.anova_point)
-    by projection, df as the rank each term adds. Terms are named as in stats.TERMS.
-    """
-    y = np.atleast_2d(np.asarray(y, dtype=float))
-    method, prior = [str(m) for m in method], [str(p) for p in prior]
-    terms, dropped = estimable_terms(method, prior)
-    ss = type2_sums_of_squares(y, method, prior, terms)
-    ss["total"] = np.sum((y - y.mean(axis=1, keepdims=True)) ** 2, axis=1)
-    columns = {"algo": np.asarray(method), "prior": np.asarray(prior)}
-    rank = lambda ts: int(np.linalg.matrix_rank(_design(ts, columns)))  # noqa: E731
-    df = {}
-    for term in terms:
-        base = [u for u in terms if not TERMS[term] <= TERMS[u]]
-        df[term] = rank([*base, term]) - rank(base)
-    df["seed"] = y.shape[1] - rank(terms)
-    return {"terms": terms, "dropped": dropped, "ss": ss, "df": df}
-
-
-def omega2(anova: dict, *, clip: bool = True) -> dict:
-    """{term: omega^2} from anova_ss: (SS_t - df_t MS_res) / (SS_total + MS_res) (Olejnik &
-    Algina 2003), clipped at 0 unless clip=False; arrays (B,), None for an inestimable term
-    or without residual df. Keys: "algo", "prior", "interaction"."""
-    ss, df = anova["ss"], anova["df"]
-    out = dict.fromkeys(TERMS)
-    if df["seed"] <= 0:
-        return out
-    ms_res = ss["seed"] / df["seed"]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        for term in anova["terms"]:
-            w = (ss[term] - df[term] * ms_res) / (ss["total"] + ms_res)
-            w = np.where(ss["total"] + ms_res > 0, w, np.nan)
-            out[term] = np.maximum(w, 0.0) if clip else w
+def _strata(rows: dict, a: str, b: str, gain: np.ndarray) -> dict[str, np.ndarray]:
+    """{prior: (C_p, Q) differences gain_a - gain_b on the cells both ran}, priors sorted."""
+    out = {}
+    for prior in sorted({p for (_, p, _) in rows}):
+        seeds = sorted(s for (m, p, s) in rows if m == a and p == prior and (b, p, s) in rows)
+        if seeds:
+            out[prior] = np.stack(
+                [gain[rows[(a, prior, s)]] - gain[rows[(b, prior, s)]] for s in seeds]
+            )
     return out
 
 
+def _method_strata(rows: dict, method: str, gain: np.ndarray) -> dict[str, np.ndarray]:
+    """{prior: (C_p, Q) gains of the method's runs}, priors sorted."""
+    out: dict[str, list] = {}
+    for (m, p, _), i in sorted(rows.items()):
+        if m == method:
+            out.setdefault(p, []).append(gain[i])
+    return {p: np.stack(v) for p, v in sorted(out.items())}
+
+
+def _pair(a: str, b: str, strata: dict[str, np.ndarray], margin: float) -> dict:
+    """One pair's tests (before Holm): pooled over priors, per prior, heterogeneity."""
+    pooled = crossed(list(strata.values()))
+    by_prior = {
+        prior: assess(crossed([d]), margin=margin) | {"n_cells": len(d)}
+        for prior, d in strata.items()
+    }
+    return {
+        "a": a,
+        "b": b,
+        "n_priors": len(strata),
+        **assess(pooled, margin=margin),
+        "var_seeds": pooled["var_seeds"],
+        "var_problems": pooled["var_problems"],
+        "by_prior": {
+            p: {k: v[k] for k in ("diff", "lo", "hi", "n_cells")} for p, v in by_prior.items()
+        },
+        "heterogeneity": heterogeneity(list(strata.values())),
+    }
+
+
+def _decide(pairs: list[dict], *, margin: float) -> None:
+    """Holm within the family, the tested interval, outcome, sign and what would settle it."""
+    for key in ("p_diff", "p_tost"):
+        done = [pair for pair in pairs if pair[key] is not None]
+        adjusted, levels = holm([p[key] for p in done]), holm_levels([p[key] for p in done])
+        for pair in pairs:
+            pair[f"{key}_holm"] = adjusted.pop(0) if pair[key] is not None else None
+            if key == "p_tost":
+                pair["tested_level"] = 1 - 2 * levels.pop(0) if pair[key] is not None else None
+    n_tests = max(1, sum(pair["p_tost"] is not None for pair in pairs))
+    for pair in pairs:
+        pair |= dict.fromkeys(("tested_lo", "tested_hi", "sign", "settle"))
+        if pair["tested_level"] is not None:
+            half = float(stdtrit(pair["df"], (1 + pair["tested_level"]) / 2)) * pair["se"]
+            pair |= {"tested_lo": pair["diff"] - half, "tested_hi": pair["diff"] + half}
+        equivalent = pair["p_tost_holm"] is not None and pair["p_tost_holm"] < ALPHA
+        different = pair["p_diff_holm"] is not None and pair["p_diff_holm"] < ALPHA
+        if different:
+            a, b = pair["a"], pair["b"]
+            pair["sign"] = f"{a} > {b}" if pair["diff"] > 0 else f"{a} < {b}"
+        pair["different"] = different
+        pair["outcome"] = (
+            "equivalent" if equivalent else "different" if different else "inconclusive"
+        )
+        if pair["outcome"] == "inconclusive":
+            pair["settle"] = _settle(pair, margin=margin, n_tests=n_tests)
+
+
+def _settle(pair: dict, *, margin: float, n_tests: int) -> dict | None:
+    """cells_to_settle of an inconclusive pair, with seeds per prior (its priors share them)."""
+    estimate = {k: pair[k] for k in ("diff", "se", "n_cells", "var_seeds", "var_problems")}
+    found = cells_to_settle(estimate, margin=margin, alpha=ALPHA, n_tests=n_tests)
+    if found is None:
+        return None
+    cells = found["cells"]
+    per_prior = None if cells is None else math.ceil(cells / max(1, pair["n_priors"]))
+    return found | {"seeds_per_prior": per_prior}
+
+
+def power(pairs: list[dict], *, margin: float) -> dict | None:
+    """Can the family declare a truly equal pair equivalent? At its noisiest pair (largest
+    se): {pair, se, df, alpha (Holm's first step), equivalence (the probability), powered
+    (>= 80%), mdd (80% power, two-sided, at the same step)}; None without a measured pair."""
+    measured = [p for p in pairs if p["se"] is not None and p["df"]]
+    if not measured:
+        return None
+    worst = max(measured, key=lambda p: (p["se"], p["a"], p["b"]))
+    step = ALPHA / len(measured)
+    prob = equivalence_power(worst["se"], worst["df"], margin=margin, alpha=step)
+    quantiles = stdtrit(worst["df"], 1 - step / 2) + stdtrit(worst["df"], POWER)
+    return {
+        "pair": f"{worst['a']} - {worst['b']}",
+        "se": worst["se"],
+        "df": worst["df"],
+        "alpha": step,
+        "equivalence": prob,
+        "powered": prob >= POWER,
+        "mdd": float(quantiles * worst["se"]),
+    }
+
+
 def _shares(y: np.ndarray, method: list[str], prior: list[str]) -> dict:
-    """{method, prior, interaction}: clipped omega^2 of y (one value per run), float or None."""
-    w = omega2(anova_ss(y, method, prior))
+    """{method, prior, interaction}: clipped partial omega^2 of y (one value per run)."""
+    w = partial_omega2(anova_ss(y, method, prior))
     out = {}
     for name, term in SHARE_TERMS.items():
         value = None if w[term] is None else float(w[term][0])
@@ -203,130 +245,59 @@ def _shares(y: np.ndarray, method: list[str], prior: list[str]) -> dict:
     return out
 
 
-# --- One family ---
-
-
 def family(
     name: str,
     method: Sequence[str],
     prior: Sequence[str],
     seed: Sequence[int],
-    gain: Sequence[float],
+    gain: np.ndarray,
     level: Sequence[float],
     *,
     margin: float,
 ) -> dict:
-    """The inference entry of one family from per-run values (one run per method, prior, seed):
-    gain (mean over problems of final - initial pass@1) and level (mean final pass@1).
+    """The inference entry of one family from its runs (one per method, prior, seed): gain
+    (R, Q) per run and test problem (final - initial pass@1), level (R,) mean final pass@1.
 
-    Returns {family, methods, n_cells, sd_cells, mdd, gain, gain_by_prior, prior_level,
-    omega2_gain, omega2_level, pairs, verdict}; see report/__init__.py.
+    Returns {family, methods, margin, scope, n_cells, holm, power, gain, gain_by_prior,
+    prior_level, omega2_gain, omega2_level, pairs}; see report/__init__.py.
     """
     method, prior = [str(m) for m in method], [str(p) for p in prior]
-    gain, level = np.asarray(gain, dtype=float), np.asarray(level, dtype=float)
-    by_key = {(m, p, int(s)): i for i, (m, p, s) in enumerate(zip(method, prior, seed))}
+    gain = np.atleast_2d(np.asarray(gain, dtype=float))
+    level = np.asarray(level, dtype=float)
+    rows = {(m, p, int(s)): i for i, (m, p, s) in enumerate(zip(method, prior, seed))}
     methods = sorted(set(method))
-    pairs = []
-    for a, b in itertools.combinations(methods, 2):
-        keys = sorted((p, s) for (m, p, s) in by_key if m == a and (b, p, s) in by_key)
-        d = [gain[by_key[(a, *k)]] - gain[by_key[(b, *k)]] for k in keys]
-        test = paired_t(d, margin=margin)
-        pairs.append({"a": a, "b": b, "n_priors": len({p for p, _ in keys}), **test})
-    for key in ("p_diff", "p_tost"):
-        tested = [pair for pair in pairs if pair[key] is not None]
-        adjusted = holm([pair[key] for pair in tested])
-        for pair in pairs:
-            pair[f"{key}_holm"] = adjusted.pop(0) if pair[key] is not None else None
-    for pair in pairs:
-        _settle(pair, margin=margin)
-    pooled = [(pair["n_cells"] - 1, pair["sd"]) for pair in pairs if pair["sd"] is not None]
-    dof = sum(k for k, _ in pooled)
-    sd_cells = math.sqrt(sum(k * s**2 for k, s in pooled) / dof) if dof else None
-    n_cells = min((pair["n_cells"] for pair in pairs), default=0)
-    gains = {m: [(p, g) for m2, p, g in zip(method, prior, gain) if m2 == m] for m in methods}
-    by_prior = {
-        m: {
-            p: float(np.mean([g for p2, g in rows if p2 == p]))
-            for p in sorted({p for p, _ in rows})
-        }
-        for m, rows in gains.items()
-    }
-    out = {
+    pairs = [
+        _pair(a, b, strata, margin)
+        for a, b in itertools.combinations(methods, 2)
+        if (strata := _strata(rows, a, b, gain))
+    ]
+    _decide(pairs, margin=margin)
+    by_method = {m: _method_strata(rows, m, gain) for m in methods}
+    run_gain = gain.mean(axis=1)
+    return {
         "family": name,
         "methods": methods,
-        "n_cells": n_cells,
-        "sd_cells": sd_cells,
-        "mdd": mdd(sd_cells, n_cells),
-        "gain": {m: t_interval([g for _, g in rows]) for m, rows in gains.items()},
-        "gain_by_prior": by_prior,
-        "prior_level": {  # the prior's own pass@1: final level minus gain
-            p: float(np.mean((level - gain)[np.asarray(prior) == p])) for p in sorted(set(prior))
+        "margin": margin,
+        "scope": SCOPE,
+        "n_cells": min((pair["n_cells"] for pair in pairs), default=0),
+        "holm": {
+            "tests": len(pairs),
+            "error": f"family-wise error <= {ALPHA:g}, once over the {len(pairs)} difference "
+            f"tests and once over the {len(pairs)} equivalence tests of {name}",
         },
-        "omega2_gain": _shares(gain, method, prior),
+        "power": power(pairs, margin=margin),
+        "gain": {m: interval(crossed(list(s.values()))) for m, s in by_method.items()},
+        "gain_by_prior": {
+            m: {p: interval(crossed([g])) for p, g in s.items()} for m, s in by_method.items()
+        },
+        "prior_level": {  # the prior's own pass@1: final level minus gain
+            p: float(np.mean((level - run_gain)[np.asarray(prior) == p]))
+            for p in sorted(set(prior))
+        },
+        "omega2_gain": _shares(run_gain, method, prior),
         "omega2_level": _shares(level, method, prior),
-        "pairs": [{k: v for k, v in pair.items() if k not in ("sd", "n_priors")} for pair in pairs],
+        "pairs": pairs,
     }
-    return out | {"verdict": verdict(out, margin=margin)}
-
-
-def _settle(pair: dict, *, margin: float) -> None:
-    """Set the pair's outcome, sign and, when inconclusive, the cells and seeds to settle it."""
-    pair |= {"outcome": "inconclusive", "sign": None}
-    pair |= {"cells_to_settle": None, "seeds_per_prior_to_settle": None}
-    if pair["p_tost_holm"] is not None and pair["p_tost_holm"] < ALPHA:
-        pair["outcome"] = "equivalent"
-    elif pair["p_diff_holm"] is not None and pair["p_diff_holm"] < ALPHA:
-        pair["outcome"] = "different"
-        a, b = pair["a"], pair["b"]
-        pair["sign"] = f"{a} > {b}" if pair["diff"] > 0 else f"{a} < {b}"
-    else:
-        n = cells_to_settle(pair["diff"], pair["sd"], margin=margin)
-        if n is not None:
-            cells = max(2, math.ceil(n))
-            pair["cells_to_settle"] = cells
-            pair["seeds_per_prior_to_settle"] = math.ceil(cells / max(1, pair["n_priors"]))
-
-
-def points(value: float) -> str:
-    """A pass@1 difference in points, one decimal: 0.0412 -> "4.1"."""
-    return f"{100 * value:.1f}"
-
-
-def verdict(fam: dict, *, margin: float) -> str:
-    """One line per family: what the pairs support, the gains, and the prior's share of the level.
-
-    Equivalence is claimed only for pairs whose TOST is significant after Holm."""
-    pairs, name = fam["pairs"], fam["family"]
-    means = [g["mean"] for g in fam["gain"].values() if g["mean"] is not None]
-    lo, hi = min(means), max(means)
-    if points(lo) == points(hi):
-        gain = f"gain {points(lo)} points"
-    else:  # "4.1–5.0", but "-1.2 to 5.0": a dash after a minus sign misreads
-        gain = f"gain {points(lo)}{' to ' if lo < 0 else '–'}{points(hi)} points"
-    within = f"equivalent within ±{100 * margin:g} points"
-    count = {o: sum(p["outcome"] == o for p in pairs) for o in OUTCOMES}
-    if not pairs:
-        head = f"{name}: one method ({fam['methods'][0]}), no pair to compare; {gain}"
-    elif count["equivalent"] == len(pairs):
-        what = "the one pair" if len(pairs) == 1 else f"all {len(pairs)} pairs"
-        head = f"{name}: {what} {within} ({gain})"
-    else:
-        signs = [p["sign"] for p in pairs if p["sign"]]
-        listed = f" ({', '.join(signs[:3])}{', ...' if len(signs) > 3 else ''})" if signs else ""
-        noun = "pair" if count["different"] == 1 else "pairs"
-        detect = (
-            f"smallest detectable difference {points(fam['mdd'])} points"
-            if fam["mdd"] is not None
-            else "too few cells to estimate the noise"
-        )
-        head = (
-            f"{name}: {count['different']} {noun} different{listed}, {count['equivalent']} "
-            f"{within}, {count['inconclusive']} inconclusive ({detect}); {gain}"
-        )
-    share = fam["omega2_level"]["prior"]
-    if share is None:
-        return f"{head}; the prior's share of final pass@1 is not estimable"
-    return f"{head}; the prior's level explains {round(100 * share)}% of final pass@1 (omega²)"
 
 
 # --- From the sweep ---
@@ -352,7 +323,7 @@ def families(tables, *, margin: float, baseline: str = "sft") -> list[dict]:
     """family() for each level of the sweep (sorted), or one family "all" of every algorithm
     but the baseline for an unleveled sweep. tables: report.load.Tables."""
     runs = tables.runs
-    gain_all = (tables.final["pass@1"] - tables.initial["pass@1"]).mean(axis=1)  # (R,)
+    gain_all = tables.final["pass@1"] - tables.initial["pass@1"]  # (R, Q)
     level_all = tables.final["pass@1"].mean(axis=1)
     names = sorted({name for run in runs for name in run.levels})
     groups = [
@@ -379,3 +350,40 @@ def families(tables, *, margin: float, baseline: str = "sft") -> list[dict]:
             )
         )
     return out
+
+
+# --- Collapse: a claim with a margin, corrected across the sweep ---
+
+
+def collapses(tables, *, margin: float) -> list[dict]:
+    """Per final run: did it end more than `margin` below its own prior?
+
+    gain = mean over test problems of final - initial pass@1 (paired per problem; these
+    problems fixed), se from the per-problem differences, df Q - 1. One-sided test of H0:
+    gain >= -margin, p = P(T <= (gain + m) / se); Holm (1979) across every run of the sweep,
+    so that a sweep whose runs truly changed by no more than the margin is flagged at all in
+    at most 5% of sweeps. Returns [{run_id, gain, lo, hi (95% t CI), p, p_holm, collapsed,
+    status}]: status "collapsed", else "gained" when the 95% CI lies above 0, else
+    "unchanged" (a run below its prior by less than the margin, or not detectably, is not a
+    collapse).
+    """
+    diff = tables.final["pass@1"] - tables.initial["pass@1"]  # (R, Q)
+    rows = []
+    for run, d in zip(tables.runs, diff):
+        mean, n = float(d.mean()), len(d)
+        row = {"run_id": run.run_id, "gain": mean, "lo": None, "hi": None, "p": None}
+        if n >= 2:
+            se = float(d.std(ddof=1)) / math.sqrt(n)
+            half = float(stdtrit(n - 1, 1 - ALPHA / 2)) * se
+            p = float(stdtr(n - 1, (mean + margin) / se)) if se > 0 else float(mean >= -margin)
+            row |= {"lo": mean - half, "hi": mean + half, "p": p}
+        rows.append(row)
+    done = [row for row in rows if row["p"] is not None]
+    for row, adjusted in zip(done, holm([row["p"] for row in done])):
+        row["p_holm"] = adjusted
+    for row in rows:
+        row.setdefault("p_holm", None)
+        row["collapsed"] = row["p_holm"] is not None and row["p_holm"] < ALPHA
+        gained = row["lo"] is not None and row["lo"] > 0
+        row["status"] = "collapsed" if row["collapsed"] else "gained" if gained else "unchanged"
+    return rows

@@ -127,16 +127,24 @@ def _seeds(runs: list[dict]) -> dict:
     return _check("seeds", lo >= MIN_SEEDS, f"{detail} (>= {MIN_SEEDS} needed)")
 
 
-def _no_collapse(run_status: list[dict]) -> dict:
-    """ok when no final run ended below its own prior (vs_prior "collapsed")."""
-    measured = [row for row in run_status if row["vs_prior"] is not None]
+def _no_collapse(collapses: list[dict], margin: float) -> dict:
+    """ok when no final run ended more than the margin below its own prior, tested with
+    Holm across the sweep's runs (inference.collapses)."""
+    measured = [row for row in collapses if row["p"] is not None]
     if not measured:
         return _check("no collapse", None, "no run compared its final test pass@1 with its prior's")
-    collapsed = [row for row in measured if row["vs_prior"] == "collapsed"]
+    rule = (
+        f"a run is flagged when it ends more than {100 * margin:g} points below its prior "
+        f"(one-sided t over test problems, Holm across the sweep's {len(measured)} runs)"
+    )
+    collapsed = [row for row in measured if row["collapsed"]]
     if not collapsed:
-        detail = f"no run fell below its prior ({len(measured)} of {len(run_status)} measured)"
+        below = sum(row["gain"] < 0 for row in measured)
+        detail = f"no run collapsed ({below} of {len(measured)} below their prior by less); {rule}"
         return _check("no collapse", True, detail)
-    return _check("no collapse", False, "COLLAPSED below its prior: " + collapse_list(collapsed))
+    return _check(
+        "no collapse", False, "COLLAPSED below its prior: " + collapse_list(collapsed) + f"; {rule}"
+    )
 
 
 def collapse_list(rows: list[dict], most: int = 6) -> str:
@@ -169,15 +177,22 @@ def _large_k(n_samples: int) -> dict:
 
 
 def powered(families: list[dict], margin: float) -> dict:
-    """ok when every family's MDD (80% power, inference.py) is within the equivalence margin:
-    a sweep whose noise exceeds its margin cannot declare "equivalent" however alike the
-    methods are, so its inconclusive pairs say nothing about interchangeability."""
-    rows = [(f["family"], f["mdd"]) for f in families if f["mdd"] is not None]
+    """ok when every family could declare a truly equal pair equivalent with >= 80%
+    probability at its noisiest pair, at Holm's first step (inference.power): a sweep that
+    cannot says nothing about interchangeability through its inconclusive pairs."""
+    rows = [(f["family"], f["power"]) for f in families if f.get("power")]
     if not rows:
         return _check("powered", None, "no family with two methods on shared cells")
-    detail = ", ".join(f"{name} {100 * mdd:.1f}" for name, mdd in rows)
-    detail = f"minimum detectable difference in gain (points; margin {100 * margin:.1f}): {detail}"
-    return _check("powered", all(mdd <= margin for _, mdd in rows), detail)
+    parts = [
+        f"{name} {100 * p['equivalence']:.0f}% (noisiest pair {p['pair']}, se "
+        f"{100 * p['se']:.2f} points)"
+        for name, p in rows
+    ]
+    detail = (
+        f"a truly equal pair is declared equivalent within ±{100 * margin:g} points (Holm's "
+        f"first step; 80% needed): " + ", ".join(parts)
+    )
+    return _check("powered", all(p["powered"] for _, p in rows), detail)
 
 
 def protocol(
@@ -185,29 +200,25 @@ def protocol(
     n_samples: int,
     runs: list[dict],
     run_status: list[dict],
+    collapses: list[dict],
+    margin: float,
     clipping: list[dict],
     tuning: list[dict] | None,
     tune_runs: list[Run],
+    families: list[dict],
 ) -> dict:
     """The checklist next to the verdict; exploratory when any check is not ok (False or None).
 
-    runs: report.json's [{run_id, algo, prior, seed}]; run_status, clipping, tuning: its
-    sections; tune_runs: load.tuning_runs of the sweep.
+    runs: report.json's [{run_id, algo, prior, seed}]; run_status, collapses, clipping,
+    tuning: its sections; tune_runs: load.tuning_runs of the sweep; families: its inference.
     """
     checks = [
         _tuned(tuning, tune_runs),
         _converged(run_status),
         _clipping_active(clipping),
         _seeds(runs),
-        _no_collapse(run_status),
+        _no_collapse(collapses, margin),
         _large_k(n_samples),
+        powered(families, margin),
     ]
     return {"checks": checks, "exploratory": any(check["ok"] is not True for check in checks)}
-
-
-def verdict_line(verdict: str, protocol: dict) -> str:
-    """The verdict, prefixed "exploratory (fails: ...): " when a protocol check is not ok."""
-    if not protocol["exploratory"]:
-        return verdict
-    fails = ", ".join(check["name"] for check in protocol["checks"] if check["ok"] is not True)
-    return f"exploratory (fails: {fails}): {verdict}"

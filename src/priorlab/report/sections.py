@@ -80,29 +80,6 @@ def variance(tables: Tables, *, rng: np.random.Generator, n_boot: int, rl_only: 
     return anova_shares(y, algo, prior, rng=rng, n_boot=n_boot)
 
 
-def _pct(share: dict | None, ci: bool = False) -> str:
-    """A share as "27%", or with its interval as "27% [18%, 35%]"; "n/a" when inestimable."""
-    if share is None:
-        return "n/a"
-    text = f"{round(100 * share['share'])}%"  # round(): no "-0%" from a -1e-17 bound
-    return f"{text} [{round(100 * share['lo'])}%, {round(100 * share['hi'])}%]" if ci else text
-
-
-def verdict(shares: dict) -> str:
-    """One line: how much of the variance in pass@1 the algorithm and the prior explain."""
-    pct = {term: _pct(shares.get(term)) for term in ("algo", "prior", "interaction", "seed")}
-    return (
-        f"the algorithm explains {pct['algo']} of the variance in pass@1, the prior "
-        f"{pct['prior']} (interaction {pct['interaction']}, seed {pct['seed']})"
-    )
-
-
-# What a level compares (the `factor` of experiments/spec.py), as the subject of its verdict.
-FACTORS = {
-    "algo": "the algorithm",
-    "reward": "the reward source",
-    "algo+reward": "the algorithm and reward",
-}
 LEVEL_TERMS = ("method", "prior", "interaction", "seed")
 
 
@@ -130,18 +107,7 @@ def _level(tables: Tables, name: str, *, rng: np.random.Generator, n_boot: int) 
         "methods": sorted({t["method"] for t in tags}),
         "n_runs": anova["n_runs"],
         **renamed,
-        "verdict": level_verdict(name, factor, renamed["shares"]),
     }
-
-
-def level_verdict(name: str, factor: str, shares: dict) -> str:
-    """One line per level: the method's and the prior's shares of the variance, with CIs."""
-    pct = {term: _pct(shares.get(term), ci=True) for term in LEVEL_TERMS}
-    return (
-        f"{name}: {FACTORS.get(factor, factor)} explains {pct['method']} of the variance in "
-        f"pass@1, the prior {pct['prior']} (interaction {pct['interaction']}, "
-        f"seed {pct['seed']})"
-    )
 
 
 def pairwise(tables: Tables, *, rng: np.random.Generator, n_boot: int) -> list[dict]:

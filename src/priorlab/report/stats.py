@@ -7,14 +7,9 @@ the pass@k crossover of Yue et al. 2025.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 
 import numpy as np
-import pandas as pd
-from statsmodels.formula.api import ols
-from statsmodels.stats.anova import anova_lm
-from statsmodels.stats.multitest import multipletests
 
 # --- Hierarchical bootstrap ---
 
@@ -67,10 +62,16 @@ def bootstrap_p(draws: np.ndarray) -> float:
 
 
 def holm(pvalues: Sequence[float]) -> list[float]:
-    """Holm-Bonferroni adjusted p-values (step-down; Holm 1979), in the input order."""
-    if len(pvalues) == 0:
-        return []
-    return [float(p) for p in multipletests(list(pvalues), method="holm")[1]]
+    """Holm (1979) step-down adjusted p-values, in the input order: the i-th smallest of m is
+    multiplied by m - i + 1, then made monotone and capped at 1 (the same values as
+    statsmodels' multipletests(method="holm"), tests/report/test_stats.py; by hand because
+    the calibration simulations call it thousands of times)."""
+    p = np.asarray(pvalues, dtype=float)
+    order = np.argsort(p, kind="stable")
+    scaled = np.maximum.accumulate((len(p) - np.arange(len(p))) * p[order])
+    out = np.empty_like(p)
+    out[order] = np.minimum(scaled, 1.0)
+    return [float(v) for v in out]
 
 
 # --- Two-way ANOVA share of variance ---
@@ -80,7 +81,6 @@ TERMS = {
     "prior": frozenset({"prior"}),
     "interaction": frozenset({"algo", "prior"}),
 }
-STATSMODELS_NAMES = {"algo": "C(algo)", "prior": "C(prior)", "interaction": "C(algo):C(prior)"}
 
 
 def estimable_terms(algo: Sequence[str], prior: Sequence[str]) -> tuple[list[str], dict]:
@@ -140,35 +140,63 @@ def type2_sums_of_squares(
     return out
 
 
-def anova_point(y: Sequence[float], algo: Sequence[str], prior: Sequence[str]) -> dict:
-    """anova_shares without the bootstrap: {n_runs, terms, dropped, sum_sq, df, shares}, each
-    share a float SS_t / SS_total (None when the term is inestimable or y is constant)."""
-    y = np.asarray(y, dtype=float)
+def anova_ss(y: np.ndarray, algo: Sequence[str], prior: Sequence[str]) -> dict:
+    """Type II sums of squares and degrees of freedom of y ~ C(algo) * C(prior): the one
+    ANOVA of the report.
+
+    y: (N,) or (B, N) for B outcomes on one design. Returns {terms, dropped, ss {term, seed,
+    total}: arrays (B,), df {term, seed}}: the SS of statsmodels' anova_lm(typ=2) (tested
+    against it), by projection so that many outcomes share one design; df is the rank each
+    term adds. Terms are named as in TERMS.
+    """
+    y = np.atleast_2d(np.asarray(y, dtype=float))
     algo, prior = [str(a) for a in algo], [str(p) for p in prior]
     terms, dropped = estimable_terms(algo, prior)
-    data = pd.DataFrame({"y": y, "algo": algo, "prior": prior})
-    total = float(np.sum((y - y.mean()) ** 2))
-    rhs = " + ".join(STATSMODELS_NAMES[t] for t in terms) or "1"
-    fit = ols(f"y ~ {rhs}", data=data).fit()
-    names = {t: STATSMODELS_NAMES[t] for t in terms} | {"seed": "Residual"}
-    if terms and fit.df_resid > 0:
-        with warnings.catch_warnings():  # F tests of a perfect fit: SS are still exact
-            warnings.simplefilter("ignore")
-            table = anova_lm(fit, typ=2)
-        ss = {t: max(0.0, float(table.loc[name, "sum_sq"])) for t, name in names.items()}
-        df = {t: int(round(table.loc[name, "df"])) for t, name in names.items()}
-    else:  # no residual df (anova_lm's F tests fail) or no terms: the same SS by projection
-        projected = type2_sums_of_squares(y[None, :], algo, prior, terms)
-        ss = {t: max(0.0, float(v[0])) for t, v in projected.items()}
-        df = {t: len(set(algo if t == "algo" else prior)) - 1 for t in terms}
-        df["seed"] = int(round(fit.df_resid))
+    ss = type2_sums_of_squares(y, algo, prior, terms)
+    ss["total"] = np.sum((y - y.mean(axis=1, keepdims=True)) ** 2, axis=1)
+    columns = {"algo": np.asarray(algo), "prior": np.asarray(prior)}
+    rank = lambda ts: int(np.linalg.matrix_rank(_design(ts, columns)))  # noqa: E731
+    df = {}
+    for term in terms:
+        base = [u for u in terms if not TERMS[term] <= TERMS[u]]
+        df[term] = rank([*base, term]) - rank(base)
+    df["seed"] = y.shape[1] - rank(terms)
+    return {"terms": terms, "dropped": dropped, "ss": ss, "df": df}
+
+
+def partial_omega2(anova: dict, *, clip: bool = True) -> dict:
+    """{term: partial omega^2} from anova_ss: (SS_t - df_t MS_res) / (SS_t + (N - df_t)
+    MS_res) (Olejnik & Algina 2003, Psychological Methods 8(4)); with every factor
+    manipulated it is also their generalized omega^2. Clipped at 0 unless clip=False; arrays
+    (B,), None for an inestimable term or without residual df. Keys as TERMS."""
+    ss, df = anova["ss"], anova["df"]
+    out = dict.fromkeys(TERMS)
+    if df["seed"] <= 0:
+        return out
+    ms_res = ss["seed"] / df["seed"]
+    n = df["seed"] + sum(df[t] for t in anova["terms"]) + 1  # runs: residual + model df + 1
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for term in anova["terms"]:
+            denom = ss[term] + (n - df[term]) * ms_res
+            w = np.where(denom > 0, (ss[term] - df[term] * ms_res) / denom, np.nan)
+            out[term] = np.maximum(w, 0.0) if clip else w
+    return out
+
+
+def anova_point(y: Sequence[float], algo: Sequence[str], prior: Sequence[str]) -> dict:
+    """anova_ss of one outcome as plain numbers: {n_runs, terms, dropped, sum_sq, df, shares},
+    each share SS_t / SS_total (eta^2, the legacy share; None when the term is inestimable
+    or y is constant)."""
+    table = anova_ss(y, algo, prior)
+    ss = {t: max(0.0, float(v[0])) for t, v in table["ss"].items()}
+    total = ss["total"]
     shares = {t: ss[t] / total if t in ss and total > 0 else None for t in [*TERMS, "seed"]}
     return {
-        "n_runs": len(y),
-        "terms": terms,
-        "dropped": dropped,
-        "sum_sq": ss | {"total": total},
-        "df": df,
+        "n_runs": len(np.asarray(y)),
+        "terms": table["terms"],
+        "dropped": table["dropped"],
+        "sum_sq": ss,
+        "df": table["df"],
         "shares": shares,
     }
 
@@ -183,8 +211,8 @@ def anova_shares(
 ) -> dict:
     """Share of the variance of y (one value per run) due to algo, prior, their interaction, seed.
 
-    share(t) = SS_t / SS_total with Type II SS of ols("y ~ C(algo) * C(prior)") (statsmodels
-    anova_lm, typ=2; inestimable terms dropped, share None) and SS_total = sum (y - mean y)^2;
+    share(t) = SS_t / SS_total with the Type II SS of y ~ C(algo) * C(prior) (anova_ss;
+    inestimable terms dropped, share None) and SS_total = sum (y - mean y)^2;
     "seed" is the residual.
 
     CI: 95% percentile bootstrap, model-based with modified residuals (Davison & Hinkley
