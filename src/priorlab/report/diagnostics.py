@@ -1,5 +1,6 @@
-"""Was each run trained well enough to trust? Clip fractions, convergence on dev, the change
-from the prior, and the verdict as a function of the budget (see report/__init__.py)."""
+"""Was each run trained well enough to trust? Clip fractions, convergence on dev (per run and
+per method x prior cell), the change from the prior, and the verdict as a function of the
+budget (see report/__init__.py)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from collections import Counter, defaultdict
 
 import numpy as np
 
+from priorlab.convergence import RISE, cell_plateau
 from priorlab.report.load import Run, number, training_rows
 from priorlab.report.stats import TERMS, anova_point
 
@@ -19,6 +21,9 @@ CLIP_KEYS = {
 UPDATES_KEY = "policy/updates"  # optimiser steps per rollout batch
 # summary.json statuses, in the order the report lists them
 CONVERGENCE = ("converged", "improving", "declining", "undetermined", "too few points")
+CELL_CONVERGENCE = (*CONVERGENCE, "too few runs")  # convergence_cells' statuses
+DEV_SHARE_KEY = "perf/dev_share"  # share of a run's wall time its dev checkpoints took
+FITTED = ("converged", "improving", "declining", "undetermined")  # a cell whose power is set
 VS_PRIOR = ("gained", "unchanged", "collapsed")
 
 
@@ -147,3 +152,121 @@ def verdict_vs_budget(runs: list[Run], summaries: dict[str, dict]) -> dict | Non
         "without_dev": [run.run_id for run in runs if not curves[run.run_id]],
         "points": points,
     }
+
+
+def dev_points(summary: dict) -> list[dict]:
+    """[{"samples", "pass@1", "se"}] of summary.json's "dev" curve, sorted by samples; points
+    lacking any of the three numbers are left out; [] if none."""
+    curve = _block(summary, "dev").get("curve")
+    points = []
+    for point in curve if isinstance(curve, list) else []:
+        if isinstance(point, dict):
+            values = {key: number(point.get(key)) for key in ("samples", "pass@1", "se")}
+            if None not in values.values():
+                points.append(values)
+    return sorted(points, key=lambda p: p["samples"])
+
+
+def _dev_share(run: Run) -> float | None:
+    """The last perf/dev_share of the run's metrics.jsonl, None if never logged."""
+    values = [number(row.get(DEV_SHARE_KEY)) for row in training_rows(run.path)]
+    values = [v for v in values if v is not None]
+    return values[-1] if values else None
+
+
+def convergence_cells(runs: list[Run], summaries: dict[str, dict]) -> list[dict]:
+    """Per (algo, reward, prior) of the final runs, sorted: {algo, reward, prior, runs,
+    **cell_plateau(their dev curves) fields, dev_share}. tol is the runs' own plateau tol
+    (summary.json "convergence"), else the default; a run without a dev curve leaves its cell
+    "too few points"; a cell with none is not measured (status, power None). dev_share: mean
+    over the cell's runs of their last perf/dev_share, None if none logged it."""
+    groups: dict[tuple, list[Run]] = defaultdict(list)
+    for run in runs:
+        groups[(run.algo, run.reward or "", run.prior)].append(run)
+    out = []
+    for (algo, _, prior), group in sorted(groups.items()):
+        curves = [dev_points(summaries[run.run_id]) for run in group]
+        tols = [number(_block(summaries[r.run_id], "convergence").get("tol")) for r in group]
+        tols = [t for t in tols if t is not None]
+        fields = cell_plateau(curves, **({"tol": tols[0]} if tols else {}))
+        if not any(curves):
+            fields |= {"status": None, "power": None, "limited_by": None}
+        shares = [share for share in map(_dev_share, group) if share is not None]
+        cell = {"algo": algo, "reward": group[0].reward, "prior": prior, "runs": len(group)}
+        out.append(cell | fields | {"dev_share": _mean_or_none(shares)})
+    return out
+
+
+def _span(values: list[float], scale: float = 1.0) -> str:
+    """The range lo-hi of scale x values as whole numbers, or one number when both agree."""
+    lo, hi = (f"{scale * v:.0f}" for v in (min(values), max(values)))
+    return lo if lo == hi else f"{lo}-{hi}"
+
+
+def _points(value: float) -> str:
+    """A pass@1 difference in points, signed, one decimal ("+0.0", never "-0.0")."""
+    return f"{round(100 * value, 1) + 0.0:+.1f}"
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{100 * value:.0f}%"
+
+
+def converged_check(cells: list[dict]) -> dict:
+    """The protocol's "converged" check over convergence_cells: ok when every cell reads
+    "converged", None when no cell has a dev curve; the detail counts the other statuses (an
+    undetermined cell limited by the check or by the runs), the check's power range and the
+    share of run time the dev checkpoints took."""
+    if all(cell["status"] is None for cell in cells):
+        return {"name": "converged", "ok": None, "detail": "no run has a dev curve"}
+    counts = Counter(cell["status"] or "not measured" for cell in cells)
+    limits = Counter(c["limited_by"] for c in cells if c["status"] == "undetermined")
+    known = ("undetermined", "improving", "declining", "too few points", "too few runs")
+    unknown = sorted(set(counts) - {*CELL_CONVERGENCE, "not measured"})
+    others = []
+    for status in [*known, *unknown, "not measured"]:
+        if counts[status]:
+            by = f": {limits['check']} limited by the check, {limits['runs']} by the runs"
+            others.append(f"{counts[status]} {status}" + (by if status == "undetermined" else ""))
+    detail = f"{counts['converged']} of {len(cells)} method x prior cells converged"
+    detail += f" ({'; '.join(others)})" if others else ""
+    fitted = [cell for cell in cells if cell["status"] in FITTED]
+    if fitted:
+        flat = _span([c["power"]["flat_converged"] for c in fitted], 100)
+        rise = _span([c["power"]["rise_improving"] for c in fitted], 100)
+        seeds, points = _span([c["runs"] for c in fitted]), _span([c["points"] for c in fitted])
+        detail += (
+            f"; the check's power: a flat cell reads converged {flat}%, a {100 * RISE:g}-point "
+            f"rise improving {rise}% ({seeds} seeds, {points} window points)"
+        )
+    shares = [cell["dev_share"] for cell in cells if cell["dev_share"] is not None]
+    if shares:
+        detail += f"; dev checkpoints took {100 * np.mean(shares):.0f}% of run time"
+    ok = counts["converged"] == len(cells)
+    return {"name": "converged", "ok": ok, "detail": detail}
+
+
+def cells_table(cells: list[dict]) -> tuple[str, list[str], list[list[str]]]:
+    """(title, header, rows) of convergence_cells for report.md / .html; change and its CI in
+    points of pass@1, power as the chance a flat cell reads converged / a rise improving."""
+    rows = []
+    for cell in cells:
+        change, ci, power = cell["change"], cell["ci"], cell["power"]
+        shown = "n/a" if change is None else _points(change)
+        if ci is not None:
+            shown += f" [{_points(ci[0])}, {_points(ci[1])}]"
+        odds = "n/a"
+        if power is not None:
+            odds = f"{_pct(power['flat_converged'])} / {_pct(power['rise_improving'])}"
+        status = cell["status"] or "not measured"
+        row = [cell["algo"], cell["reward"] or "", cell["prior"], str(cell["runs"]), status]
+        rows.append([*row, shown, odds, cell["limited_by"] or "", _pct(cell["dev_share"])])
+    title = (
+        "Convergence per method x prior cell: dev pass@1 change over the last third of the "
+        "budget, mean over seeds (points, [95% CI]); power: how often a flat cell reads "
+        f"converged / a {100 * RISE:g}-point rise improving; limited by: the check (too "
+        "little power) or the runs (they moved or scattered more than sampling explains)"
+    )
+    header = ["algo", "reward", "prior", "runs", "status", "change", "power flat / rise",
+              "limited by", "dev share"]  # fmt: skip
+    return title, header, rows

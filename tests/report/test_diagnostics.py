@@ -1,0 +1,106 @@
+import json
+
+import pytest
+
+from priorlab.report.diagnostics import cells_table, converged_check, convergence_cells
+from priorlab.report.load import Run
+
+
+def window(change: float, se: float) -> list[dict]:
+    """A dev curve every 100 completions to 1,200: flat at 0.3, then a 5-point window [800,
+    1200] rising `change` across it."""
+    before = [{"samples": 100 * i, "pass@1": 0.3, "se": se} for i in range(8)]
+    inside = [
+        {"samples": 800 + 100 * i, "pass@1": 0.5 + change * i / 4, "se": se} for i in range(5)
+    ]
+    return before + inside
+
+
+# (algo, reward, prior) -> per seed: (window change, point se, last perf/dev_share) or None
+CELLS = {
+    ("grpo", None, "A"): [(0.002, 0.001, 0.2), (0.0, 0.001, 0.3), (-0.002, 0.001, None)],
+    ("grpo", None, "B"): [(0.01, 0.01, 0.4), (-0.01, 0.01, 0.4)],
+    ("ei", "verifier", "A"): [(0.01, 0.001, None), (0.0, 0.001, None), (-0.01, 0.001, None)],
+    ("sft", None, "A"): [None],
+}
+
+
+def sweep(tmp_path, cells=CELLS) -> tuple[list[Run], dict]:
+    runs, summaries = [], {}
+    for (algo, reward, prior), seeds in cells.items():
+        for seed, spec in enumerate(seeds):
+            run_id = f"{algo}-{prior}-s{seed}"
+            path = tmp_path / run_id
+            path.mkdir(parents=True)
+            summaries[run_id] = {}
+            if spec is not None:
+                change, se, share = spec
+                summaries[run_id] = {
+                    "dev": {"curve": window(change, se)},
+                    "convergence": {"tol": 0.02},
+                }
+                rows = [{"step": 1, "perf/dev_share": 0.9}] if share is not None else []
+                rows += [{"step": 2, "eval/pass@1": 0.5}, {"step": 9, "perf/dev_share": share}]
+                (path / "metrics.jsonl").write_text("\n".join(map(json.dumps, rows)) + "\n")
+            runs.append(Run(algo, prior, seed, run_id, path, reward=reward))
+    return sorted(runs), summaries
+
+
+def test_convergence_cells_one_per_method_and_prior(tmp_path):
+    cells = convergence_cells(*sweep(tmp_path))
+    keys = [(c["algo"], c["reward"], c["prior"]) for c in cells]
+    assert keys == [
+        ("ei", "verifier", "A"),
+        ("grpo", None, "A"),
+        ("grpo", None, "B"),
+        ("sft", None, "A"),
+    ]
+    ei, grpo_a, grpo_b, sft = cells
+    # grpo A: changes +0.002, 0, -0.002, sd 0.002: half t(2) x 0.002 / sqrt(3) = 0.0050
+    half = 4.302653 * 0.002 / 3**0.5
+    assert grpo_a["status"] == "converged" and grpo_a["limited_by"] is None
+    assert grpo_a["ci"] == [pytest.approx(-half, rel=1e-6), pytest.approx(half, rel=1e-6)]
+    assert grpo_a["runs"] == 3 and grpo_a["points"] == 5 and grpo_a["tol"] == 0.02
+    assert grpo_a["dev_share"] == pytest.approx(0.25)  # the last of each run's: 0.2, 0.3
+    # grpo B: 2 seeds, t(1) = 12.7: no flat cell could pass; the check is the limit
+    assert grpo_b["status"] == "undetermined" and grpo_b["limited_by"] == "check"
+    assert grpo_b["power"]["flat_converged"] < 0.05
+    # ei: runs +-1 point apart with sampling se 0.1 point: the runs are the limit
+    assert ei["status"] == "undetermined" and ei["limited_by"] == "runs"
+    assert ei["dev_share"] is None
+    # sft: no dev curve, not measured
+    assert sft["status"] is None and sft["power"] is None and sft["runs"] == 1
+
+
+def test_converged_check_counts_cells_and_names_the_limit(tmp_path):
+    cells = convergence_cells(*sweep(tmp_path))
+    check = converged_check(cells)
+    assert check["name"] == "converged" and check["ok"] is False
+    fitted = [c for c in cells if c["status"] is not None]
+    flat = sorted(round(100 * c["power"]["flat_converged"]) for c in fitted)
+    rise = sorted(round(100 * c["power"]["rise_improving"]) for c in fitted)
+    assert check["detail"] == (
+        "1 of 4 method x prior cells converged (2 undetermined: 1 limited by the check, 1 by "
+        f"the runs; 1 not measured); the check's power: a flat cell reads converged "
+        f"{flat[0]}-{flat[-1]}%, a 3-point rise improving {rise[0]}-{rise[-1]}% (2-3 seeds, 5 "
+        "window points); dev checkpoints took 32% of run time"  # mean of 0.25 and 0.4
+    )
+    only = convergence_cells(
+        *sweep(tmp_path / "ok", {("grpo", None, "A"): CELLS[("grpo", None, "A")]})
+    )
+    assert converged_check(only)["ok"] is True
+    none = convergence_cells(*sweep(tmp_path / "none", {("sft", None, "A"): [None, None]}))
+    assert converged_check(none) == {
+        "name": "converged",
+        "ok": None,
+        "detail": "no run has a dev curve",
+    }
+
+
+def test_cells_table_in_points(tmp_path):
+    title, header, rows = cells_table(convergence_cells(*sweep(tmp_path)))
+    assert "method x prior" in title and len(header) == len(rows[0]) == 9
+    half = 100 * 4.302653 * 0.002 / 3**0.5  # 0.50 points
+    assert rows[1] == ["grpo", "", "A", "3", "converged", f"+0.0 [{-half:+.1f}, {half:+.1f}]",
+                       rows[1][6], "", "25%"]  # fmt: skip
+    assert rows[3][4:] == ["not measured", "n/a", "n/a", "", "n/a"]
