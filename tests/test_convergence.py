@@ -45,11 +45,14 @@ def test_a_flat_curve_converges():
     assert noisy["power"]["flat_converged"] < out["power"]["flat_converged"]
 
 
-def test_four_window_points_are_too_few():
-    # 10 points: end 900, window [600, 900] holds 4
+def test_a_short_last_third_widens_to_five_points_and_four_points_are_too_few():
+    # 10 points: end 900, the last third [600, 900] holds 4: widened to the last 5, [500, 900]
     out = plateau(curve([0.6] * 10, se=0.001), tol=0.02)
-    assert out["points"] == 4 and out["window"] == [600, 900]
-    assert out["status"] == "too few points" and out["ci"] is None
+    assert out["points"] == 5 and out["window"] == [500, 900]
+    assert out["status"] == "converged"
+    # a whole curve of 4 points cannot reach 5
+    out = plateau(curve([0.6] * 4, se=0.001), tol=0.02)
+    assert out["points"] == 2 and out["status"] == "too few points" and out["ci"] is None
     assert out["power"] == {"flat_converged": 0.0, "rise_improving": 0.0}
 
 
@@ -118,9 +121,9 @@ def test_a_cell_with_sampling_noise_alone_uses_the_known_variance():
 def test_a_cell_needs_two_runs_and_five_window_points_each():
     one = cell_plateau([rising(0.0)])
     assert one["status"] == "too few runs" and one["limited_by"] == "check"
-    short = curve([0.6] * 10, se=0.001)  # 4 window points
+    short = curve([0.6] * 4, se=0.001)  # 4 points in all: the window holds 2
     out = cell_plateau([rising(0.0), short])
-    assert out["status"] == "too few points" and out["points"] == 4
+    assert out["status"] == "too few points" and out["points"] == 2
     assert out["power"] == {"flat_converged": 0.0, "rise_improving": 0.0}
 
 

@@ -1,14 +1,16 @@
 """Did a run stop improving, and did it end below its own prior? The checks a verdict needs.
 
-- `plateau`: one run's dev-split learning curve over the last third of its completions. The
+- `plateau`: one run's dev-split learning curve over the last third of its completions (or
+  its last MIN_POINTS dev points, when the last third holds fewer). The
   fitted change of dev pass@1 across that window, with a 95% CI; "converged" when the whole
   CI lies within +-tol (default 2 points of pass@1), "improving" / "declining" when it lies
   above / below 0, else "undetermined" (too noisy to tell).
 - `cell_plateau`: the same question for a method x prior cell, the unit the verdict compares:
   the mean of its S seeds' window changes, with a t interval on S - 1 df (or the runs' known
   sampling interval, when wider).
-- `vs_prior`: final minus initial test pass@1, paired per test problem; "collapsed" when the
-  whole 95% CI lies below 0.
+- `vs_prior`: final minus initial test pass@1, paired per test problem, as the run saw it
+  ("collapsed" when the whole 95% CI lies below 0); the sweep report re-tests it with a
+  margin and Holm across the sweep's runs (report/inference.collapses).
 
 The change: ordinary least squares over the window's n >= MIN_POINTS dev points, slope x
 window width. A point's variance is its sampling variance (known: sum_p r_p (1 - r_p) /
@@ -83,9 +85,14 @@ def _t95(df: int) -> float:
 
 
 def _window(curve: list[dict]) -> tuple[float, float, list[dict]]:
-    """(start, end, points) of the last third [2/3 end, end], end = the last point's samples."""
+    """(start, end, points) of the plateau window: the last third [2/3 end, end], end = the
+    last point's samples, widened back to the last MIN_POINTS points when it holds fewer (a
+    dev point can only fall between rollout steps: a 2,048 budget in steps of 256 has 3
+    points in its last third, 5 in its last half)."""
     end = float(curve[-1]["samples"]) if curve else 0.0
     start = 2 * end / 3
+    if len(curve) >= MIN_POINTS:
+        start = min(start, float(curve[-MIN_POINTS]["samples"]))
     return start, end, [p for p in curve if p["samples"] >= start]
 
 

@@ -41,7 +41,8 @@ def test_sweep_runs_every_job_and_writes_the_report(local_sweep, tiny_spec):
         )
         assert json.loads((d / "cell.json").read_text())["algo"] == run.labels["algo"]
     report = json.loads((root / "report.json").read_text())
-    assert "the algorithm explains" in report["verdict"]
+    assert "pairs different" in report["verdict"]
+    assert "the algorithm explains" in report["legacy"]["eta2_verdict"]
     assert (root / "report.html").stat().st_size > 10_000
     assert not list((root / "runs").glob("*.tmp-*"))
 

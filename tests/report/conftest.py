@@ -43,7 +43,7 @@ FINAL = {
     ("sft", "A", 0): [0, 0, 1, 2, 1, 4],
     ("sft", "A", 1): [0, 1, 2, 2, 0, 4],
     ("sft", "B", 0): [1, 1, 2, 1, 1, 1],
-    ("sft", "B", 1): [1, 1, 1, 2, 1, 0],
+    ("sft", "B", 1): [0, 0, 0, 0, 0, 0],  # a collapse: 25 points below its prior on 5 of 6
 }
 
 
@@ -141,12 +141,16 @@ def dev_pass1(algo: str, prior: str, seed: int, samples: float) -> float:
     return DEV_PRIOR[prior] + 0.01 * seed + DEV_GAIN[algo] * samples / 64
 
 
-def summary(algo: str, prior: str, seed: int) -> dict:
-    """summary.json of a final run with the protocol's records."""
+def summary(algo: str, prior: str, seed: int, *, flat: bool = False) -> dict:
+    """summary.json of a final run with the protocol's records. The report recomputes the
+    convergence tests from the dev curve (rising by DEV_GAIN, or flat at its 16-completion level
+    with se 0.002) and the change from the prior from the samples: the stored blocks are
+    what an older priorlab wrote."""
     curve = [
-        {"samples": s, "pass@1": dev_pass1(algo, prior, seed, s), "se": 0.02}
+        {"samples": s, "pass@1": dev_pass1(algo, prior, seed, 16 if flat else s),
+         "se": 0.002 if flat else 0.02}
         for s in dev_samples(algo)
-    ]
+    ]  # fmt: skip
     out = {"dev": {"problems": 50, "samples": 64, "curve": curve}}
     status = CONVERGENCE.get((algo, prior, seed), "converged")
     if status is not None:
@@ -232,7 +236,9 @@ SOUND_SEEDS = range(5)
 
 def write_sound_sweep(root) -> None:
     """A sweep that passes every protocol check: grpo and dapo (both clipped, both tuned) x
-    priors A, B x 5 seeds, n = 256, every run converged and above its prior."""
+    priors A, B x 5 seeds, n = 256, every run's dev curve flat (so
+    every cell converged) and above its prior; grpo gains 30/256 more on every problem, so
+    the pair's se is 0 and "equivalent" was reachable."""
     for algo, prior, seed in itertools.product(("dapo", "grpo"), PRIORS, SOUND_SEEDS):
         lift = (30 if algo == "grpo" else 0) + (50 if prior == "B" else 0) + 7 * seed
         initial = [10 + 20 * j + (50 if prior == "B" else 0) for j in range(len(PROBLEMS))]
@@ -250,7 +256,7 @@ def write_sound_sweep(root) -> None:
             "chosen": chosen,
             "score": 0.5,
         }  # fmt: skip
-        files = {"summary": summary(algo, prior, seed), "selection": choice}
+        files = {"summary": summary(algo, prior, seed, flat=True), "selection": choice}
         write_run(
             root, f"{algo}-{prior}-s{seed}", cell, initial, final, n=SOUND_N, log=log, **files
         )

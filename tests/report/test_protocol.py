@@ -8,6 +8,7 @@ import re
 import numpy as np
 import pytest
 
+from priorlab.convergence import plateau
 from priorlab.errors import DataError, PriorlabError
 from priorlab.report import FIGURES, build_report, finished_runs, tuning_runs
 from priorlab.report.diagnostics import clipping, verdict_vs_budget
@@ -15,14 +16,23 @@ from priorlab.report.load import Run
 from priorlab.report.protocol import ADVICE, protocol
 from priorlab.report.stats import anova_shares
 
-from .conftest import CHOSEN, LRS, RULE, dev_pass1, dev_samples, write_sound_sweep, write_sweep
+from .conftest import (
+    CHOSEN,
+    LRS,
+    RULE,
+    dev_pass1,
+    dev_samples,
+    summary,
+    write_sound_sweep,
+    write_sweep,
+)
 
 CHECKS = ["tuned", "converged", "clipping active", "seeds", "no collapse", "large k", "powered"]
 # sections that read only the final runs' samples and training logs: as without tuning
 UNCHANGED = [
     "runs", "headline", "variance", "variance_rl", "verdict", "levels", "pairwise",
     "pass_at_k", "selection", "entropy", "learning_curves", "reward_vs_accuracy",
-    "margin", "inference", "verdict_lines", "entropy_law",
+    "margin", "inference", "verdict_lines", "entropy_law", "collapses", "legacy",
 ]  # fmt: skip
 
 
@@ -96,7 +106,8 @@ def test_clipping_hand_computed(tmp_path, protocol_report):
                   "clipfrac": None, "updates": 1.0, "active": None}  # fmt: skip
     assert dapo["active"] is False
     cells = [run.cell() for run in runs]
-    kwargs = {"run_status": [], "tuning": None, "tune_runs": []}
+    kwargs = {"convergence_cells": [], "collapses": [], "margin": 0.02, "tuning": None}
+    kwargs |= {"tune_runs": [], "families": []}
     result = protocol(n_samples=4, runs=cells, clipping=[dapo, ei, grpo], **kwargs)
     assert result["checks"][2] == {
         "name": "clipping active", "ok": False, "detail": "the clip never binds for dapo",
@@ -110,33 +121,40 @@ def test_clipping_hand_computed(tmp_path, protocol_report):
     assert rows["sft"]["active"] is None and rows["sft"]["updates"] is None
 
 
-def test_run_status_and_counts(protocol_report):
+def test_run_status_is_recomputed_from_the_curve_and_the_samples(protocol_report):
     status = {row["run_id"]: row for row in protocol_report["run_status"]}
-    assert status["grpo-A-s0"] == {
-        "run_id": "grpo-A-s0", "algo": "grpo", "prior": "A", "seed": 0,
-        "convergence": "converged", "change": 0.002, "ci": [-0.004, 0.008], "tol": 0.01,
-        "vs_prior": "gained", "gain": 0.1, "gain_ci": [0.05, 0.15],
-    }  # fmt: skip
-    assert status["sft-B-s0"]["convergence"] is None and status["sft-B-s0"]["change"] is None
-    assert status["sft-A-s1"]["vs_prior"] is None and status["sft-A-s1"]["gain_ci"] is None
-    zero = dict.fromkeys(
-        ["converged", "improving", "declining", "undetermined", "too few points",
-         "gained", "unchanged", "collapsed"], 0,
-    )  # fmt: skip
-    assert protocol_report["status_counts"] == {
-        "ei": zero | {"converged": 1, "improving": 2, "declining": 1, "unchanged": 4},
-        "grpo": zero | {"converged": 4, "gained": 4},
-        "sft": zero | {"too few points": 1, "undetermined": 1, "gained": 2, "collapsed": 1},
-    }
+    collapse = {row["run_id"]: row for row in protocol_report["collapses"]}
+    # the stored blocks say "converged" and "gained": the curve rises 20 points over the
+    # 5-point window and the samples say what they say
+    expected = plateau(summary("grpo", "A", 0)["dev"]["curve"], tol=0.01)
+    row = status["grpo-A-s0"]
+    assert row["convergence"] == expected["status"] == "improving"
+    assert row["change"] == pytest.approx(expected["change"], abs=1e-6)
+    assert row["ci"] == pytest.approx(expected["ci"], abs=1e-6) and row["tol"] == 0.01
+    assert row["vs_prior"] == collapse["grpo-A-s0"]["status"]
+    assert row["gain"] == pytest.approx(collapse["grpo-A-s0"]["gain"], abs=1e-6)
+    # sft checks dev at 4 points only; a run that stored no convergence block is judged too
+    assert status["sft-B-s0"]["convergence"] == "too few points"
+    assert status["sft-B-s1"]["vs_prior"] == "collapsed" and collapse["sft-B-s1"]["collapsed"]
+    counts = protocol_report["status_counts"]
+    for algo, by_status in counts.items():
+        runs = [r for r in protocol_report["run_status"] if r["algo"] == algo]
+        assert sum(by_status[s] for s in ("gained", "unchanged", "collapsed")) == len(runs)
+    assert counts["sft"]["too few points"] == 4 and counts["sft"]["collapsed"] == 1
 
 
 def test_a_collapsed_run_is_flagged_in_md_and_html(protocol_sweep, protocol_report):
     md = (protocol_sweep / "report.md").read_text()
     page = (protocol_sweep / "report.html").read_text()
+    row = {r["run_id"]: r for r in protocol_report["run_status"]}["sft-B-s1"]
+    lo, hi = row["gain_ci"]
+    gain = f"{row['gain']:+.3f} [{lo:+.3f}, {hi:+.3f}]"
+    assert row["gain"] == pytest.approx(-1.25 / 6, abs=1e-6)  # 1 of 4 lost on 5 of 6 problems
     (line,) = [line for line in md.splitlines() if line.startswith("| sft-B-s1 |")]
-    assert line.endswith("| collapsed | -0.080 [-0.120, -0.040] | COLLAPSED below its prior |")
-    warning = "COLLAPSED below its prior:** sft-B-s1 (gain -0.080 [-0.120, -0.040])."
+    assert line.endswith(f"| collapsed | {gain} | COLLAPSED below its prior |")
+    warning = f"COLLAPSED below its prior:** sft-B-s1 (gain {gain})"
     assert f"**{warning}" in md and md.index(warning) < md.index("## Headline")
+    assert "Holm across the sweep's 12 runs" in md
     assert '<p class="alert" id="collapsed">COLLAPSED below its prior: sft-B-s1' in page
     assert '<td class="alert">COLLAPSED below its prior</td>' in page
     assert page.count("COLLAPSED below its prior</td>") == 1
@@ -219,16 +237,20 @@ def test_protocol_checklist_of_an_exploratory_sweep(protocol_sweep, protocol_rep
         "lr over 3 values, 1 seed per candidate, 4 algo x prior x reward cells, "
         "1 candidate failed (rule: "
     )
-    assert check(protocol_report, "converged")["detail"] == (
-        "5 of 12 runs converged (2 improving, 1 declining, 1 undetermined, 1 too few points, "
-        "2 not measured)"
+    # grpo and ei rise over their 5-point windows, sft has 4 dev points
+    assert check(protocol_report, "converged")["detail"].startswith(
+        "0 of 6 method x prior cells converged"
     )
     assert check(protocol_report, "seeds")["detail"].startswith("2 seeds per cell")
     assert "sft-B-s1" in check(protocol_report, "no collapse")["detail"]
     assert check(protocol_report, "large k")["detail"].startswith("n = 4 ")
+    assert check(protocol_report, "powered")["detail"].startswith(
+        "a truly equal pair is declared equivalent within ±2 points (Holm's first step; 80% "
+        "needed): all "
+    )
     assert checklist["exploratory"] is True
     verdict = protocol_report["verdict"]
-    assert verdict.startswith("the algorithm explains ")  # the sentence itself is unchanged
+    assert verdict.startswith("1 of 1 pairs ") and verdict.endswith("(80% needed)")
     prefix = "exploratory (fails: converged, seeds, no collapse, large k, powered): "
     assert protocol_report["verdict_line"] == prefix + verdict
     md = (protocol_sweep / "report.md").read_text()
@@ -237,6 +259,7 @@ def test_protocol_checklist_of_an_exploratory_sweep(protocol_sweep, protocol_rep
     assert "- [ ] **seeds** (FAIL): 2 seeds per cell" in md
     assert "- [x] **tuned** (ok): lr over 3 values" in md
     assert md.index("**Verdict:**") < md.index("- [ ] **seeds**") < md.index("## Headline")
+    assert "## Convergence per method x prior" in md
     assert f'id="verdict">{prefix}' in page and '<ul class="protocol" id="protocol">' in page
     assert '<li class="fail"><span class="mark">\u2717 FAIL</span> <b>seeds</b>' in page
     text = (protocol_sweep / "report.json").read_bytes()
@@ -244,18 +267,20 @@ def test_protocol_checklist_of_an_exploratory_sweep(protocol_sweep, protocol_rep
     assert (protocol_sweep / "report.json").read_bytes() == text
 
 
-def test_powered_compares_each_familys_mdd_with_the_margin():
+def test_powered_asks_whether_a_truly_equal_pair_could_be_called_equivalent():
     from priorlab.report.protocol import powered
 
-    fams = [
-        {"family": "a", "mdd": 0.015},
-        {"family": "b", "mdd": 0.031},
-        {"family": "c", "mdd": None},
-    ]
+    def fam(name, prob):
+        p = {"pair": "x - y", "se": 0.004, "equivalence": prob, "powered": prob >= 0.8}
+        return {"family": name, "power": p}
+
+    fams = [fam("a", 0.93), fam("b", 0.41), {"family": "c", "power": None}]
     out = powered(fams, 0.02)
     assert out["ok"] is False
     assert out["detail"] == (
-        "minimum detectable difference in gain (points; margin 2.0): a 1.5, b 3.1"
+        "a truly equal pair is declared equivalent within ±2 points (Holm's first step; 80% "
+        "needed): a 93% (noisiest pair x - y, se 0.40 points), b 41% (noisiest pair x - y, "
+        "se 0.40 points)"
     )
     assert powered(fams[:1], 0.02)["ok"] is True
     assert powered(fams[2:], 0.02)["ok"] is None
@@ -268,7 +293,7 @@ def test_a_sound_sweep_is_not_exploratory(tmp_path):
     assert report["protocol"]["exploratory"] is False
     assert report["verdict_line"] == report["verdict"]
     assert check(report, "seeds")["detail"].startswith("5 seeds per cell")
-    assert check(report, "converged")["detail"] == "20 of 20 runs converged"
+    assert check(report, "converged")["detail"].startswith("4 of 4 method x prior cells converged")
     md = (tmp_path / "report.md").read_text()
     assert f"**Verdict:** {report['verdict']}." in md and "exploratory (fails" not in md
     assert "- [x] **large k** (ok): n = 256" in md and "COLLAPSED" not in md
@@ -278,13 +303,12 @@ def test_old_runs_without_the_new_records_give_nulls(sweep, report):
     assert report["tuning"] is None and report["verdict_vs_budget"] is None
     assert all(row["active"] is None and row["clipfrac"] is None for row in report["clipping"])
     assert [row["algo"] for row in report["clipping"]] == ["ei", "grpo", "sft"]
-    assert all(
-        row["convergence"] is None and row["vs_prior"] is None and row["gain"] is None
-        for row in report["run_status"]
-    )
-    assert all(set(counts.values()) == {0} for counts in report["status_counts"].values())
+    # no dev curve: no convergence; the change from the prior comes from the samples
+    assert all(row["convergence"] is None for row in report["run_status"])
+    assert all(row["vs_prior"] is not None for row in report["run_status"])
+    assert all(cell["status"] is None for cell in report["convergence_cells"])
     assert [c["ok"] for c in report["protocol"]["checks"]] == [
-        False, None, None, False, None, False, False,
+        False, None, None, False, False, False, False,
     ]  # fmt: skip
     assert report["verdict_line"].startswith(
         "exploratory (fails: tuned, converged, clipping active, seeds, no collapse, large k, "

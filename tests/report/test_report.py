@@ -18,7 +18,7 @@ SECTIONS = {
     "variance_rl", "verdict", "levels", "pairwise", "pass_at_k", "selection", "entropy",
     "learning_curves", "reward_vs_accuracy", "verdict_line", "protocol", "verdict_vs_budget",
     "clipping", "run_status", "status_counts", "tuning", "margin", "inference", "verdict_lines",
-    "collapses", "legacy",
+    "collapses", "legacy", "convergence_cells",
     "entropy_law", "completeness",
 }  # fmt: skip
 

@@ -207,6 +207,7 @@ def build_report(
     collapses = inference.collapses(tables, margin=margin)
     clipping = diagnostics.clipping(runs)
     run_status = _with_collapses(diagnostics.run_status(runs, summaries), collapses)
+    convergence_cells = diagnostics.convergence_cells(runs, summaries)
     tuning = protocol.tuning(runs)
     families = inference.families(tables, margin=margin, baseline=sections.BASELINE)
     for fam in families:
@@ -218,7 +219,7 @@ def build_report(
     checklist = protocol.protocol(
         n_samples=tables.n,
         runs=[run.cell() for run in runs],
-        run_status=run_status,
+        convergence_cells=convergence_cells,
         collapses=collapses,
         margin=margin,
         clipping=clipping,
@@ -255,6 +256,7 @@ def build_report(
         "reward_vs_accuracy": sections.reward_vs_accuracy(runs),
         "clipping": clipping,
         "run_status": run_status,
+        "convergence_cells": convergence_cells,
         "status_counts": diagnostics.status_counts(run_status),
         "tuning": tuning,
         "margin": margin,

@@ -8,7 +8,7 @@ from collections import Counter, defaultdict
 
 import numpy as np
 
-from priorlab.convergence import RISE, cell_plateau
+from priorlab.convergence import RISE, cell_plateau, plateau
 from priorlab.report.load import Run, number, training_rows
 from priorlab.report.stats import TERMS, anova_point
 
@@ -23,6 +23,7 @@ UPDATES_KEY = "policy/updates"  # optimiser steps per rollout batch
 CONVERGENCE = ("converged", "improving", "declining", "undetermined", "too few points")
 CELL_CONVERGENCE = (*CONVERGENCE, "too few runs")  # convergence_cells' statuses
 DEV_SHARE_KEY = "perf/dev_share"  # share of a run's wall time its dev checkpoints took
+PLATEAU_TOL = 0.02  # the plateau tolerance of a run that stored none (TrainConfig.plateau_tol)
 FITTED = ("converged", "improving", "declining", "undetermined")  # a cell whose power is set
 VS_PRIOR = ("gained", "unchanged", "collapsed")
 
@@ -78,11 +79,18 @@ def _block(summary: dict, key: str) -> dict:
 
 def run_status(runs: list[Run], summaries: dict[str, dict]) -> list[dict]:
     """Per final run: its dev-set convergence test and its change from the prior (summary.json
-    "convergence" and "vs_prior"); None where the run did not measure it."""
+    "convergence" and "vs_prior"); None where the run did not measure it. The convergence
+    test is recomputed from the stored dev curve (convergence.plateau, at the stored
+    tolerance), so runs trained by an older priorlab are judged by today's rule."""
     rows = []
     for run in runs:
-        convergence = _block(summaries[run.run_id], "convergence")
-        vs_prior = _block(summaries[run.run_id], "vs_prior")
+        summary = summaries[run.run_id]
+        convergence = _block(summary, "convergence")
+        points = dev_points(summary)
+        if points:
+            tol = number(convergence.get("tol")) or PLATEAU_TOL
+            convergence = plateau(points, tol=tol)
+        vs_prior = _block(summary, "vs_prior")
         rows.append(
             {
                 **run.cell(),
@@ -262,8 +270,9 @@ def cells_table(cells: list[dict]) -> tuple[str, list[str], list[list[str]]]:
         row = [cell["algo"], cell["reward"] or "", cell["prior"], str(cell["runs"]), status]
         rows.append([*row, shown, odds, cell["limited_by"] or "", _pct(cell["dev_share"])])
     title = (
-        "Convergence per method x prior cell: dev pass@1 change over the last third of the "
-        "budget, mean over seeds (points, [95% CI]); power: how often a flat cell reads "
+        "Convergence per method x prior cell: dev pass@1 change over the plateau window (the "
+        "last third of the budget, or the last 5 dev points), mean over seeds (points, [95% "
+        "CI]); power: how often a flat cell reads "
         f"converged / a {100 * RISE:g}-point rise improving; limited by: the check (too "
         "little power) or the runs (they moved or scattered more than sampling explains)"
     )

@@ -362,16 +362,16 @@ def collapses(tables, *, margin: float) -> list[dict]:
     problems fixed), se from the per-problem differences, df Q - 1. One-sided test of H0:
     gain >= -margin, p = P(T <= (gain + m) / se); Holm (1979) across every run of the sweep,
     so that a sweep whose runs truly changed by no more than the margin is flagged at all in
-    at most 5% of sweeps. Returns [{run_id, gain, lo, hi (95% t CI), p, p_holm, collapsed,
-    status}]: status "collapsed", else "gained" when the 95% CI lies above 0, else
-    "unchanged" (a run below its prior by less than the margin, or not detectably, is not a
-    collapse).
+    at most 5% of sweeps. Returns [{run_id, algo, prior, seed, gain, lo, hi (95% t CI), p,
+    p_holm, collapsed, status}]: status "collapsed", else "gained" when the 95% CI lies above
+    0, else "unchanged" (a run below its prior by less than the margin, or not detectably,
+    is not a collapse).
     """
     diff = tables.final["pass@1"] - tables.initial["pass@1"]  # (R, Q)
     rows = []
     for run, d in zip(tables.runs, diff):
         mean, n = float(d.mean()), len(d)
-        row = {"run_id": run.run_id, "gain": mean, "lo": None, "hi": None, "p": None}
+        row = {**run.cell(), "gain": mean, "lo": None, "hi": None, "p": None}
         if n >= 2:
             se = float(d.std(ddof=1)) / math.sqrt(n)
             half = float(stdtrit(n - 1, 1 - ALPHA / 2)) * se

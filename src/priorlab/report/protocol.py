@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 
-from priorlab.report.diagnostics import CONVERGENCE
+from priorlab.report.diagnostics import converged_check
 from priorlab.report.load import Run, number, run_selection
 
 MIN_SEEDS = 5  # seeds per algo x prior cell for a confirmatory verdict
@@ -89,18 +89,6 @@ def _tuned(tuning: list[dict] | None, tune_runs: list[Run]) -> dict:
     return _check("tuned", True, detail + (f" (rule: {'; '.join(rules)})" if rules else ""))
 
 
-def _converged(run_status: list[dict]) -> dict:
-    """ok when every final run's dev pass@1 reached a plateau; None when none was tested."""
-    if all(row["convergence"] is None for row in run_status):
-        return _check("converged", None, "no run tested its dev curve for a plateau")
-    counts = Counter(row["convergence"] or "not measured" for row in run_status)
-    order = [*CONVERGENCE, *sorted(set(counts) - {*CONVERGENCE, "not measured"}), "not measured"]
-    others = ", ".join(f"{counts[s]} {s}" for s in order if s != "converged" and counts[s])
-    detail = f"{counts['converged']} of {len(run_status)} runs converged"
-    ok = counts["converged"] == len(run_status)
-    return _check("converged", ok, detail + (f" ({others})" if others else ""))
-
-
 def _clipping_active(clipping: list[dict]) -> dict:
     """ok when the clip binds (clipfrac > 0) for every algorithm that logs clip fractions."""
     logged = [row for row in clipping if row["active"] is not None]
@@ -162,7 +150,7 @@ def collapse_list(rows: list[dict], most: int = 6) -> str:
         return f"{len(rows)} runs: " + ", ".join(parts) + " (each in the run status table)"
     out = []
     for row in rows:
-        ci = row["gain_ci"]
+        ci = row.get("gain_ci") or (None if row.get("lo") is None else [row["lo"], row["hi"]])
         gain = "n/a" if row["gain"] is None else f"{row['gain']:+.3f}"
         interval = "" if ci is None else f" [{ci[0]:+.3f}, {ci[1]:+.3f}]"
         out.append(f"{row['run_id']} (gain {gain}{interval})")
@@ -199,7 +187,7 @@ def protocol(
     *,
     n_samples: int,
     runs: list[dict],
-    run_status: list[dict],
+    convergence_cells: list[dict],
     collapses: list[dict],
     margin: float,
     clipping: list[dict],
@@ -209,12 +197,12 @@ def protocol(
 ) -> dict:
     """The checklist next to the verdict; exploratory when any check is not ok (False or None).
 
-    runs: report.json's [{run_id, algo, prior, seed}]; run_status, collapses, clipping,
+    runs: report.json's [{run_id, algo, prior, seed}]; convergence_cells, collapses, clipping,
     tuning: its sections; tune_runs: load.tuning_runs of the sweep; families: its inference.
     """
     checks = [
         _tuned(tuning, tune_runs),
-        _converged(run_status),
+        converged_check(convergence_cells),
         _clipping_active(clipping),
         _seeds(runs),
         _no_collapse(collapses, margin),

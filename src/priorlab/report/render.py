@@ -6,7 +6,7 @@ import html
 from collections.abc import Sequence
 
 from priorlab.report import completeness
-from priorlab.report.diagnostics import CONVERGENCE, VS_PRIOR
+from priorlab.report.diagnostics import CONVERGENCE, VS_PRIOR, cells_table
 from priorlab.report.protocol import ADVICE, collapse_list
 from priorlab.report.render_inference import entropy_law_table, inference_tables, intro
 from priorlab.report.sections import LEVEL_TERMS
@@ -249,11 +249,14 @@ def protocol_tables(report: dict) -> list[tuple[str, list[str], list[list[str]]]
             clipping,
         ),
         (
-            "Run status: dev pass@1 over the last third of the budget (change [95% CI]) and "
-            "final minus initial test pass@1 (gain [95% CI])",
+            "Run status: dev pass@1 over the plateau window (the last third of the budget, or "
+            "the last 5 dev points; change [95% CI]) and final minus initial test pass@1 "
+            "(gain [95% CI]; collapsed: more than the margin below the prior, Holm across "
+            "the sweep's runs)",
             ["run", "algo", "prior", "seed", "convergence", "change", "vs prior", "gain", "flag"],
             status,
         ),
+        *([cells_table(report["convergence_cells"])] if report.get("convergence_cells") else []),
     ]
     if any(row["convergence"] or row["vs_prior"] for row in report["run_status"]):
         out.append(("Run status counts per algorithm", ["algo", *names], counts))
