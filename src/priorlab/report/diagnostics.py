@@ -22,7 +22,6 @@ UPDATES_KEY = "policy/updates"  # optimiser steps per rollout batch
 # summary.json statuses, in the order the report lists them
 CONVERGENCE = ("converged", "improving", "declining", "undetermined", "too few points")
 CELL_CONVERGENCE = (*CONVERGENCE, "too few runs")  # convergence_cells' statuses
-DEV_SHARE_KEY = "perf/dev_share"  # share of a run's wall time its dev checkpoints took
 PLATEAU_TOL = 0.02  # the plateau tolerance of a run that stored none (TrainConfig.plateau_tol)
 FITTED = ("converged", "improving", "declining", "undetermined")  # a cell whose power is set
 VS_PRIOR = ("gained", "unchanged", "collapsed")
@@ -175,19 +174,13 @@ def dev_points(summary: dict) -> list[dict]:
     return sorted(points, key=lambda p: p["samples"])
 
 
-def _dev_share(run: Run) -> float | None:
-    """The last perf/dev_share of the run's metrics.jsonl, None if never logged."""
-    values = [number(row.get(DEV_SHARE_KEY)) for row in training_rows(run.path)]
-    values = [v for v in values if v is not None]
-    return values[-1] if values else None
-
-
 def convergence_cells(runs: list[Run], summaries: dict[str, dict]) -> list[dict]:
     """Per (algo, reward, prior) of the final runs, sorted: {algo, reward, prior, runs,
-    **cell_plateau(their dev curves) fields, dev_share}. tol is the runs' own plateau tol
+    **cell_plateau(their dev curves) fields}. tol is the runs' own plateau tol
     (summary.json "convergence"), else the default; a run without a dev curve leaves its cell
-    "too few points"; a cell with none is not measured (status, power None). dev_share: mean
-    over the cell's runs of their last perf/dev_share, None if none logged it."""
+    "too few points"; a cell with none is not measured (status, power None). What the dev
+    checkpoints cost is in each run's metrics (perf/dev_share): wall time varies between
+    executions, and report.json stays the same for the same samples and curves."""
     groups: dict[tuple, list[Run]] = defaultdict(list)
     for run in runs:
         groups[(run.algo, run.reward or "", run.prior)].append(run)
@@ -199,9 +192,8 @@ def convergence_cells(runs: list[Run], summaries: dict[str, dict]) -> list[dict]
         fields = cell_plateau(curves, **({"tol": tols[0]} if tols else {}))
         if not any(curves):
             fields |= {"status": None, "power": None, "limited_by": None}
-        shares = [share for share in map(_dev_share, group) if share is not None]
         cell = {"algo": algo, "reward": group[0].reward, "prior": prior, "runs": len(group)}
-        out.append(cell | fields | {"dev_share": _mean_or_none(shares)})
+        out.append(cell | fields)
     return out
 
 
@@ -223,8 +215,7 @@ def _pct(value: float | None) -> str:
 def converged_check(cells: list[dict]) -> dict:
     """The protocol's "converged" check over convergence_cells: ok when every cell reads
     "converged", None when no cell has a dev curve; the detail counts the other statuses (an
-    undetermined cell limited by the check or by the runs), the check's power range and the
-    share of run time the dev checkpoints took."""
+    undetermined cell limited by the check or by the runs) and the check's power range."""
     if all(cell["status"] is None for cell in cells):
         return {"name": "converged", "ok": None, "detail": "no run has a dev curve"}
     counts = Counter(cell["status"] or "not measured" for cell in cells)
@@ -247,9 +238,6 @@ def converged_check(cells: list[dict]) -> dict:
             f"; the check's power: a flat cell reads converged {flat}%, a {100 * RISE:g}-point "
             f"rise improving {rise}% ({seeds} seeds, {points} window points)"
         )
-    shares = [cell["dev_share"] for cell in cells if cell["dev_share"] is not None]
-    if shares:
-        detail += f"; dev checkpoints took {100 * np.mean(shares):.0f}% of run time"
     ok = counts["converged"] == len(cells)
     return {"name": "converged", "ok": ok, "detail": detail}
 
@@ -268,7 +256,7 @@ def cells_table(cells: list[dict]) -> tuple[str, list[str], list[list[str]]]:
             odds = f"{_pct(power['flat_converged'])} / {_pct(power['rise_improving'])}"
         status = cell["status"] or "not measured"
         row = [cell["algo"], cell["reward"] or "", cell["prior"], str(cell["runs"]), status]
-        rows.append([*row, shown, odds, cell["limited_by"] or "", _pct(cell["dev_share"])])
+        rows.append([*row, shown, odds, cell["limited_by"] or ""])
     title = (
         "Convergence per method x prior cell: dev pass@1 change over the plateau window (the "
         "last third of the budget, or the last 5 dev points), mean over seeds (points, [95% "
@@ -277,5 +265,5 @@ def cells_table(cells: list[dict]) -> tuple[str, list[str], list[list[str]]]:
         "little power) or the runs (they moved or scattered more than sampling explains)"
     )
     header = ["algo", "reward", "prior", "runs", "status", "change", "power flat / rise",
-              "limited by", "dev share"]  # fmt: skip
+              "limited by"]  # fmt: skip
     return title, header, rows
