@@ -176,15 +176,26 @@ def test_equivalence_power_by_hand_in_the_large_df_limit():
     assert equivalence_power(1e-5, 9, margin=0.02, alpha=0.005) == pytest.approx(1.0)
 
 
+def difference_power(cells: int, diff=0.012, var_seeds_x_n=1e-3, step=0.005) -> float:
+    """Two-sided power at `cells` (one stratum): se^2 = var_seeds n / cells, t on cells - 1."""
+    se = math.sqrt(var_seeds_x_n / cells)
+    t = st.t.ppf(1 - step / 2, cells - 1)
+    return st.norm.cdf(diff / se - t) + st.norm.cdf(-diff / se - t)
+
+
 def test_cells_to_settle_takes_the_cheaper_route_at_holms_first_step():
-    # 10 cells now, var_seeds = 0.01^2 (se 1 point), no problem component; 10 pairs
+    # 10 cells now, var_seeds = 0.01^2 (se 1 point), no problem component; 10 pairs: Holm's
+    # strictest step 0.005
     est = {"diff": 0.012, "se": 0.01, "n_cells": 10, "var_seeds": 1e-4, "var_problems": 0.0}
     found = cells_to_settle(est, margin=0.02, alpha=0.05, n_tests=10)
-    # difference: |d| / se' = z_{1 - 0.0025} + z_{0.8} (the far tail is negligible)
-    z = st.norm.ppf(1 - 0.0025) + st.norm.ppf(0.8)
-    assert found["by"]["difference"] == math.ceil(1e-4 * 10 / (0.012 / z) ** 2)
-    assert found["by"]["equivalence"] > found["by"]["difference"]  # 0.8 points of room only
-    assert found["route"] == "difference" and found["cells"] == found["by"]["difference"]
+    cells = found["by"]["difference"]
+    # the smallest number of cells at which the difference test has 80% power (t on C - 1)
+    assert difference_power(cells) >= 0.8 > difference_power(cells - 1)
+    assert found["by"]["equivalence"] > cells  # 0.8 points of room only
+    assert found["route"] == "difference" and found["cells"] == cells
+    # a pair the plug-in calls settled already still needs one more cell per stratum
+    big = est | {"diff": 0.10}
+    assert cells_to_settle(big, margin=0.02, alpha=0.05, n_tests=10, n_strata=3)["cells"] == 13
     # a problem component larger than the target se: no number of seeds settles it
     stuck = est | {"var_problems": 0.012**2}
     assert cells_to_settle(stuck, margin=0.02, alpha=0.05, n_tests=10)["cells"] is None

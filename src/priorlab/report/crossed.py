@@ -34,7 +34,7 @@ from collections.abc import Sequence
 
 import numpy as np
 from scipy import optimize
-from scipy.special import chdtri, fdtrc, ndtr, ndtri, stdtrit
+from scipy.special import chdtri, fdtrc, ndtr, stdtrit
 
 POWER = 0.80
 QUANTILES = 4000  # midpoints of the chi^2 integral in equivalence_power
@@ -182,35 +182,47 @@ def _se_for(power, goal: float = POWER) -> float | None:
     return float(optimize.brentq(lambda s: power(s) - goal, 1e-9, hi, xtol=1e-12))
 
 
-def cells_to_settle(estimate: dict, *, margin: float, alpha: float, n_tests: int) -> dict | None:
+def cells_to_settle(
+    estimate: dict, *, margin: float, alpha: float, n_tests: int, n_strata: int = 1
+) -> dict | None:
     """The cells (over all priors) a pair needs to be settled with 80% power at the observed
     difference, by the cheaper of the two routes, at Holm's strictest step alpha / n_tests
     (Bonferroni's level: what suffices whatever the other pairs do).
 
     se^2 at C' cells = var_seeds C / C' + var_problems: more seeds do not shrink the problem
-    component, so a route whose se target is below it is "unreachable" by seeds. Returns
-    {route ("difference" or "equivalence"), cells, by {route: cells or None}} or None.
+    component, so a route whose se target is below it is "unreachable" by seeds. The test's
+    quantile is Student's t on C' - n_strata df (iterated to a fixed point), and the answer
+    is at least one more cell per stratum than the pair has: it was not settled at C.
+    Returns {route ("difference" or "equivalence"), cells, by {route: cells or None}} or None.
     """
     diff, n = estimate["diff"], estimate["n_cells"]
     if estimate["se"] is None or diff is None:
         return None
     step = alpha / n_tests
-    targets = {
-        "difference": _se_for(lambda s: _difference_power(diff, s, z=ndtri(1 - step / 2)))
+    powers = {  # route -> (df -> power(se)), for the routes this difference can take
+        "difference": (lambda df: lambda s: _difference_power(diff, s, z=stdtrit(df, 1 - step / 2)))
         if diff != 0
         else None,
-        "equivalence": _se_for(lambda s: _tost_power(diff, s, margin=margin, z=ndtri(1 - step)))
+        "equivalence": (
+            lambda df: lambda s: _tost_power(diff, s, margin=margin, z=stdtrit(df, 1 - step))
+        )
         if abs(diff) < margin
         else None,
     }
     by = {}
-    for route, se in targets.items():
-        room = None if se is None else se**2 - estimate["var_problems"]
-        by[route] = (
-            None
-            if room is None or room <= 0
-            else max(2, math.ceil(estimate["var_seeds"] * n / room))
-        )
+    for route, power in powers.items():
+        cells = None if power is None else n
+        for _ in range(50 if power is not None else 0):
+            se = _se_for(power(max(1.0, cells - n_strata)))
+            room = None if se is None else se**2 - estimate["var_problems"]
+            if room is None or room <= 0:
+                cells = None
+                break
+            found = max(n + n_strata, math.ceil(estimate["var_seeds"] * n / room))
+            if found == cells:
+                break
+            cells = found
+        by[route] = cells
     found = {route: cells for route, cells in by.items() if cells is not None}
     if not found:
         return {"route": None, "cells": None, "by": by}

@@ -205,7 +205,9 @@ def _decide(pairs: list[dict], *, margin: float) -> None:
 def _settle(pair: dict, *, margin: float, n_tests: int) -> dict | None:
     """cells_to_settle of an inconclusive pair, with seeds per prior (its priors share them)."""
     estimate = {k: pair[k] for k in ("diff", "se", "n_cells", "var_seeds", "var_problems")}
-    found = cells_to_settle(estimate, margin=margin, alpha=ALPHA, n_tests=n_tests)
+    found = cells_to_settle(
+        estimate, margin=margin, alpha=ALPHA, n_tests=n_tests, n_strata=pair["n_priors"]
+    )
     if found is None:
         return None
     cells = found["cells"]
