@@ -210,6 +210,27 @@ def test_a_bad_equivalence_margin_is_refused(margin):
         expand(spec)
 
 
+@pytest.mark.parametrize("metric", ["maj@1", "Greedy", 1, None])
+def test_a_bad_verdict_metric_is_refused(metric):
+    spec = copy.deepcopy(TINY)
+    spec["metric"] = metric
+    with pytest.raises(ConfigError, match="metric: the verdict's metric, one of pass@1, greedy;"):
+        expand(spec)
+
+
+def test_the_spec_accepts_the_metrics_the_report_computes():
+    from priorlab.experiments.spec import VERDICT_METRICS
+    from priorlab.report.inference import DEFAULT_METRIC, METRICS
+
+    assert VERDICT_METRICS == tuple(METRICS) and VERDICT_METRICS[0] == DEFAULT_METRIC
+
+
+def test_the_verdict_metric_does_not_change_the_jobs():
+    spec = copy.deepcopy(TINY)
+    spec["metric"] = "greedy"
+    assert [job.id for job in expand(spec).jobs] == [job.id for job in expand(TINY).jobs]
+
+
 def _only_run(spec: dict) -> TrainConfig:
     """The TrainConfig of a spec's one algo x reward x seed, as its worker would build it."""
     (algo,), (reward,) = spec["algos"], spec.get("rewards", ["verifier"])

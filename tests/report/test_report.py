@@ -19,7 +19,8 @@ SECTIONS = {
     "learning_curves", "reward_vs_accuracy", "verdict_line", "protocol", "verdict_vs_budget",
     "clipping", "run_status", "status_counts", "tuning", "margin", "inference", "verdict_lines",
     "collapses", "legacy", "convergence_cells",
-    "entropy_law", "completeness",
+    "entropy_law", "completeness", "metric", "inference_by_metric", "verdict_lines_by_metric",
+    "inference_skipped",
 }  # fmt: skip
 
 

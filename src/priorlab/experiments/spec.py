@@ -12,6 +12,7 @@
       - {label: long, steps: 1000}
     pretrain: {size: 1m, corpus_size: 3000}   # fields shared by every prior (PretrainConfig)
     train: {eval_problems: 64}                # fields shared by every run (TrainConfig)
+    metric: pass@1                   # what the report's verdict is on: pass@1 or greedy
 
 Instead of `algos` and `rewards`, a spec may compare methods level by level: `levels` maps a
 level name to its own `algos` and `rewards` (same forms as above), and the runs are the union
@@ -80,8 +81,12 @@ SPEC_KEYS = (
     "train",
     "tune",
     "margin",
+    "metric",
     "resources",
 )
+# What the report's verdict is on (report/inference.py METRICS; why pass@1 is the default:
+# its DEFAULT_METRIC): sampled pass@1, or greedy accuracy (maj@1, as Havrilla et al. 2024).
+VERDICT_METRICS = ("pass@1", "greedy")
 # Where a job reads and writes: set by the store, not by the spec.
 UNHASHED = ("out", "model")
 # Fields that do not change what is computed, so stay out of the hash.
@@ -170,6 +175,11 @@ def expand(spec: dict) -> Sweep:
     margin = spec.get("margin", 0.02)  # the report's equivalence margin, in pass@1
     if not isinstance(margin, (int, float)) or isinstance(margin, bool) or not 0 < margin < 1:
         raise ConfigError("margin", f"a fraction of pass@1 in (0, 1), e.g. 0.02, got {margin!r}")
+    metric = spec.get("metric", VERDICT_METRICS[0])
+    if metric not in VERDICT_METRICS:
+        raise ConfigError(
+            "metric", f"the verdict's metric, one of {', '.join(VERDICT_METRICS)}; got {metric!r}"
+        )
     base = {"task": task, "task_params": task_params}
     pretrain = mapping(spec, "pretrain")
     priors = [

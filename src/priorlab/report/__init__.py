@@ -15,9 +15,10 @@ variance, variance_rl, pairwise, levels.
 - runs: [{run_id, algo, prior, seed}] of the finished runs, sorted by (algo, prior, seed).
 - headline: one row per algo x prior (final policy, samples_final), then one row per prior
   with algo "prior" (the untrained prior, samples_initial; one run per (prior, seed)):
-  {algo, prior, seeds, "pass@1", "maj@n", "pass@n", entropy}, each metric {mean, lo, hi}:
-  the mean over seeds and problems, CI resampling seeds then problems (hierarchical).
-  maj@n and pass@n are at k = n; entropy is the mean token entropy of the sampled rows.
+  {algo, prior, seeds, "pass@1", greedy, "maj@n", "pass@n", entropy}, each metric {mean, lo,
+  hi}: the mean over seeds and problems, CI resampling seeds then problems (hierarchical).
+  greedy is the accuracy of the one greedy decode per problem (maj@1; null when a run of the
+  row has none); maj@n and pass@n are at k = n; entropy: mean token entropy of sampled rows.
 - variance, variance_rl: two-way ANOVA (Type II) of final pass@1 per run on algo * prior,
   over all runs resp. without the "sft" baseline: {n_runs, terms (estimated), dropped
   {term: reason}, sum_sq {term, seed, total}, df, shares {algo, prior, interaction, seed:
@@ -84,8 +85,18 @@ variance, variance_rl, pairwise, levels.
   (f of n runs failed): " when runs are missing or failed.
 
 Inference on the gain (report/inference.py: tests, estimators and their references; no
-bootstrap, no rng). All values in pass@1 fractions; verdicts and tables show points.
+bootstrap, no rng). All values are fractions of the family's metric; verdicts and tables show
+points. Below, pass@1 stands for the verdict's metric.
 - margin: the equivalence margin, SWEEP/sweep.yaml's "margin" (default 0.02).
+- metric: what the verdict (verdict, verdict_lines, inference, protocol's "powered") is on,
+  SWEEP/sweep.yaml's "metric": "pass@1" (default; why: inference.DEFAULT_METRIC) or "greedy"
+  (greedy accuracy, maj@1, the metric of Havrilla et al. 2024). The verdict names it.
+- inference_by_metric, verdict_lines_by_metric: {metric: inference resp. verdict_lines} on
+  both metrics ("pass@1", "greedy"); the verdict's metric's equal "inference" and
+  "verdict_lines".
+- inference_skipped: {metric: [{family, metric, runs, reason}]}: families not measured on a
+  metric because runs lack it (tables without greedy decodes); their lines end the metric's
+  verdict lines, and the verdict says why.
 - inference: one entry per family (the sweep's levels, sorted; else "all": every algo but
   "sft"): {family, methods, n_cells (smallest n_cells of its pairs), sd_cells (pooled sd of
   the per-cell differences), mdd (minimum detectable difference, 80% power, two-sided 0.05,
@@ -96,7 +107,7 @@ bootstrap, no rng). All values in pass@1 fractions; verdicts and tables show poi
   n_cells, diff (a - b in gain, paired on (prior, seed)), lo, hi (95% t CI), p_diff,
   p_diff_holm, p_tost, p_tost_holm (TOST against +-margin; Holm within the family), outcome
   ("equivalent", "different" or "inconclusive"), sign ("a > b" for a difference, else null),
-  cells_to_settle, seeds_per_prior_to_settle (null unless inconclusive)}], verdict}.
+  cells_to_settle, seeds_per_prior_to_settle (null unless inconclusive)}], metric, verdict}.
 - verdict_lines: every family's verdict, e.g. "all: the one pair equivalent within ±2.0
   points (gain 4.1–5.0 points); the prior's level explains 93% of final pass@1 (omega²)".
 - entropy_law: [{algo, n_runs (fitted), unfitted, a, b, ceiling, final_pass1: {median, min,
@@ -209,9 +220,18 @@ def build_report(
     run_status = _with_collapses(diagnostics.run_status(runs, summaries), collapses)
     convergence_cells = diagnostics.convergence_cells(runs, summaries)
     tuning = protocol.tuning(runs)
-    families = inference.families(tables, margin=margin, baseline=sections.BASELINE)
-    for fam in families:
-        fam["verdict"] = wording.family_verdict(fam)
+    metric = inference.read_metric(sweep_dir)
+    by_metric, skipped, lines_by_metric = {}, {}, {}
+    for name in inference.METRICS:  # the families on each metric, the verdict's one of them
+        options = {"baseline": sections.BASELINE, "metric": name}
+        by_metric[name] = inference.families(tables, margin=margin, **options)
+        skipped[name] = inference.skipped_families(tables, **options)
+        for fam in by_metric[name]:
+            fam["verdict"] = wording.family_verdict(fam)
+        lines_by_metric[name] = [fam["verdict"] for fam in by_metric[name]] + [
+            wording.skipped_verdict(entry) for entry in skipped[name]
+        ]
+    families = by_metric[metric]
     for level in levels:
         level["verdict"] = wording.level_eta2_verdict(
             level["level"], level["factor"], level["shares"]
@@ -230,7 +250,7 @@ def build_report(
     if record is not None:  # a directory written by priorlab compare: checked against it
         checklist["checks"].insert(0, completeness.check(record))
         checklist["exploratory"] = checklist["exploratory"] or not checklist["checks"][0]["ok"]
-    verdict = wording.headline(families)
+    verdict = wording.headline(families, metric, skipped[metric])
     final_pass1 = tables.final["pass@1"].mean(axis=1)
     report = {
         "n_samples": tables.n,
@@ -260,8 +280,12 @@ def build_report(
         "status_counts": diagnostics.status_counts(run_status),
         "tuning": tuning,
         "margin": margin,
+        "metric": metric,
         "inference": families,
-        "verdict_lines": [fam["verdict"] for fam in families],
+        "verdict_lines": lines_by_metric[metric],
+        "inference_by_metric": by_metric,
+        "verdict_lines_by_metric": lines_by_metric,
+        "inference_skipped": skipped,
         "collapses": collapses,
         "legacy": {
             "sections": list(LEGACY),

@@ -1,9 +1,10 @@
 """Inference per family: what training did (the gain), equivalence, power, unbiased shares.
 
-Outcome. gain[r, q] = final pass@1[r, q] - initial pass@1[r, q] for run r and test problem
-q, the run's own prior evaluated on the same problems (paired per problem). Runs of one prior
-and seed share that initial table, so a difference in gain between two methods is also their
-difference in final pass@1; the gain only changes what a method's own number means.
+Outcome. gain[r, q] = final y[r, q] - initial y[r, q] for run r and test problem q, the run's
+own prior evaluated on the same problems (paired per problem), y the verdict's metric (METRICS:
+sampled pass@1 by default, or the greedy decode's correctness). Runs of one prior and seed
+share that initial table, so a difference in gain between two methods is also their
+difference in final y; the gain only changes what a method's own number means.
 
 Scope and unit. A pair of methods a, b is compared on the (prior, seed) cells where both
 ran: D[c, q] = gain_a - gain_b. Priors are fixed strata (the effect is averaged over the
@@ -40,7 +41,8 @@ the Type II two-way ANOVA method * prior (residual = seed): (SS_t - df_t MS_res)
 generalized omega^2 equals the partial one: the other manipulated factor stays out of the
 denominator, and the prior's share no longer grows with how far apart the priors were chosen.
 
-Units: every number here is in pass@1 (a fraction); verdicts and tables show points (x 100).
+Units: every number here is a fraction of the family's metric (pass@1 or greedy accuracy);
+verdicts and tables show points (x 100).
 """
 
 from __future__ import annotations
@@ -61,11 +63,23 @@ from priorlab.report.crossed import (
     equivalence_power,
     heterogeneity,
 )
+from priorlab.report.load import STAGES
 from priorlab.report.stats import anova_ss, holm, partial_omega2
 
 ALPHA = 0.05
 POWER = 0.80
 DEFAULT_MARGIN = 0.02  # +-2 points of pass@1 when the sweep's spec declares none
+# The metric a family is computed on (the spec's `metric`): key of load.Tables -> description.
+METRICS = {
+    "pass@1": "sampled pass@1: the mean over the n samples per problem, at temperature 1",
+    "greedy": "greedy accuracy (maj@1): the one greedy decode per problem correct or not",
+}
+# pass@1 by default, though Havrilla et al. (2024) report greedy accuracy: pass@1 averages n
+# samples per problem, so its per-problem variance is far below that of one 0/1 greedy decode
+# (the same seeds detect a smaller difference); it measures the sampling distribution the RL
+# gradient acts on; and greedy accuracy saturates early on strong priors (the default sweep's
+# strong prior is already ~0.9 greedy), leaving a method no room to differ. Both are reported.
+DEFAULT_METRIC = "pass@1"
 OUTCOMES = ("equivalent", "different", "inconclusive")
 SHARE_TERMS = {"method": "algo", "prior": "prior", "interaction": "interaction"}
 SCOPE = (
@@ -256,12 +270,13 @@ def family(
     level: Sequence[float],
     *,
     margin: float,
+    metric: str = DEFAULT_METRIC,
 ) -> dict:
     """The inference entry of one family from its runs (one per method, prior, seed): gain
-    (R, Q) per run and test problem (final - initial pass@1), level (R,) mean final pass@1.
+    (R, Q) per run and test problem (final - initial `metric`), level (R,) mean final metric.
 
-    Returns {family, methods, margin, scope, n_cells, holm, power, gain, gain_by_prior,
-    prior_level, omega2_gain, omega2_level, pairs}; see report/__init__.py.
+    Returns {family, metric, methods, margin, scope, n_cells, holm, power, gain,
+    gain_by_prior, prior_level, omega2_gain, omega2_level, pairs}; see report/__init__.py.
     """
     method, prior = [str(m) for m in method], [str(p) for p in prior]
     gain = np.atleast_2d(np.asarray(gain, dtype=float))
@@ -278,6 +293,7 @@ def family(
     run_gain = gain.mean(axis=1)
     return {
         "family": name,
+        "metric": metric,
         "methods": methods,
         "margin": margin,
         "scope": SCOPE,
@@ -292,7 +308,7 @@ def family(
         "gain_by_prior": {
             m: {p: interval(crossed([g])) for p, g in s.items()} for m, s in by_method.items()
         },
-        "prior_level": {  # the prior's own pass@1: final level minus gain
+        "prior_level": {  # the prior's own level of the metric: final level minus gain
             p: float(np.mean((level - run_gain)[np.asarray(prior) == p]))
             for p in sorted(set(prior))
         },
@@ -305,28 +321,41 @@ def family(
 # --- From the sweep ---
 
 
-def read_margin(sweep_dir: str | Path) -> float:
-    """The sweep spec's "margin" (SWEEP/sweep.yaml), DEFAULT_MARGIN when absent."""
+def _spec(sweep_dir: str | Path) -> tuple[Path, dict]:
+    """(path, content) of the sweep's spec SWEEP/sweep.yaml; {} when absent or not a mapping."""
     path = Path(sweep_dir) / "sweep.yaml"
     if not path.is_file():
-        return DEFAULT_MARGIN
+        return path, {}
     try:
         spec = yaml.safe_load(path.read_text())
     except (OSError, yaml.YAMLError) as err:
         raise DataError(f"{path}: cannot read the sweep's spec ({err})") from None
-    margin = spec.get("margin", DEFAULT_MARGIN) if isinstance(spec, dict) else DEFAULT_MARGIN
+    return path, spec if isinstance(spec, dict) else {}
+
+
+def read_margin(sweep_dir: str | Path) -> float:
+    """The sweep spec's "margin" (SWEEP/sweep.yaml), DEFAULT_MARGIN when absent."""
+    path, spec = _spec(sweep_dir)
+    margin = spec.get("margin", DEFAULT_MARGIN)
     ok = isinstance(margin, (int, float)) and not isinstance(margin, bool) and 0 < margin < 1
     if not ok:
         raise DataError(f"{path}: `margin` must be a fraction of pass@1 in (0, 1), got {margin!r}")
     return float(margin)
 
 
-def families(tables, *, margin: float, baseline: str = "sft") -> list[dict]:
-    """family() for each level of the sweep (sorted), or one family "all" of every algorithm
-    but the baseline for an unleveled sweep. tables: report.load.Tables."""
-    runs = tables.runs
-    gain_all = tables.final["pass@1"] - tables.initial["pass@1"]  # (R, Q)
-    level_all = tables.final["pass@1"].mean(axis=1)
+def read_metric(sweep_dir: str | Path) -> str:
+    """The sweep spec's "metric" (SWEEP/sweep.yaml): what the verdict is on, DEFAULT_METRIC
+    when absent."""
+    path, spec = _spec(sweep_dir)
+    metric = spec.get("metric", DEFAULT_METRIC)
+    if metric not in METRICS:
+        raise DataError(f"{path}: `metric` must be one of {', '.join(METRICS)}, got {metric!r}")
+    return metric
+
+
+def _groups(runs, baseline: str) -> list[tuple[str, list[tuple[int, str]]]]:
+    """[(family, [(run index, method)])]: each level of the sweep (sorted), or one family
+    "all" of every algorithm but the baseline for an unleveled sweep; empty families dropped."""
     names = sorted({name for run in runs for name in run.levels})
     groups = [
         (
@@ -335,11 +364,24 @@ def families(tables, *, margin: float, baseline: str = "sft") -> list[dict]:
         )
         for name in names
     ] or [("all", [(i, run.algo) for i, run in enumerate(runs) if run.algo != baseline])]
+    return [(name, members) for name, members in groups if members]
+
+
+def families(
+    tables, *, margin: float, baseline: str = "sft", metric: str = DEFAULT_METRIC
+) -> list[dict]:
+    """family() on `metric` (a key of METRICS) for each family of _groups whose runs all
+    measured it (the others: skipped_families). tables: report.load.Tables."""
+    if metric not in METRICS:
+        raise ValueError(f"metric={metric!r}; valid: {', '.join(METRICS)}")
+    runs = tables.runs
+    gain_all = tables.final[metric] - tables.initial[metric]  # (R, Q)
+    level_all = tables.final[metric].mean(axis=1)
     out = []
-    for name, members in groups:
-        if not members:
-            continue
+    for name, members in _groups(runs, baseline):
         idx = [i for i, _ in members]
+        if tables.lacking(metric, idx):
+            continue
         out.append(
             family(
                 name,
@@ -349,8 +391,26 @@ def families(tables, *, margin: float, baseline: str = "sft") -> list[dict]:
                 gain_all[idx],
                 level_all[idx],
                 margin=margin,
+                metric=metric,
             )
         )
+    return out
+
+
+def skipped_families(tables, *, baseline: str = "sft", metric: str = DEFAULT_METRIC) -> list[dict]:
+    """The families families() leaves out on `metric`: [{family, metric, runs (the ids that
+    lack it), reason}]; a gain needs the metric on every problem before and after training."""
+    out = []
+    for name, members in _groups(tables.runs, baseline):
+        lacking = tables.lacking(metric, [i for i, _ in members])
+        if lacking:
+            shown = ", ".join(lacking[:3]) + (", ..." if len(lacking) > 3 else "")
+            what = "a greedy decode of every problem" if metric == "greedy" else metric
+            reason = (
+                f"{len(lacking)} of its {len(members)} runs ({shown}) lack {what} in "
+                f"{' or '.join(STAGES.values())}"
+            )
+            out.append({"family": name, "metric": metric, "runs": lacking, "reason": reason})
     return out
 
 

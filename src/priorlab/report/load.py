@@ -224,11 +224,22 @@ class Tables:
     def ks(self) -> list[int]:
         return ks_for(self.n)
 
+    def lacking(self, key: str, idx) -> list[str]:
+        """The run ids among runs[idx] whose initial or final `key` is NaN on some problem
+        (for "greedy": a table without a greedy decode of every problem)."""
+        return [
+            self.runs[i].run_id
+            for i in idx
+            if np.isnan(self.final[key][i]).any() or np.isnan(self.initial[key][i]).any()
+        ]
+
 
 def load_tables(runs: list[Run], *, seed: int = 0) -> Tables:
     """run_metrics of every run, checked to share problem ids and n, stacked per metric.
 
-    Metric keys: "c", "pass@k" and "maj@k" for k in ks_for(n), and "entropy".
+    Metric keys: "c", "pass@k" and "maj@k" for k in ks_for(n), "entropy", and "greedy": the
+    problem's one greedy decode correct (1.0) or not (0.0), NaN where the table has no greedy
+    row for it (tables written without greedy decodes: all NaN).
     """
     stacks: dict[str, dict[str, list]] = {"final": {}, "initial": {}}
     problem_ids: list[str] | None = None
@@ -247,6 +258,8 @@ def load_tables(runs: list[Run], *, seed: int = 0) -> Tables:
             keys = ["c", "entropy", *[f"{m}@{k}" for m in ("pass", "maj") for k in ks_for(n)]]
             for key in keys:
                 stack.setdefault(key, []).append(table[key].to_numpy(dtype=float))
+            greedy = table.get("greedy_correct", pd.Series(np.nan, index=table.index))
+            stack.setdefault("greedy", []).append(greedy.to_numpy(dtype=float))
     final = {key: np.stack(rows) for key, rows in stacks["final"].items()}
     initial = {key: np.stack(rows) for key, rows in stacks["initial"].items()}
     return Tables(runs, problem_ids, n, final, initial)

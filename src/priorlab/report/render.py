@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from priorlab.report import completeness
 from priorlab.report.diagnostics import CONVERGENCE, VS_PRIOR, cells_table
 from priorlab.report.protocol import ADVICE, collapse_list
-from priorlab.report.render_inference import entropy_law_table, inference_tables, intro
+from priorlab.report.render_inference import entropy_law_table, inference_tables, verdict_groups
 from priorlab.report.sections import LEVEL_TERMS
 
 TITLE = "priorlab sweep report"
@@ -67,7 +67,7 @@ def tables(report: dict) -> list[tuple[str, list[str], list[list[str]]]]:
             row["algo"],
             row["prior"],
             str(len(row["seeds"])),
-            *(_ci(row[m]) for m in ("pass@1", "maj@n", "pass@n", "entropy")),
+            *(_ci(row.get(m)) for m in ("pass@1", "greedy", "maj@n", "pass@n", "entropy")),
         ]
         for row in report["headline"]
     ]
@@ -138,7 +138,7 @@ def tables(report: dict) -> list[tuple[str, list[str], list[list[str]]]]:
     return [
         (
             f"Headline: final metrics, mean [95% CI] over seeds and problems (n = {n})",
-            ["algo", "prior", "seeds", "pass@1", f"maj@{n}", f"pass@{n}", "entropy"],
+            ["algo", "prior", "seeds", "pass@1", "greedy", f"maj@{n}", f"pass@{n}", "entropy"],
             headline,
         ),
         *inference_tables(report),
@@ -297,9 +297,8 @@ def markdown(report: dict) -> str:
     lines.append("")
     if _collapsed(report):
         lines += [f"**{COLLAPSED}:** {collapse_list(_collapsed(report))}.", ""]
-    if report.get("verdict_lines"):
-        lines += [f"**{intro(report)}:**", ""]
-        lines += [f"- {line}." for line in report["verdict_lines"]] + [""]
+    for title, items, _ in verdict_groups(report):  # the verdict's metric, then the other
+        lines += [f"**{title}:**", ""] + [f"- {line}." for line in items] + [""]
     if report["levels"]:
         lines += ["**Per level:**", ""]
         lines += [f"- {level['verdict']}." for level in report["levels"]] + [""]
@@ -319,14 +318,15 @@ def _html_table(header: list[str], rows: list[list[str]]) -> str:
 
 
 def _inference_verdicts(report: dict) -> list[str]:
-    """The per-family verdict lines on the gain, or nothing when there are none."""
-    if not report.get("verdict_lines"):
-        return []
-    items = "".join(f"<li>{html.escape(line)}.</li>" for line in report["verdict_lines"])
-    return [
-        f"<p>{html.escape(intro(report))}:</p>",
-        f'<ul class="inference" id="inference-verdicts">{items}</ul>',
-    ]
+    """The per-family verdict lines on the gain per metric, or nothing when there are none."""
+    out = []
+    for title, lines, html_id in verdict_groups(report):
+        items = "".join(f"<li>{html.escape(line)}.</li>" for line in lines)
+        out += [
+            f"<p>{html.escape(title)}:</p>",
+            f'<ul class="inference" id="{html_id}">{items}</ul>',
+        ]
+    return out
 
 
 def _level_verdicts(levels: list[dict]) -> list[str]:

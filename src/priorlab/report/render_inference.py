@@ -1,12 +1,17 @@
 """The inference tables of report.md and report.html: families, pairs, the entropy law per run.
 
-Every value is stored in pass@1 (report.json); these tables show points (100 x pass@1).
+Every value is stored as a fraction of its family's metric (report.json: pass@1 or greedy
+accuracy); these tables show points (100 x the fraction), the verdict's metric first.
 """
 
 from __future__ import annotations
 
+from priorlab.report.inference import DEFAULT_METRIC
+from priorlab.report.wording import METRIC_NAMES
+
 Table = tuple[str, list[str], list[list[str]]]
 TERMS = ("method", "prior", "interaction")
+UNITS = {"pass@1": "pass@1", "greedy": "greedy accuracy"}  # a metric as a table's unit
 
 
 def _pts(value, sign: bool = False) -> str:
@@ -38,13 +43,27 @@ def _spread(cell: dict, digits: int = 3) -> str:
     return f"{cell['median']:.{digits}f} [{cell['min']:.{digits}f}, {cell['max']:.{digits}f}]"
 
 
-def intro(report: dict) -> str:
-    """The sentence that introduces the verdict lines."""
-    scope = (report.get("inference") or [{}])[0].get("scope", "")
+def intro(report: dict, metric: str | None = None) -> str:
+    """The sentence that introduces the verdict lines on `metric` (default: the verdict's)."""
+    metric = metric or report.get("metric", DEFAULT_METRIC)
+    families = (report.get("inference_by_metric") or {}).get(metric) or report.get("inference")
+    scope = (families or [{}])[0].get("scope", "")
+    beside = "" if metric == report.get("metric", DEFAULT_METRIC) else "beside the verdict, "
     return (
-        "Per family, on the gain over the prior (points of pass@1; equivalence margin "
-        f"±{100 * report['margin']:g} points; Holm within a family; {scope})"
+        f"Per family, {beside}on the gain over the prior (points of {UNITS[metric]}; "
+        f"equivalence margin ±{100 * report['margin']:g} points; Holm within a family; {scope})"
     )
+
+
+def verdict_groups(report: dict) -> list[tuple[str, list[str], str]]:
+    """(intro, verdict lines, html id) per metric: the verdict's first, then the others."""
+    metric = report.get("metric", DEFAULT_METRIC)
+    groups = [(intro(report), report.get("verdict_lines") or [], "inference-verdicts")]
+    for other, lines in (report.get("verdict_lines_by_metric") or {}).items():
+        if other != metric:
+            html_id = f"inference-verdicts-{other.replace('@', '')}"
+            groups.append((intro(report, other), lines, html_id))
+    return [group for group in groups if group[1]]
 
 
 def outcome(pair: dict) -> str:
@@ -91,8 +110,26 @@ def _power(fam: dict) -> str:
 
 
 def inference_tables(report: dict) -> list[Table]:
-    """The gains per method, a families table (power, shares), then one pairs table per family."""
-    families = report.get("inference") or []
+    """The verdict metric's tables (family_tables), then each other metric's, titled as such,
+    each followed by the families that metric could not measure."""
+    metric = report.get("metric", DEFAULT_METRIC)
+    by_metric = report.get("inference_by_metric") or {metric: report.get("inference") or []}
+    skipped = report.get("inference_skipped") or {}
+    out: list[Table] = []
+    for name in [metric, *(m for m in by_metric if m != metric)]:
+        beside = "" if name == metric else f"Beside the verdict, on {METRIC_NAMES[name]}. "
+        out += family_tables(by_metric.get(name) or [], report["margin"], name, beside)
+        rows = [[entry["family"], entry["reason"]] for entry in skipped.get(name) or []]
+        if rows:
+            title = f"{beside}Families not measured on {METRIC_NAMES[name]}"
+            out.append((title, ["family", "why"], rows))
+    return out
+
+
+def family_tables(families: list[dict], margin: float, metric: str, prefix: str) -> list[Table]:
+    """The gains per method, a families table (power, shares), then one pairs table per
+    family, on `metric` (titles prefixed by `prefix`)."""
+    unit = UNITS[metric]
     if not families:
         return []
     rows = []
@@ -104,8 +141,8 @@ def inference_tables(report: dict) -> list[Table]:
             rows.append([fam["family"], method, _ci(fam["gain"][method]), by_prior])
     out: list[Table] = [
         (
-            "Gain over the prior per method: points of pass@1, mean [95% CI, seeds and test "
-            "problems random], pooled over priors (equal weights) and per prior",
+            f"{prefix}Gain over the prior per method: points of {unit}, mean [95% CI, seeds "
+            "and test problems random], pooled over priors (equal weights) and per prior",
             ["family", "method", "gain", "gain by prior"],
             rows,
         )
@@ -124,9 +161,9 @@ def inference_tables(report: dict) -> list[Table]:
     ]
     out.append(
         (
-            "Families: cells; how often a truly equal pair would be declared equivalent "
+            f"{prefix}Families: cells; how often a truly equal pair would be declared equivalent "
             "(noisiest pair, Holm's first step: 80% needed for `powered`); the difference "
-            "detectable with 80% power at that step; the priors' own pass@1 (how they were "
+            f"detectable with 80% power at that step; the priors' own {unit} (how they were "
             "spaced); partial omega² (Olejnik & Algina 2003) of the gain and of the final level",
             [
                 "family", "cells", "equivalence reachable", "MDD (points)",
@@ -156,9 +193,9 @@ def inference_tables(report: dict) -> list[Table]:
             for pair in fam["pairs"]
         ]
         title = (
-            f"Pairs in {fam['family']}: difference a - b in gain (points). The tested interval "
-            f"is the TOST's at its Holm step (equivalent iff it lies inside ±"
-            f"{100 * report['margin']:g}); beside it the 95% CI and the 95% CI on these test "
+            f"{prefix}Pairs in {fam['family']}: difference a - b in gain (points of {unit}). "
+            "The tested interval is the TOST's at its Holm step (equivalent iff it lies inside "
+            f"±{100 * margin:g}); beside it the 95% CI and the 95% CI on these test "
             f"problems; Holm: {fam['holm']['error']}; per prior, with the test that the "
             "effect is the same on every prior"
         )

@@ -52,7 +52,8 @@ def _interval(values: np.ndarray, w_rows, w_problems) -> dict:
 
 
 def headline(tables: Tables, *, rng: np.random.Generator, n_boot: int) -> list[dict]:
-    """Trained cells (sorted), then the prior's rows: pass@1, maj@n, pass@n, entropy with CIs."""
+    """Trained cells (sorted), then the prior's rows: pass@1, greedy, maj@n, pass@n, entropy
+    with CIs (greedy None when a run of the row lacks a greedy decode of some problem)."""
     n = tables.n
     groups = [(algo, prior, tables.final, idx) for (algo, prior), idx in cells(tables.runs).items()]
     groups += [(PRIOR_ROW, p, tables.initial, idx) for p, idx in prior_runs(tables.runs).items()]
@@ -64,6 +65,8 @@ def headline(tables: Tables, *, rng: np.random.Generator, n_boot: int) -> list[d
         row = {"algo": algo, "prior": prior, "seeds": [tables.runs[i].seed for i in idx]}
         for name, key in (("pass@1", "pass@1"), ("maj@n", f"maj@{n}"), ("pass@n", f"pass@{n}")):
             row[name] = _interval(stage[key][idx], w_rows, w_problems)
+        greedy = stage["greedy"][idx]  # (seeds, problems): the one greedy decode correct
+        row["greedy"] = None if np.isnan(greedy).any() else _interval(greedy, w_rows, w_problems)
         row["entropy"] = _interval(stage["entropy"][idx], w_rows, w_problems)
         rows.append(row)
     return rows

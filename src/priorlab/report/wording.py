@@ -3,7 +3,8 @@ return (inference.py, stats.py, protocol.py); nothing here computes a statistic.
 
 - family_verdict: one line per family (level) on the gain: what the pairs support, whether a
   truly equal pair could have been called equivalent, the gains, the shares.
-- headline: the sweep's verdict, over its families.
+- headline: the sweep's verdict, over its families, naming the metric it is on.
+- skipped_verdict: the line of a family not measured on a metric, with the reason.
 - verdict_line: the headline as printed, prefixed by the protocol checks it fails.
 - eta2_verdict, level_eta2_verdict: the legacy eta² shares of final pass@1 (see LEGACY in
   report/__init__.py), kept for comparison with reports written before the inference.
@@ -18,6 +19,10 @@ FACTORS = {  # what a level compares (experiments/spec.py's factor), as a senten
     "algo+reward": "the algorithm and reward",
 }
 LEVEL_TERMS = ("method", "prior", "interaction", "seed")
+METRIC_NAMES = {  # report/inference.py METRICS, as a sentence names them
+    "pass@1": "sampled pass@1",
+    "greedy": "greedy accuracy (maj@1, the metric of Havrilla et al. 2024)",
+}
 
 
 def points(value: float) -> str:
@@ -90,10 +95,14 @@ def family_verdict(fam: dict) -> str:
     )
 
 
-def headline(families: list[dict]) -> str:
-    """The sweep's verdict over its families: the pairs' outcomes and the weakest power."""
+def headline(families: list[dict], metric: str = "pass@1", skipped: list[dict] = ()) -> str:
+    """The sweep's verdict over its families on `metric`: the pairs' outcomes and the weakest
+    power; `skipped`: the families not measured on it (inference.skipped_families), and why."""
     pairs = [p for fam in families for p in fam["pairs"]]
+    left_out = "; ".join(skipped_verdict(s) for s in skipped)
     if not pairs:
+        if left_out:
+            return f"nothing to compare on {METRIC_NAMES[metric]}: {left_out}"
         return "no family has two methods on shared cells: nothing to compare"
     count = {o: sum(p["outcome"] == o for p in pairs) for o in OUTCOMES}
     margins = sorted({f"±{100 * fam['margin']:g}" for fam in families})
@@ -108,8 +117,13 @@ def headline(families: list[dict]) -> str:
     return (
         f"{count['different']} of {len(pairs)} pairs different, {count['equivalent']} "
         f"equivalent within {'/'.join(margins)} points, {count['inconclusive']} inconclusive "
-        f"({names}){reach}"
+        f"({names}) on {METRIC_NAMES[metric]}{reach}{'; ' + left_out if left_out else ''}"
     )
+
+
+def skipped_verdict(entry: dict) -> str:
+    """A family left out on a metric: "all: not measured on greedy accuracy (...): reason"."""
+    return f"{entry['family']}: not measured on {METRIC_NAMES[entry['metric']]}: {entry['reason']}"
 
 
 def verdict_line(verdict: str, protocol: dict) -> str:
