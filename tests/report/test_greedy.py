@@ -89,6 +89,11 @@ def test_metric_from_the_sweep_spec(tmp_path):
     (tmp_path / "sweep.yaml").write_text("metric: maj@1\n")
     with pytest.raises(DataError, match=r"`metric` must be one of pass@1, greedy, got 'maj@1'"):
         read_metric(tmp_path)
+    (tmp_path / "sweep.yaml").write_text("metric: [greedy]\n")
+    with pytest.raises(
+        DataError, match=r"`metric` must be one of pass@1, greedy, got \['greedy'\]"
+    ):
+        read_metric(tmp_path)
 
 
 def _gain(algo: str) -> float:

@@ -348,7 +348,7 @@ def read_metric(sweep_dir: str | Path) -> str:
     when absent."""
     path, spec = _spec(sweep_dir)
     metric = spec.get("metric", DEFAULT_METRIC)
-    if metric not in METRICS:
+    if not isinstance(metric, str) or metric not in METRICS:  # a list is no dict key
         raise DataError(f"{path}: `metric` must be one of {', '.join(METRICS)}, got {metric!r}")
     return metric
 
