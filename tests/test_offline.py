@@ -73,3 +73,99 @@ def test_an_offline_algorithm_refuses_a_loss_or_advantage_it_would_not_read(algo
     with pytest.raises(ConfigError, match=f"{field} must be") as e:
         make_algorithm(algo, **{field: value})
     assert e.value.field == f"algo.{field}"
+
+
+# --- a round's fine-tuning: its stopping rule, minibatches and parameter groups ---
+
+
+def test_the_stopping_rule_converges_on_a_stale_loss_and_caps_a_falling_one():
+    from priorlab.offline import EarlyStop
+
+    rule = EarlyStop(patience=2, min_delta=0.01, max_steps=100)
+    # 0.895 is not 0.01 below the best 0.9 (stale 1), 0.899 neither (stale 2): converged
+    assert [rule.update(loss, s) for loss, s in ((1.0, 10), (0.9, 20), (0.895, 30))] == [None] * 3
+    assert rule.update(0.899, 40) == "converged" and rule.best == 0.9
+    falling = EarlyStop(patience=2, min_delta=0.01, max_steps=30)
+    assert [falling.update(loss, s) for loss, s in ((1.0, 10), (0.9, 20), (0.8, 30))] == [
+        None,
+        None,
+        "capped",
+    ]
+
+
+def test_a_round_stops_by_its_rule_and_keeps_its_best_weights(tiny_prior, tmp_path, monkeypatch):
+    from priorlab import offline
+    from priorlab.run import Run
+    from priorlab.train_utils import make_optimizer
+
+    cfg = small(tiny_prior, tmp_path / "r", algo="ei", ft_epochs=0, ft_patience=2,
+                ft_min_delta=0.01, ft_warmup=0, minibatch_size=4, lr=1e-3)  # fmt: skip
+    run = Run(cfg)
+    examples = [(p, p.solution, None) for p in run.pool[:40]]  # 4 held out: 36 rows, 9 steps
+    losses = iter([1.0, 0.9, 0.895, 0.899, 0.1])  # checked every 2 epochs (>= 10 steps)
+    weights = []
+
+    def val_loss(run, rows):
+        weights.append({k: v.clone() for k, v in run.policy.model.state_dict().items()})
+        return next(losses)
+
+    monkeypatch.setattr(offline, "validation_loss", val_loss)
+    fit = offline.fit_round(run, examples, lambda: make_optimizer(run.policy.model, run.lr))
+    assert (fit["ft/train_rows"], fit["ft/val_rows"]) == (36, 4)
+    assert fit["ft/converged"] == 1.0 and fit["ft/val_loss"] == 0.9
+    assert (fit["ft/epochs"], fit["ft/steps"], run.updates) == (8, 72, 72)  # 4 checks
+    kept = run.policy.model.state_dict()
+    assert all(torch.equal(kept[k], weights[1][k]) for k in kept)  # the second check's
+
+
+def test_a_capped_round_is_not_converged(tiny_prior, tmp_path):
+    from priorlab import offline
+    from priorlab.run import Run
+    from priorlab.train_utils import make_optimizer
+
+    cfg = small(tiny_prior, tmp_path / "r", algo="ei", ft_epochs=0, ft_max_steps=3)
+    run = Run(cfg)
+    examples = [(p, p.solution, None) for p in run.pool[:20]]
+    fit = offline.fit_round(run, examples, lambda: make_optimizer(run.policy.model, run.lr))
+    assert fit["ft/converged"] == 0.0 and fit["ft/steps"] == 3
+
+
+@pytest.mark.parametrize("n, size", [(36, 16), (16, 16), (47, 16), (5, 16), (1000, 256)])
+def test_minibatches_take_every_row_once_and_none_is_short(n, size):
+    from priorlab.offline import minibatches
+
+    chunks = minibatches(n, size, torch.Generator().manual_seed(0))
+    assert sorted(i for c in chunks for i in c) == list(range(n))
+    assert all(len(c) >= min(size, n) for c in chunks) and len(chunks) == max(1, n // size)
+
+
+def test_sft_merges_its_leftover_rows_into_the_last_step(tiny_prior, tmp_path):
+    import json
+
+    cfg = small(tiny_prior, tmp_path / "s", algo="sft", rollout_budget=72, test_eval=False)
+    train(cfg, quiet=True)
+    rows = [json.loads(x) for x in (tmp_path / "s" / "metrics.jsonl").open()]
+    samples = [r["samples"] for r in rows if "loss/sft" in r]
+    assert samples == [16, 32, 48, 72]  # a last step of 24 rows, not one of 8
+
+
+def test_the_return_tokens_get_their_own_learning_rate():
+    from priorlab.models.policy import build_policy
+    from priorlab.train_utils import make_optimizer
+
+    torch.manual_seed(0)
+    policy = build_policy("0.1m", max_len=16)
+    model, rows = policy.model, [3, 4]
+    opt = make_optimizer(model, 1e-4, rows=rows, rows_lr=1e-2)
+    assert [g["lr"] for g in opt.param_groups] == [1e-4, 1e-2]
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    tokens = torch.tensor([[3, 5, 6, 7], [4, 5, 6, 8]])
+    logits, _ = model(tokens, torch.ones_like(tokens, dtype=torch.bool))
+    logits.logsumexp(-1).sum().backward()
+    opt.step()
+    # Adam's first step moves a weight with a gradient by lr x sign(gradient)
+    moved = (model.tok_emb.weight.detach() - before["tok_emb.weight"]).abs()
+    assert torch.allclose(moved[rows], torch.full_like(moved[rows], 1e-2), rtol=1e-3)
+    assert torch.allclose(moved[[5, 6]], torch.full_like(moved[[5, 6]], 1e-4), rtol=1e-3)
+    body = (model.head.weight.detach() - before["head.weight"]).abs()
+    assert float(body.max()) == pytest.approx(1e-4, rel=1e-3)

@@ -93,7 +93,28 @@ class TrainConfig:
     minibatch_size: int = doc(256, "SFT, EI and RCRL: rows per fine-tuning step.")
     max_grad_norm: float = doc(1.0, "Gradient clipping norm.")
     rounds: int = doc(4, "EI / RCRL rounds of sample-then-fine-tune.")
-    ft_epochs: int = doc(2, "EI / RCRL fine-tuning epochs over the collected samples per round.")
+    ft_epochs: int = doc(
+        0,
+        "EI / RCRL: fine-tuning epochs per round; 0 (default): train each round until its "
+        "stopping rule (validation loss, ft_patience, ft_max_steps) says it has converged.",
+    )
+    ft_max_steps: int = doc(
+        200, "EI / RCRL: the cap on a round's optimiser steps (a round stopped by it is flagged)."
+    )
+    ft_patience: int = doc(
+        3,
+        "EI / RCRL: a round has converged when its validation loss has not fallen by more than "
+        "ft_min_delta for this many epochs in a row (the best weights are kept).",
+    )
+    ft_min_delta: float = doc(1e-3, "EI / RCRL: the validation-loss fall (nats) that counts.")
+    ft_val_frac: float = doc(
+        0.1,
+        "EI / RCRL: share of a round's problems held out as its validation set (their kept or "
+        "labelled samples; at least one problem once there are two).",
+    )
+    ft_warmup: int = doc(
+        10, "EI / RCRL: linear learning-rate warm-up over a round's first N steps (0: none)."
+    )
     train_problems: int = doc(4000, "Size of the training problem pool.")
     eval_problems: int = doc(200, "Held-out test problems for evaluation.")
     eval_samples: int = doc(16, "Samples per test problem (n of pass@k).")
@@ -267,7 +288,12 @@ def validate_train(cfg: TrainConfig) -> None:
     check(cfg.minibatch_size >= 1, "minibatch_size", "must be >= 1")
     check(cfg.minibatches >= 1, "minibatches", f"must be >= 1, got {cfg.minibatches}")
     check(cfg.rounds >= 1, "rounds", "must be >= 1")
-    check(cfg.ft_epochs >= 1, "ft_epochs", "must be >= 1")
+    check(cfg.ft_epochs >= 0, "ft_epochs", "must be >= 0 (0: until the stopping rule)")
+    check(cfg.ft_max_steps >= 1, "ft_max_steps", f"must be >= 1, got {cfg.ft_max_steps}")
+    check(cfg.ft_patience >= 1, "ft_patience", f"must be >= 1, got {cfg.ft_patience}")
+    check(cfg.ft_min_delta >= 0, "ft_min_delta", f"must be >= 0, got {cfg.ft_min_delta}")
+    check(0 <= cfg.ft_val_frac < 1, "ft_val_frac", f"must be in [0, 1), got {cfg.ft_val_frac}")
+    check(cfg.ft_warmup >= 0, "ft_warmup", f"must be >= 0 (0: none), got {cfg.ft_warmup}")
     check(cfg.eval_samples >= 1, "eval_samples", "must be >= 1")
     check(cfg.eval_problems >= 1, "eval_problems", "must be >= 1")
     check(cfg.eval_temperature >= 0, "eval_temperature", "must be >= 0")

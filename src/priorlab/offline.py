@@ -1,46 +1,22 @@
 """The offline algorithms, built from the online loop's pieces: SFT, Expert Iteration, RCRL.
 
 Each spends the same rollout budget as the online algorithms: SFT consumes `budget` gold
-solutions; EI and RCRL sample `budget` completions over `rounds` rounds.
+solutions; EI and RCRL sample `budget` completions over `rounds` rounds. As in Havrilla et
+al. 2024, each round fine-tunes the initial weights afresh on the union of every round's
+samples until the round has converged (fit_round: a validation loss with patience, a step
+cap), so a reset costs the round nothing it could have learnt.
 """
 
 from __future__ import annotations
 
-import copy
+import math
+from dataclasses import dataclass
 
 import torch
 
 from priorlab import algos
 from priorlab.run import Run
-from priorlab.train_utils import encode_pairs, make_optimizer, sft_step
-
-
-def fine_tune(run: Run, examples: list[tuple], opt, *, epochs: int) -> float:
-    """The preset's per-token loss (nll) aggregated as it says (token_mean for ei, rcrl and
-    sft) on (problem, completion, prefix) triples, in seeded minibatches."""
-    cfg, tok = run.cfg, run.policy.tokenizer
-    loss = float("nan")
-    for _ in range(epochs):
-        order = torch.randperm(len(examples), generator=run.gen).tolist()
-        for start in range(0, len(order), cfg.minibatch_size):
-            chunk = [examples[i] for i in order[start : start + cfg.minibatch_size]]
-            samples = encode_pairs(
-                tok,
-                [p.prompt for p, _, _ in chunk],
-                [c for _, c, _ in chunk],
-                max_len=run.policy.model.cfg.max_len,
-                prefixes=[x or [] for _, _, x in chunk],
-            )
-            where = f"fine-tuning in step {run.step + 1} (lr {run.lr})"
-            loss = sft_step(
-                run.policy,
-                opt,
-                samples,
-                max_grad_norm=cfg.max_grad_norm,
-                where=where,
-                parts=run.parts,
-            )
-    return loss
+from priorlab.train_utils import encode_pairs, lm_loss, make_optimizer, sft_step, warm_up
 
 
 def sft(run: Run, tick) -> None:
@@ -48,9 +24,10 @@ def sft(run: Run, tick) -> None:
     cfg = run.cfg
     opt = make_optimizer(run.policy.model, run.lr)
     while run.samples_used < cfg.rollout_budget:
-        n = min(cfg.minibatch_size, cfg.rollout_budget - run.samples_used)
+        left = cfg.rollout_budget - run.samples_used
+        n = left if left < 2 * cfg.minibatch_size else cfg.minibatch_size  # no short last step
         problems = run.next_problems(n)
-        loss = fine_tune(run, [(p, p.solution, None) for p in problems], opt, epochs=1)
+        loss = train_step(run, [(p, p.solution, None) for p in problems], opt)
         run.samples_used += n
         run.step += 1
         run.record({"loss/sft": loss})
@@ -59,35 +36,20 @@ def sft(run: Run, tick) -> None:
 
 def expert_iteration(run: Run, tick) -> None:
     """Sample K per prompt, keep the expert ones (reward >= expert_threshold: the correct
-    ones), de-duplicate, fine-tune; repeat.
-
-    Havrilla et al. 2024: the kept set is the union over rounds, and each round fine-tunes
-    the initial policy afresh on that union (so later rounds sample from a better policy
-    without compounding over-fitting).
-    """
+    ones), de-duplicate; fine-tune the initial weights on the union of every round's kept
+    samples until converged; repeat (Havrilla et al. 2024)."""
     cfg = run.cfg
-    initial = copy.deepcopy(run.policy.model.state_dict())
+    initial = _snapshot(run.policy.model)
     kept: dict[tuple[str, str], tuple] = {}
-    per_round = cfg.rollout_budget // cfg.rounds
     for _ in range(cfg.rounds):
-        batch = _sample_round(run, per_round)
+        batch = _sample_round(run, cfg.rollout_budget // cfg.rounds)
         good = algos.experts(batch.rewards, threshold=run.algo.expert_threshold).tolist()
         for p, text, expert in zip(batch.problems, batch.texts, good):
             if expert:
                 kept.setdefault((p.id, text), (p, text, None))
         run.policy.model.load_state_dict(initial)
-        opt = make_optimizer(run.policy.model, run.lr)
-        loss = fine_tune(run, list(kept.values()), opt, epochs=cfg.ft_epochs) if kept else 0.0
-        run.step += 1
-        run.record(
-            {
-                "task/accuracy": batch.correct.float().mean().item(),
-                "reward/mean": batch.rewards.mean().item(),
-                "ei/kept": len(kept),
-                "loss/sft": loss,
-            }
-        )
-        tick()
+        fit = fit_round(run, list(kept.values()), lambda: make_optimizer(run.policy.model, run.lr))
+        _end_round(run, batch, fit, {"ei/kept": len(kept)}, tick)
 
 
 def return_conditioned(run: Run, tick) -> None:
@@ -95,33 +57,175 @@ def return_conditioned(run: Run, tick) -> None:
 
     The return token (`<r1>` for reward >= expert_threshold, else `<r0>`) takes the place of
     BOS before the prompt; both start with BOS's embedding, so before fine-tuning either one
-    conditions the policy exactly like the prior. Samples are drawn conditioned on `<r1>`,
-    the best return, and so is evaluation.
+    conditions the policy exactly like the prior. The return-token embeddings are their own
+    parameter group (algo.cond_lr; the body at lr, EI's scale). Rounds as EI's: the initial
+    weights fine-tuned afresh on the union of labelled samples until converged. Samples are
+    drawn conditioned on `<r1>`, the best return, and so is evaluation.
     """
     cfg, tok = run.cfg, run.policy.tokenizer
     best = run.prefix = [tok.return_token(True)]  # dev evaluations condition on it too
+    rows = list(tok.return_ids)
+    run.policy.init_tokens_like(rows, tok.bos_id)
+    initial = _snapshot(run.policy.model)
+    cond_lr = run.algo.cond_lr or run.lr
+
+    def optimizer():
+        return make_optimizer(run.policy.model, run.lr, rows=rows, rows_lr=cond_lr)
+
     labelled: list[tuple] = []
-    run.policy.init_tokens_like(list(tok.return_ids), tok.bos_id)
-    opt = make_optimizer(run.policy.model, run.lr)
-    per_round = cfg.rollout_budget // cfg.rounds
     for _ in range(cfg.rounds):
-        batch = _sample_round(run, per_round, prefix=best)
+        batch = _sample_round(run, cfg.rollout_budget // cfg.rounds, prefix=best)
         good = algos.experts(batch.rewards, threshold=run.algo.expert_threshold).tolist()
         labelled += [
             (p, text, [tok.return_token(expert)])
             for p, text, expert in zip(batch.problems, batch.texts, good)
         ]
-        loss = fine_tune(run, labelled, opt, epochs=cfg.ft_epochs)
-        run.step += 1
-        run.record(
-            {
-                "task/accuracy": batch.correct.float().mean().item(),
-                "reward/mean": batch.rewards.mean().item(),
-                "rcrl/labelled": len(labelled),
-                "loss/sft": loss,
-            }
-        )
-        tick()
+        run.policy.model.load_state_dict(initial)
+        fit = fit_round(run, labelled, optimizer)
+        _end_round(run, batch, fit, {"rcrl/labelled": len(labelled)}, tick)
+
+
+# --- a round's fine-tuning -----------------------------------------------------------------
+
+
+CHECK_STEPS = 10  # a round's loss is checked at the first epoch end >= 10 steps after the last
+
+
+@dataclass
+class EarlyStop:
+    """The round's stopping rule: converged when the validation loss has not fallen below
+    its best by more than `min_delta` for `patience` checks in a row; the cap stops it at
+    `max_steps` optimiser steps otherwise (capped: the mechanism was cut short)."""
+
+    patience: int
+    min_delta: float
+    max_steps: int
+    best: float = math.inf
+    stale: int = 0
+    improved: bool = False
+
+    def update(self, loss: float, steps: int) -> str | None:
+        """Read one check's loss after `steps` steps: "converged", "capped" or None (go on);
+        `improved` says whether this loss is the new best."""
+        self.improved = loss < self.best - self.min_delta
+        if self.improved:
+            self.best, self.stale = loss, 0
+        else:
+            self.stale += 1
+        if self.stale >= self.patience:
+            return "converged"
+        return "capped" if steps >= self.max_steps else None
+
+
+def fit_round(run: Run, examples: list[tuple], optimizer) -> dict:
+    """Fine-tune the current weights on `examples` ((problem, completion, prefix) triples):
+    ft_epochs epochs when set, else epochs until EarlyStop on the held-out problems'
+    validation loss (checked after the warm-up, at the first epoch end CHECK_STEPS or more
+    steps after the previous check), keeping the best weights. Returns the round's record."""
+    cfg = run.cfg
+    train, val = split_problems(examples, cfg.ft_val_frac, run.gen)
+    opt, steps, epochs = optimizer(), 0, 0
+    record = {"ft/train_rows": len(train), "ft/val_rows": len(val)}
+    if not train:
+        return record | {"ft/steps": 0, "ft/epochs": 0, "ft/converged": 1.0, "loss/sft": 0.0}
+    rule = EarlyStop(cfg.ft_patience, cfg.ft_min_delta, cfg.ft_max_steps)
+    best, status, checked = None, None, 0
+    while status is None:
+        for rows in minibatches(len(train), cfg.minibatch_size, run.gen):
+            warm_up(opt, steps, cfg.ft_warmup)
+            loss = train_step(run, [train[i] for i in rows], opt)
+            steps += 1
+        epochs += 1
+        if cfg.ft_epochs:
+            status = "fixed" if epochs >= cfg.ft_epochs else None
+            continue
+        due = steps >= max(cfg.ft_warmup, checked + CHECK_STEPS) or steps >= cfg.ft_max_steps
+        if not due:
+            continue
+        checked = steps
+        status = rule.update(validation_loss(run, val or train), steps)
+        if rule.improved:
+            best = _snapshot(run.policy.model)
+    if best is not None:
+        run.policy.model.load_state_dict(best)
+    return record | {
+        "ft/steps": steps,
+        "ft/epochs": epochs,
+        "ft/rows_per_step": len(train) * epochs / steps,
+        "ft/converged": float(status == "converged"),
+        "ft/capped": float(status == "capped"),
+        "ft/val_loss": rule.best if not cfg.ft_epochs else float("nan"),
+        "loss/sft": loss,
+    }
+
+
+def split_problems(examples: list[tuple], frac: float, gen) -> tuple[list, list]:
+    """(train, validation): the samples of a seeded `frac` of the problems (at least one
+    once there are two, none when frac is 0) held out together, so no problem is in both."""
+    ids = sorted({p.id for p, _, _ in examples})
+    n_val = 0 if frac == 0 or len(ids) < 2 else max(1, round(frac * len(ids)))
+    held = {ids[i] for i in torch.randperm(len(ids), generator=gen)[:n_val].tolist()}
+    return (
+        [x for x in examples if x[0].id not in held],
+        [x for x in examples if x[0].id in held],
+    )
+
+
+def minibatches(n: int, size: int, gen) -> list[list[int]]:
+    """A seeded shuffle of range(n) in max(1, n // size) near-equal chunks: no optimiser step
+    on fewer than `size` rows (a leftover is spread over the others) unless n itself is."""
+    order = torch.randperm(n, generator=gen)
+    return [chunk.tolist() for chunk in order.tensor_split(max(1, n // size))]
+
+
+def train_step(run: Run, chunk: list[tuple], opt) -> float:
+    """One step of the preset's per-token loss (nll, token_mean) on the chunk's completions."""
+    where = f"fine-tuning in step {run.step + 1} (lr {run.lr})"
+    loss = sft_step(
+        run.policy, opt, _encode(run, chunk), max_grad_norm=run.cfg.max_grad_norm,
+        where=where, parts=run.parts,
+    )  # fmt: skip
+    run.updates += 1
+    return loss
+
+
+def validation_loss(run: Run, examples: list[tuple]) -> float:
+    """Token-mean NLL of the examples' completions, in minibatches, without gradients."""
+    total = tokens = 0.0
+    with torch.no_grad():
+        for start in range(0, len(examples), run.cfg.minibatch_size):
+            samples = _encode(run, examples[start : start + run.cfg.minibatch_size])
+            n = float(samples.mask.sum())
+            total += lm_loss(run.policy, samples, include_prompt=False).item() * n
+            tokens += n
+    return total / tokens
+
+
+def _encode(run: Run, chunk: list[tuple]):
+    return encode_pairs(
+        run.policy.tokenizer,
+        [p.prompt for p, _, _ in chunk],
+        [c for _, c, _ in chunk],
+        max_len=run.policy.model.cfg.max_len,
+        prefixes=[x or [] for _, _, x in chunk],
+    )
+
+
+def _snapshot(model) -> dict:
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def _end_round(run: Run, batch, fit: dict, counts: dict, tick) -> None:
+    run.step += 1
+    run.record(
+        {
+            "task/accuracy": batch.correct.float().mean().item(),
+            "reward/mean": batch.rewards.mean().item(),
+            **counts,
+            **fit,
+        }
+    )
+    tick()
 
 
 def _sample_round(run: Run, n: int, prefix=None):

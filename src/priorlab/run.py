@@ -99,6 +99,7 @@ class Run:
         self.log = MetricsLog(self.dir, tensorboard=cfg.tensorboard)
         self.samples_used = 0
         self.tokens_used = 0
+        self.updates = 0  # optimiser steps: beside completions, whether a mechanism was fed
         self.engine = make_engine(cfg, self.policy)  # last: every check before it; None: hf
         self.step = 0
         self.prefix: list[int] | None = None  # prompt condition at test time (RCRL)
@@ -252,5 +253,11 @@ class Run:
 
     def record(self, row: dict) -> None:
         self.log.log(
-            {"step": self.step, "samples": self.samples_used, "tokens": self.tokens_used, **row}
+            {
+                "step": self.step,
+                "samples": self.samples_used,
+                "tokens": self.tokens_used,
+                "updates": self.updates,
+                **row,
+            }
         )

@@ -72,6 +72,7 @@ def _train(run, quiet: bool) -> dict:
         "samples": run.samples_used,
         "tokens": run.tokens_used,
         "steps": run.step,
+        "updates": run.updates,
         "initial": initial,
         "final": final,
     }
@@ -219,6 +220,7 @@ def update(run: Run, batch: Batch, ref, opt) -> dict:
             check_finite(loss, norm, f"step {run.step + 1} (lr {run.lr})")
             stats["policy/grad_norm"] = float(norm)
             opt.step()
+            run.updates += 1
             check_weights(run.policy.model, f"step {run.step + 1} (lr {run.lr})")
             with torch.no_grad():  # the ratio this minibatch's loss saw, before its step
                 if parts.clip is not None:

@@ -103,3 +103,45 @@ def test_cells_table_in_points(tmp_path):
     assert rows[1] == ["grpo", "", "A", "3", "converged", f"+0.0 [{-half:+.1f}, {half:+.1f}]",
                        rows[1][6], ""]  # fmt: skip
     assert rows[3][4:] == ["not measured", "n/a", "n/a", ""]
+
+
+def _rounds(path, ends: list[str], updates: int) -> None:
+    """metrics.jsonl of an offline run whose rounds ended as `ends` (10 steps each)."""
+    rows = [
+        {"step": i + 1, "samples": 256 * (i + 1), "updates": 10 * (i + 1), "ft/steps": 10,
+         "ft/converged": float(end == "converged"), "ft/capped": float(end == "capped")}
+        for i, end in enumerate(ends)
+    ]  # fmt: skip
+    rows.append({"step": len(ends), "samples": 256 * len(ends), "updates": updates})
+    path.mkdir(parents=True)
+    (path / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+
+def test_the_mechanism_check_passes_on_converged_rounds_and_fails_on_a_capped_one(tmp_path):
+    from priorlab.report.diagnostics import mechanism, mechanism_check, mechanism_table
+
+    _rounds(tmp_path / "ei-0", ["converged", "converged"], 20)
+    _rounds(tmp_path / "ei-1", ["converged", "converged"], 20)
+    _rounds(tmp_path / "rcrl-0", ["converged", "capped"], 20)
+    _rounds(tmp_path / "fixed-0", ["fixed", "fixed"], 20)
+    online = tmp_path / "ppo-0"
+    online.mkdir()
+    (online / "metrics.jsonl").write_text(json.dumps({"step": 8, "updates": 32}) + "\n")
+    run = {name: Run(name.split("-")[0], "A", 0, name, tmp_path / name)
+           for name in ("ei-0", "ei-1", "rcrl-0", "fixed-0", "ppo-0")}  # fmt: skip
+    summaries = {"ppo-0": {"samples": 2048, "updates": 32}}
+    rows = mechanism(list(run.values()), summaries)
+    by = {row["algo"]: row for row in rows}
+    assert by["ppo"]["updates"] == 32 and by["ppo"]["samples"] == 2048 and by["ppo"]["rounds"] == 0
+    assert (by["ei"]["runs"], by["ei"]["rounds"], by["ei"]["converged"]) == (2, 4, 4)
+    assert by["ei"]["steps_per_round"] == 10 and by["ei"]["samples"] == 512
+    assert (by["rcrl"]["converged"], by["rcrl"]["capped"]) == (1, 1)
+    assert by["fixed"]["fixed"] == 2
+    ok = mechanism_check([by["ei"], by["ppo"]])
+    assert ok["ok"] is True and ok["detail"].startswith("4 of 4 offline rounds")
+    capped = mechanism_check(rows)
+    assert capped["ok"] is False and "rcrl on A 1 of 2" in capped["detail"]
+    assert mechanism_check([by["fixed"]])["ok"] is None
+    assert mechanism_check([by["ppo"]])["ok"] is True  # nothing fine-tunes in rounds
+    title, header, table = mechanism_table(rows)
+    assert len(header) == len(table[0]) and table[1][5] == "0 / 0 / 2 / 0"

@@ -27,7 +27,10 @@ from .conftest import (
     write_sweep,
 )
 
-CHECKS = ["tuned", "converged", "clipping active", "seeds", "no collapse", "large k", "powered"]
+CHECKS = [
+    "tuned", "converged", "clipping active", "mechanism acted", "seeds", "no collapse", "large k",
+    "powered",
+]  # fmt: skip
 # sections that read only the final runs' samples and training logs: as without tuning
 UNCHANGED = [
     "runs", "headline", "variance", "variance_rl", "verdict", "levels", "pairwise",
@@ -107,6 +110,7 @@ def test_clipping_hand_computed(tmp_path, protocol_report):
     assert dapo["active"] is False
     cells = [run.cell() for run in runs]
     kwargs = {"convergence_cells": [], "collapses": [], "margin": 0.02, "tuning": None}
+    kwargs |= {"mechanism": []}
     kwargs |= {"tune_runs": [], "families": []}
     result = protocol(n_samples=4, runs=cells, clipping=[dapo, ei, grpo], **kwargs)
     assert result["checks"][2] == {
@@ -232,7 +236,10 @@ def test_verdict_vs_budget_hand_computed(tmp_path):
 def test_protocol_checklist_of_an_exploratory_sweep(protocol_sweep, protocol_report):
     checklist = protocol_report["protocol"]
     assert [c["name"] for c in checklist["checks"]] == CHECKS
-    assert [c["ok"] for c in checklist["checks"]] == [True, False, True, False, False, False, False]
+    oks = [True, False, True, True, False, False, False, False]
+    assert [c["ok"] for c in checklist["checks"]] == oks
+    # the fixture's ei logs no rounds: nothing fine-tunes in rounds
+    assert check(protocol_report, "mechanism acted")["detail"] == "no algorithm fine-tunes in rounds"
     assert check(protocol_report, "tuned")["detail"].startswith(
         "lr over 3 values, 1 seed per candidate, 4 algo x prior x reward cells, "
         "1 candidate failed (rule: "
@@ -308,7 +315,7 @@ def test_old_runs_without_the_new_records_give_nulls(sweep, report):
     assert all(row["vs_prior"] is not None for row in report["run_status"])
     assert all(cell["status"] is None for cell in report["convergence_cells"])
     assert [c["ok"] for c in report["protocol"]["checks"]] == [
-        False, None, None, False, False, False, False,
+        False, None, None, True, False, False, False, False,
     ]  # fmt: skip
     assert report["verdict_line"].startswith(
         "exploratory (fails: tuned, converged, clipping active, seeds, no collapse, large k, "

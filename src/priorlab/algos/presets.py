@@ -69,14 +69,17 @@ class Algorithm:
     min_group_size: int = 1
     """Smallest group size the advantage makes sense with (grpo needs 2 to have a std)."""
     lr: float = 1e-4
-    """Recommended learning rate, used when the run does not set one. RCRL takes 1e-3: at
-    1e-4 a 1M-parameter policy never learns to tell <r1> from <r0>; EI, which re-fine-tunes
-    the prior each round, collapses at 1e-3 (measured on arith, see the README)."""
+    """Recommended learning rate, used when the run does not set one (EI, which re-fine-tunes
+    the prior each round, collapses at 1e-3: measured on arith, see the README)."""
+    cond_lr: float | None = None
+    """RCRL: learning rate of the return-token embeddings, their own parameter group (None:
+    lr). They start as copies of BOS and carry the whole condition, so they learn 100x faster
+    than the body, which stays at EI's scale."""
 
 
 # Fields added after job ids were first issued: a job id hashes them only when they are set,
 # so adding such a field keeps the id (and the finished runs) of every existing sweep.
-HASHED_WHEN_SET = ("loss_params",)
+HASHED_WHEN_SET = ("loss_params", "cond_lr")
 
 
 def identity(algo: Algorithm) -> dict:
@@ -171,7 +174,8 @@ PRESETS: dict[str, Algorithm] = {
         policy_loss="nll",
         aggregation="token_mean",
         advantage="none",
-        lr=1e-3,
+        lr=1e-4,
+        cond_lr=1e-2,
     ),
     # --- the baseline: supervised fine-tuning on gold solutions, same budget ---
     "sft": Algorithm(
@@ -218,6 +222,8 @@ def validate(algo: Algorithm) -> None:
         raise ConfigError("algo.keep_top", f"must be >= 0 (0: keep all), got {algo.keep_top}")
     if algo.lr <= 0:
         raise ConfigError("algo.lr", f"must be > 0, got {algo.lr}")
+    if algo.cond_lr is not None and algo.cond_lr <= 0:
+        raise ConfigError("algo.cond_lr", f"must be > 0 or null, got {algo.cond_lr}")
     if algo.dual_clip is not None and algo.dual_clip <= 1:
         raise ConfigError("algo.dual_clip", f"must be > 1 or null, got {algo.dual_clip}")
     if not (0 <= algo.gamma <= 1 and 0 <= algo.lam <= 1):

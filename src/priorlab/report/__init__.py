@@ -219,6 +219,7 @@ def build_report(
     clipping = diagnostics.clipping(runs)
     run_status = _with_collapses(diagnostics.run_status(runs, summaries), collapses)
     convergence_cells = diagnostics.convergence_cells(runs, summaries)
+    mechanism = diagnostics.mechanism(runs, summaries)
     tuning = protocol.tuning(runs)
     metric = inference.read_metric(sweep_dir)
     by_metric, skipped, lines_by_metric = {}, {}, {}
@@ -240,6 +241,7 @@ def build_report(
         n_samples=tables.n,
         runs=[run.cell() for run in runs],
         convergence_cells=convergence_cells,
+        mechanism=mechanism,
         collapses=collapses,
         margin=margin,
         clipping=clipping,
@@ -277,6 +279,7 @@ def build_report(
         "clipping": clipping,
         "run_status": run_status,
         "convergence_cells": convergence_cells,
+        "mechanism": mechanism,
         "status_counts": diagnostics.status_counts(run_status),
         "tuning": tuning,
         "margin": margin,

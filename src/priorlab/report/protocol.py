@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 
-from priorlab.report.diagnostics import converged_check
+from priorlab.report.diagnostics import converged_check, mechanism_check
 from priorlab.report.load import Run, number, run_selection
 
 MIN_SEEDS = 5  # seeds per algo x prior cell for a confirmatory verdict
@@ -188,6 +188,7 @@ def protocol(
     n_samples: int,
     runs: list[dict],
     convergence_cells: list[dict],
+    mechanism: list[dict],
     collapses: list[dict],
     margin: float,
     clipping: list[dict],
@@ -197,13 +198,14 @@ def protocol(
 ) -> dict:
     """The checklist next to the verdict; exploratory when any check is not ok (False or None).
 
-    runs: report.json's [{run_id, algo, prior, seed}]; convergence_cells, collapses, clipping,
+    runs: report.json's [{run_id, algo, prior, seed}]; convergence_cells, mechanism, collapses, clipping,
     tuning: its sections; tune_runs: load.tuning_runs of the sweep; families: its inference.
     """
     checks = [
         _tuned(tuning, tune_runs),
         converged_check(convergence_cells),
         _clipping_active(clipping),
+        mechanism_check(mechanism),
         _seeds(runs),
         _no_collapse(collapses, margin),
         _large_k(n_samples),

@@ -6,7 +6,7 @@ import html
 from collections.abc import Sequence
 
 from priorlab.report import completeness
-from priorlab.report.diagnostics import CONVERGENCE, VS_PRIOR, cells_table
+from priorlab.report.diagnostics import CONVERGENCE, VS_PRIOR, run_tables
 from priorlab.report.protocol import ADVICE, collapse_list
 from priorlab.report.render_inference import entropy_law_table, inference_tables, verdict_groups
 from priorlab.report.sections import LEVEL_TERMS
@@ -256,7 +256,7 @@ def protocol_tables(report: dict) -> list[tuple[str, list[str], list[list[str]]]
             ["run", "algo", "prior", "seed", "convergence", "change", "vs prior", "gain", "flag"],
             status,
         ),
-        *([cells_table(report["convergence_cells"])] if report.get("convergence_cells") else []),
+        *run_tables(report),
     ]
     if any(row["convergence"] or row["vs_prior"] for row in report["run_status"]):
         out.append(("Run status counts per algorithm", ["algo", *names], counts))
