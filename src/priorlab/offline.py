@@ -81,7 +81,7 @@ def return_conditioned(run: Run, tick) -> None:
             for p, text, expert in zip(batch.problems, batch.texts, good)
         ]
         run.policy.model.load_state_dict(initial)
-        fit = fit_round(run, labelled, optimizer)
+        fit = fit_round(run, labelled, optimizer, judged=lambda x: x[2] == best)
         _end_round(run, batch, fit, {"rcrl/labelled": len(labelled)}, tick)
 
 
@@ -117,13 +117,18 @@ class EarlyStop:
         return "capped" if steps >= self.max_steps else None
 
 
-def fit_round(run: Run, examples: list[tuple], optimizer) -> dict:
+def fit_round(run: Run, examples: list[tuple], optimizer, judged=None) -> dict:
     """Fine-tune the current weights on `examples` ((problem, completion, prefix) triples):
     ft_epochs epochs when set, else epochs until EarlyStop on the held-out problems'
     validation loss (checked after the warm-up, at the first epoch end CHECK_STEPS or more
-    steps after the previous check), keeping the best weights. Returns the round's record."""
+    steps after the previous check), keeping the best weights. Returns the round's record.
+
+    `judged`: which held-out examples the loss reads (RCRL: those labelled `<r1>`, the
+    condition the policy is sampled and evaluated on; the NLL of its own samples under their
+    own labels barely moves, so it would stop a round before the condition is learnt)."""
     cfg = run.cfg
     train, val = split_problems(examples, cfg.ft_val_frac, run.gen)
+    val = [x for x in val if judged(x)] if judged else val
     opt, steps, epochs = optimizer(), 0, 0
     record = {"ft/train_rows": len(train), "ft/val_rows": len(val)}
     if not train:
