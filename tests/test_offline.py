@@ -1,5 +1,6 @@
 """The offline loops read their preset's loss and aggregation; other fields are refused."""
 
+import json
 import math
 
 import pytest
@@ -169,3 +170,45 @@ def test_the_return_tokens_get_their_own_learning_rate():
     assert torch.allclose(moved[[5, 6]], torch.full_like(moved[[5, 6]], 1e-4), rtol=1e-3)
     body = (model.head.weight.detach() - before["head.weight"]).abs()
     assert float(body.max()) == pytest.approx(1e-4, rel=1e-3)
+
+
+@pytest.fixture(scope="module")
+def strong_prior(tmp_path_factory):
+    """A 1M-parameter prior that learned the corpus's corrupted-step mode (wrong_frac 0.5):
+    right about half the time, so RCRL has both labels to learn from."""
+    from priorlab.config import PretrainConfig
+    from priorlab.priors import pretrain
+
+    out = tmp_path_factory.mktemp("strong") / "p"
+    cfg = PretrainConfig(out=str(out), task_params={"steps": 2, "ops": ["+", "-"]}, size="1m",
+                         steps=1000, corpus_size=2000, batch_size=32, lr=2e-3, seed=0)  # fmt: skip
+    pretrain(cfg, quiet=True)
+    return out
+
+
+def test_rcrl_learns_its_condition_accuracy_under_r1_exceeds_r0(strong_prior, tmp_path):
+    from priorlab.config import TrainConfig
+    from priorlab.evaluate import sample_table
+    from priorlab.tasks import make_task
+    from priorlab.tasks.pools import run_pools
+
+    out = tmp_path / "rcrl"
+    cfg = TrainConfig(model=str(strong_prior), out=str(out), algo="rcrl", rollout_budget=1024,
+                      rounds=4, max_new_tokens=28, train_problems=1000, eval_problems=64,
+                      eval_samples=8, tensorboard=False)  # fmt: skip
+    summary = train(cfg, quiet=True)
+    rows = [json.loads(x) for x in (out / "metrics.jsonl").open() if "ft/steps" in x]
+    assert len(rows) == 4 and all(r["ft/converged"] == 1.0 for r in rows)
+    policy = load_policy(out / "policy")
+    task = make_task("arith", steps=2, ops=["+", "-"])
+    test = run_pools(task, seed=0, train_problems=10, eval_problems=128).test
+    correct = {}
+    for good in (True, False):
+        table = sample_table(policy, task, test, n=16, max_new_tokens=28, temperature=1.0,
+                             generator=torch.Generator().manual_seed(1), greedy=False,
+                             prefix=[policy.tokenizer.return_token(good)])  # fmt: skip
+        correct[good] = table.groupby("problem_id")["correct"].mean().sort_index().to_numpy()
+    diff = correct[True] - correct[False]  # paired over the 128 problems
+    se = diff.std(ddof=1) / math.sqrt(len(diff))
+    assert diff.mean() - 1.96 * se > 0, (correct[True].mean(), correct[False].mean(), se)
+    assert summary["updates"] == sum(r["ft/steps"] for r in rows)

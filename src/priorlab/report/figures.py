@@ -241,8 +241,12 @@ def equivalence_intervals(families: list[dict], margin: float) -> str | None:
         plt.Rectangle((0, 0), 1, 1, color="#1a7f37", alpha=0.12, label=f"margin \u00b1{m:g}"),
     ]
     axes[0, 0].legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1), fontsize="small")
-    axes[-1, 0].set_xlabel("difference in gain (points of pass@1)")
+    metric = METRIC_NAMES.get(families[0].get("metric", "pass@1"), "pass@1")
+    axes[-1, 0].set_xlabel(f"difference in gain (points of {metric})")
     return _png(fig)
+
+
+METRIC_NAMES = {"pass@1": "pass@1", "greedy": "greedy accuracy"}  # the families' metric
 
 
 def _gain_cell(value) -> tuple[float | None, float | None, float | None]:
@@ -296,7 +300,8 @@ def gains_by_prior(families: list[dict]) -> str | None:
         ax.set_title(f"{fam['family']}: gain per prior, 95% CI", fontsize="medium")
         ax.legend(fontsize="small")
     for ax in axes[:, 0]:
-        ax.set_ylabel("gain over the prior (points)")
+        metric = METRIC_NAMES.get(drawn[0].get("metric", "pass@1"), "pass@1")
+        ax.set_ylabel(f"gain over the prior (points of {metric})")
     for ax in axes.flat[len(drawn) :]:
         ax.set_visible(False)
     return _png(fig)
