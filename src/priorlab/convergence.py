@@ -10,7 +10,7 @@
   sampling interval, when wider).
 - `vs_prior`: final minus initial test pass@1, paired per test problem, as the run saw it
   ("collapsed" when the whole 95% CI lies below 0); the sweep report re-tests it with a
-  margin and Holm across the sweep's runs (report/inference.collapses).
+  margin and Holm across the sweep's runs (report/collapse.collapses).
 
 The change: ordinary least squares over the window's n >= MIN_POINTS dev points, slope x
 window width. A point's variance is its sampling variance (known: sum_p r_p (1 - r_p) /

@@ -14,6 +14,7 @@ from scipy import stats as st
 from priorlab.errors import DataError
 from priorlab.report import build_report
 from priorlab.report import stats as report_stats
+from priorlab.report.collapse import collapses
 from priorlab.report.crossed import (
     cells_to_settle,
     crossed,
@@ -22,16 +23,10 @@ from priorlab.report.crossed import (
     satterthwaite,
 )
 from priorlab.report.entropy_law import fit_run
-from priorlab.report.inference import (
-    assess,
-    collapses,
-    family,
-    holm_levels,
-    read_margin,
-    tost_p,
-)
+from priorlab.report.inference import assess, family, holm_levels, tost_p
 from priorlab.report.load import Run
 from priorlab.report.stats import anova_ss, holm, partial_omega2
+from priorlab.report.sweep_spec import read_margin
 
 from .conftest import ENTROPY_A, ENTROPY_B, FINAL, INITIAL, N, write_sweep
 

@@ -239,7 +239,8 @@ def test_protocol_checklist_of_an_exploratory_sweep(protocol_sweep, protocol_rep
     oks = [True, False, True, True, False, False, False, False]
     assert [c["ok"] for c in checklist["checks"]] == oks
     # the fixture's ei logs no rounds: nothing fine-tunes in rounds
-    assert check(protocol_report, "mechanism acted")["detail"] == "no algorithm fine-tunes in rounds"
+    mechanism = check(protocol_report, "mechanism acted")
+    assert mechanism["detail"] == "no algorithm fine-tunes in rounds"
     assert check(protocol_report, "tuned")["detail"].startswith(
         "lr over 3 values, 1 seed per candidate, 4 algo x prior x reward cells, "
         "1 candidate failed (rule: "

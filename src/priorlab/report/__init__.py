@@ -125,6 +125,7 @@ from pathlib import Path
 import numpy as np
 
 from priorlab.report import (
+    collapse,
     completeness,
     diagnostics,
     figures,
@@ -132,6 +133,7 @@ from priorlab.report import (
     protocol,
     render,
     sections,
+    sweep_spec,
     wording,
 )
 from priorlab.report.entropy_law import entropy_law
@@ -214,14 +216,14 @@ def build_report(
     pairwise = sections.pairwise(tables, rng=rng, n_boot=n_boot)
     levels = sections.levels(tables, rng=rng, n_boot=n_boot)
     summaries = {run.run_id: run_summary(run) for run in runs}
-    margin = inference.read_margin(sweep_dir)
-    collapses = inference.collapses(tables, margin=margin)
+    margin = sweep_spec.read_margin(sweep_dir)
+    collapses = collapse.collapses(tables, margin=margin)
     clipping = diagnostics.clipping(runs)
     run_status = _with_collapses(diagnostics.run_status(runs, summaries), collapses)
     convergence_cells = diagnostics.convergence_cells(runs, summaries)
     mechanism = diagnostics.mechanism(runs, summaries)
     tuning = protocol.tuning(runs)
-    metric = inference.read_metric(sweep_dir)
+    metric = sweep_spec.read_metric(sweep_dir)
     by_metric, skipped, lines_by_metric = {}, {}, {}
     for name in inference.METRICS:  # the families on each metric, the verdict's one of them
         options = {"baseline": sections.BASELINE, "metric": name}
@@ -328,7 +330,7 @@ def build_report(
 
 def _with_collapses(rows: list[dict], collapses: list[dict]) -> list[dict]:
     """run_status with each run's change from its prior as the report tests it (margin, Holm
-    across the sweep: inference.collapses) in place of the unadjusted one train wrote."""
+    across the sweep: collapse.collapses) in place of the unadjusted one train wrote."""
     by_id = {row["run_id"]: row for row in collapses}
     out = []
     for row in rows:

@@ -322,27 +322,30 @@ def mechanism_check(rows: list[dict]) -> dict:
     None when some ran a fixed number of epochs (no rule read); True with no offline runs."""
     offline = [row for row in rows if row["rounds"]]
     if not offline:
-        return {"name": "mechanism acted", "ok": True, "detail": "no algorithm fine-tunes in rounds"}
+        return _mechanism(True, "no algorithm fine-tunes in rounds")
     capped = [row for row in offline if row["capped"]]
     fixed = [row for row in offline if row["fixed"]]
     done = sum(row["converged"] for row in offline)
     total = sum(row["rounds"] for row in offline)
     detail = f"{done} of {total} offline rounds ended by their stopping rule"
     if capped:
-        cut = ", ".join(f"{r['algo']} on {r['prior']} {r['capped']} of {r['rounds']}" for r in capped)
-        return {"name": "mechanism acted", "ok": False,
-                "detail": f"{detail}; CAPPED (cut short before converging): {cut}; raise "
-                "ft_max_steps or the learning rate"}  # fmt: skip
+        cut = ", ".join(
+            f"{r['algo']} on {r['prior']} {r['capped']} of {r['rounds']}" for r in capped
+        )
+        advice = "raise ft_max_steps or the learning rate"
+        return _mechanism(False, f"{detail}; CAPPED (cut short before converging): {cut}; {advice}")
     if fixed:
         names = ", ".join(sorted({row["algo"] for row in fixed}))
-        return {"name": "mechanism acted", "ok": None,
-                "detail": f"{detail}; {names} ran fixed epochs (ft_epochs): no rule read"}  # fmt: skip
+        return _mechanism(None, f"{detail}; {names} ran fixed epochs (ft_epochs): no rule read")
     old = [row for row in offline if row["unrecorded"]]
     if old:
         names = ", ".join(sorted({row["algo"] for row in old}))
-        return {"name": "mechanism acted", "ok": None,
-                "detail": f"{detail}; {names} logged rounds without their fine-tuning's end"}  # fmt: skip
-    return {"name": "mechanism acted", "ok": True, "detail": detail}
+        return _mechanism(None, f"{detail}; {names} logged rounds without their fine-tunings' end")
+    return _mechanism(True, detail)
+
+
+def _mechanism(ok: bool | None, detail: str) -> dict:
+    return {"name": "mechanism acted", "ok": ok, "detail": detail}
 
 
 def mechanism_table(rows: list[dict]) -> tuple[str, list[str], list[list[str]]]:

@@ -50,13 +50,10 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
-import yaml
 from scipy.special import stdtr, stdtrit
 
-from priorlab.errors import DataError
 from priorlab.report.crossed import (
     cells_to_settle,
     crossed,
@@ -321,38 +318,6 @@ def family(
 # --- From the sweep ---
 
 
-def _spec(sweep_dir: str | Path) -> tuple[Path, dict]:
-    """(path, content) of the sweep's spec SWEEP/sweep.yaml; {} when absent or not a mapping."""
-    path = Path(sweep_dir) / "sweep.yaml"
-    if not path.is_file():
-        return path, {}
-    try:
-        spec = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError) as err:
-        raise DataError(f"{path}: cannot read the sweep's spec ({err})") from None
-    return path, spec if isinstance(spec, dict) else {}
-
-
-def read_margin(sweep_dir: str | Path) -> float:
-    """The sweep spec's "margin" (SWEEP/sweep.yaml), DEFAULT_MARGIN when absent."""
-    path, spec = _spec(sweep_dir)
-    margin = spec.get("margin", DEFAULT_MARGIN)
-    ok = isinstance(margin, (int, float)) and not isinstance(margin, bool) and 0 < margin < 1
-    if not ok:
-        raise DataError(f"{path}: `margin` must be a fraction of pass@1 in (0, 1), got {margin!r}")
-    return float(margin)
-
-
-def read_metric(sweep_dir: str | Path) -> str:
-    """The sweep spec's "metric" (SWEEP/sweep.yaml): what the verdict is on, DEFAULT_METRIC
-    when absent."""
-    path, spec = _spec(sweep_dir)
-    metric = spec.get("metric", DEFAULT_METRIC)
-    if not isinstance(metric, str) or metric not in METRICS:  # a list is no dict key
-        raise DataError(f"{path}: `metric` must be one of {', '.join(METRICS)}, got {metric!r}")
-    return metric
-
-
 def _groups(runs, baseline: str) -> list[tuple[str, list[tuple[int, str]]]]:
     """[(family, [(run index, method)])]: each level of the sweep (sorted), or one family
     "all" of every algorithm but the baseline for an unleveled sweep; empty families dropped."""
@@ -412,40 +377,3 @@ def skipped_families(tables, *, baseline: str = "sft", metric: str = DEFAULT_MET
             )
             out.append({"family": name, "metric": metric, "runs": lacking, "reason": reason})
     return out
-
-
-# --- Collapse: a claim with a margin, corrected across the sweep ---
-
-
-def collapses(tables, *, margin: float) -> list[dict]:
-    """Per final run: did it end more than `margin` below its own prior?
-
-    gain = mean over test problems of final - initial pass@1 (paired per problem; these
-    problems fixed), se from the per-problem differences, df Q - 1. One-sided test of H0:
-    gain >= -margin, p = P(T <= (gain + m) / se); Holm (1979) across every run of the sweep,
-    so that a sweep whose runs truly changed by no more than the margin is flagged at all in
-    at most 5% of sweeps. Returns [{run_id, algo, prior, seed, gain, lo, hi (95% t CI), p,
-    p_holm, collapsed, status}]: status "collapsed", else "gained" when the 95% CI lies above
-    0, else "unchanged" (a run below its prior by less than the margin, or not detectably,
-    is not a collapse).
-    """
-    diff = tables.final["pass@1"] - tables.initial["pass@1"]  # (R, Q)
-    rows = []
-    for run, d in zip(tables.runs, diff):
-        mean, n = float(d.mean()), len(d)
-        row = {**run.cell(), "gain": mean, "lo": None, "hi": None, "p": None}
-        if n >= 2:
-            se = float(d.std(ddof=1)) / math.sqrt(n)
-            half = float(stdtrit(n - 1, 1 - ALPHA / 2)) * se
-            p = float(stdtr(n - 1, (mean + margin) / se)) if se > 0 else float(mean >= -margin)
-            row |= {"lo": mean - half, "hi": mean + half, "p": p}
-        rows.append(row)
-    done = [row for row in rows if row["p"] is not None]
-    for row, adjusted in zip(done, holm([row["p"] for row in done])):
-        row["p_holm"] = adjusted
-    for row in rows:
-        row.setdefault("p_holm", None)
-        row["collapsed"] = row["p_holm"] is not None and row["p_holm"] < ALPHA
-        gained = row["lo"] is not None and row["lo"] > 0
-        row["status"] = "collapsed" if row["collapsed"] else "gained" if gained else "unchanged"
-    return rows

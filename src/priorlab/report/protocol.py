@@ -117,7 +117,7 @@ def _seeds(runs: list[dict]) -> dict:
 
 def _no_collapse(collapses: list[dict], margin: float) -> dict:
     """ok when no final run ended more than the margin below its own prior, tested with
-    Holm across the sweep's runs (inference.collapses)."""
+    Holm across the sweep's runs (collapse.collapses)."""
     measured = [row for row in collapses if row["p"] is not None]
     if not measured:
         return _check("no collapse", None, "no run compared its final test pass@1 with its prior's")
@@ -198,8 +198,9 @@ def protocol(
 ) -> dict:
     """The checklist next to the verdict; exploratory when any check is not ok (False or None).
 
-    runs: report.json's [{run_id, algo, prior, seed}]; convergence_cells, mechanism, collapses, clipping,
-    tuning: its sections; tune_runs: load.tuning_runs of the sweep; families: its inference.
+    runs: report.json's [{run_id, algo, prior, seed}]; convergence_cells, mechanism, collapses,
+    clipping, tuning: its sections; tune_runs: load.tuning_runs of the sweep; families: its
+    inference.
     """
     checks = [
         _tuned(tuning, tune_runs),
