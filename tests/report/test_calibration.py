@@ -16,7 +16,8 @@ import math
 import numpy as np
 from scipy import stats as st
 
-from priorlab.report.inference import collapses, family
+from priorlab.report.collapse import collapses
+from priorlab.report.inference import family
 from priorlab.report.load import Run
 from priorlab.report.stats import anova_ss, partial_omega2
 
