@@ -65,7 +65,8 @@ def test_existing_specs_keep_their_job_ids(tiny_spec, checkpoint):
     prior leaves every other job's id as it was."""
     ids = [j.id for j in expand(copy.deepcopy(TINY)).jobs]
     assert ids[:2] == ["p-16dcbae18208", "p-5a7454baef23"]
-    assert hashlib.sha1(",".join(ids).encode()).hexdigest()[:12] == "97b73fb687b3"
+    # 97b73fb687b3 before issue 24, whose ROUNDS_PROTOCOL mark gave its 4 ei jobs new ids
+    assert hashlib.sha1(",".join(ids).encode()).hexdigest()[:12] == "9ade45b948a4"
     mixed = expand(with_priors(tiny_spec, {"label": "mine", "model": str(checkpoint)}))
     assert set(ids) <= {j.id for j in mixed.jobs}
 
@@ -255,3 +256,13 @@ def test_two_vllm_runs_one_after_another_in_one_worker_process(tmp_path, capfd):
         assert "reset prefix cache" in (tmp_path / "runs" / run.id / "log.txt").read_text()
     assert Path(tmp_path / "report.json").is_file()
     assert "Logging error" not in capfd.readouterr().err
+
+
+def test_only_the_round_loops_jobs_changed_id_with_their_protocol(monkeypatch):
+    from priorlab.experiments import spec
+
+    now = {j.id: j.labels.get("algo") for j in expand(copy.deepcopy(TINY)).jobs}
+    monkeypatch.setitem(spec.ROUNDS_PROTOCOL, "kinds", ())
+    before = [j.id for j in expand(copy.deepcopy(TINY)).jobs]
+    assert hashlib.sha1(",".join(before).encode()).hexdigest()[:12] == "97b73fb687b3"
+    assert sorted(algo for job_id, algo in now.items() if job_id not in before) == ["ei"] * 4

@@ -92,7 +92,19 @@ UNHASHED = ("out", "model")
 # Fields that do not change what is computed, so stay out of the hash.
 COSMETIC = ("tensorboard", "device")
 # Run fields added after sweeps were stored: hashed only when set, so old job ids hold.
-HASHED_WHEN_SET = {"engine": "hf", "rollout_is_cap": 0.0}
+HASHED_WHEN_SET = {
+    "engine": "hf",
+    "rollout_is_cap": 0.0,
+    "ft_max_steps": 200,
+    "ft_patience": 3,
+    "ft_min_delta": 1e-3,
+    "ft_val_frac": 0.1,
+    "ft_warmup": 10,
+}
+# The round loops' fine-tuning changed (issue 24: rounds trained to convergence on a held-out
+# loss, warm-up, no short minibatch): their jobs hash this mark, so a resumed sweep re-runs
+# them instead of mixing runs of the two protocols under one id.
+ROUNDS_PROTOCOL = {"kinds": ("expert_iteration", "return_conditioned"), "mark": 2}
 # A run's field as the spec spells it, where not under `train.` (or `tune.`).
 SPEC_FIELDS = {"rollout_budget": "budget", "reward": "rewards", "algo": "algos"}
 
@@ -333,6 +345,8 @@ def _run_job(
     # The hash sees the algorithm as resolved (preset + overrides), not how it was spelled.
     hashed = {k: v for k, v in config.items() if k not in ("algo", "algo_params", *COSMETIC)}
     hashed = {k: v for k, v in hashed.items() if HASHED_WHEN_SET.get(k, ...) != v}
+    if algo.kind in ROUNDS_PROTOCOL["kinds"]:
+        hashed["rounds_protocol"] = ROUNDS_PROTOCOL["mark"]
     hashed |= {"algo_resolved": identity(algo), "prior_id": prior.id}
     chosen_from = tuple(
         {"id": c.id, "point": c.labels["candidate"], "seed": c.labels["seed"]} for c in candidates
