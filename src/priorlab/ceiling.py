@@ -22,8 +22,9 @@ The intervals: profile likelihood, because A and C_mid trade off along a curved 
 (a run short of its midpoint fits a higher A reached later about as well) and a symmetric
 Wald interval would hide that. The profile 95% interval of any quantity h(A, B, C_mid) is
 the range of h over {chi^2 <= chi^2_min + thr}, thr = max(3.84, F(0.95; 1, n - 4) x ratio),
-ratio = chi^2_min / (n - 4) on n points (the prior's included) (the points scatter more than sampling explains: the variance is
-then estimated, hence F; the wider of the two, as in convergence.plateau). Each grid cell
+ratio = chi^2_min / (n - 4) on n points, the prior's included (when the points scatter more
+than sampling explains, the variance is estimated, hence F; the wider of the two, as in
+convergence.plateau). Each grid cell
 contributes the range of a linear function of (R0, A) over its ellipse; the interval of A,
 the gain A - R0, B, C_mid, C_90 or of a prediction R(C) is the hull over cells (A clipped
 to [0, 1]). A bootstrap over dev problems
