@@ -36,8 +36,9 @@ B 95%, C_mid 95%, C_90 95%; bias of A +0.002; stopped at half C_mid, A's median 
 
 A curve is never forced into an A. `status`:
 - "fit": A, B, C_mid, C_90 with intervals;
-- "flat": the gain's interval holds 0 (no gain the points can see): A is reported, the
-  efficiency (B, C_mid, C_90) is not;
+- "flat": the gain's interval holds 0 (no gain the points can see): a flat curve fits a
+  rise that starts after its last point as well as no rise, so A is not placed (measured:
+  its interval is about [0, 1]); the plateau check (convergence.py) speaks for such a run;
 - "falls from its peak": the mean of the last 3 points lies more than PEAK_SES combined
   SEs below the best mean of 3 points in a row (a collapse, not a ceiling);
 - "not sigmoid-like": the residuals scatter > MAX_RATIO x the sampling variance and chi^2
@@ -169,7 +170,7 @@ def _status(y, w, best, chi2: float, gain_ci, c_ci, last: float) -> tuple[str, s
     if chi2 / df > MAX_RATIO and stats.chi2.sf(chi2, df) < MISFIT_P:
         return "not sigmoid-like", f"residuals scatter {chi2 / df:.1f}x the sampling variance"
     if gain_ci[0] <= 0 <= gain_ci[1]:
-        return "flat", "the gain's interval holds 0: no gain to time"
+        return "flat", "the gain's interval holds 0: no rise seen, no ceiling to place"
     if gain_ci[1] < 0:
         return "declines", "the gain's whole interval lies below 0"
     if best[3] > last:
@@ -213,9 +214,9 @@ def fit_curve(points: list[dict]) -> dict:
     """The ScaleRL fit of one dev curve [{"samples", "pass@1", "se"}] (see the module).
 
     Returns {"status", "reason", "n_points", "r0", "r0_ci", "a", "a_ci", "b", "b_ci",
-    "c_mid", "c_mid_ci", "c90", "c90_ci", "chi2", "ratio"}: A and its interval are None
-    unless status is "fit" or "flat", the efficiency fields unless "fit"; an open interval
-    end is None. n_points counts the prior's point.
+    "c_mid", "c_mid_ci", "c90", "c90_ci", "chi2", "ratio"}: A, B, C_mid, C_90 and their
+    intervals are None unless status is "fit"; an open interval end is None; n_points
+    counts the prior's point.
     """
     out = dict.fromkeys(("r0", "r0_ci", "a", "a_ci", "b", "b_ci", "c_mid", "c_mid_ci"))
     out |= dict.fromkeys(("c90", "c90_ci", "chi2", "ratio"))
@@ -237,9 +238,8 @@ def fit_curve(points: list[dict]) -> dict:
     status, reason = _status(fit.y, fit.w, fit.best, fit.chi2, fit.interval(-1, 1), c_ci, x[-1])
     out |= {"status": status, "reason": reason, "n_points": len(x), "r0": r0}
     out |= {"r0_ci": fit.interval(1, 0), "chi2": fit.chi2, "ratio": fit.ratio}
-    if status in ("fit", "flat"):
-        out |= {"a": a, "a_ci": _clip(fit.interval(0, 1))}
     if status == "fit":
+        out |= {"a": a, "a_ci": _clip(fit.interval(0, 1))}
         out |= {"b": b, "b_ci": _hull(b_cells, ok, b_low, b_high), "c_mid": c_mid}
         c90 = c_at(0.9, b=b_cells, c_mid=c_cells)
         out |= {"c_mid_ci": c_ci, "c90": c_at(0.9, b=b, c_mid=c_mid)}
@@ -258,8 +258,8 @@ def extrapolation(points: list[dict], *, split: float = 0.5) -> dict:
     Returns {"status" (the part fit's), "split", "points": [{"samples", "measured",
     "predicted", "lo", "hi", "inside"}], "mean_abs_error", "coverage"}: lo/hi is the profile
     95% interval of the curve at that C widened in quadrature by the point's own z x se, and
-    coverage the share of held-out points inside it. Predictions need a "fit" or "flat" part
-    fit; otherwise points is [] and the errors None.
+    coverage the share of held-out points inside it. Predictions need a "fit" of the first
+    part; otherwise points is [] and the errors None.
     """
     last = max((p["samples"] for p in points), default=0.0)
     part = [p for p in points if p["samples"] <= split * last]
@@ -267,7 +267,7 @@ def extrapolation(points: list[dict], *, split: float = 0.5) -> dict:
     status = fit_curve(part)["status"]
     out = {"status": status, "split": split, "points": []}
     out |= {"mean_abs_error": None, "coverage": None}
-    if status not in ("fit", "flat") or not rest:
+    if status != "fit" or not rest:
         return out
     fit = _Fit(part)
     for point in rest:

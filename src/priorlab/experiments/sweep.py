@@ -96,6 +96,8 @@ def run_sweep(
         console.print(f"[bold]verdict[/]: {result['verdict_line']}", highlight=False)
         for line in result.get("verdict_lines", []):  # per level: equivalent / different / ...
             console.print(f"  {line}", highlight=False)
+        for line in result.get("ceiling_lines", []):  # per level: where runs end, how fast
+            console.print(f"  {line}", highlight=False)
         console.print(
             f"report: {root / 'report.html'}  (open it in a browser; data in report.json)"
         )

@@ -113,6 +113,13 @@ points. Below, pass@1 stands for the verdict's metric.
 - entropy_law: [{algo, n_runs (fitted), unfitted, a, b, ceiling, final_pass1: {median, min,
   max}}]: R = -a exp(H) + b fitted per run on its policy/entropy and task/accuracy rows
   (report/entropy_law.py), the ceiling b - a beside the runs' measured final test pass@1.
+- ceiling: where each run's dev curve ends and how fast it gets there (report/ceiling.py):
+  {runs [{run_id, algo, prior, seed, reward, methods {family: method}, status, reason, r0,
+  a, a_ci, b, b_ci, c_mid, c_mid_ci, c90, c90_ci, ratio, extrapolation {status,
+  mean_abs_error, coverage, points}}], families [{family, ceiling, efficiency, line}],
+  extrapolation {runs, mean_abs_error, coverage}}: the ScaleRL fit per run
+  (priorlab/ceiling.py), and per family the verdict on A and on log C_90.
+- ceiling_lines: each family's line, "refinement — ceiling: ...; efficiency: ...".
 """
 
 from __future__ import annotations
@@ -124,6 +131,7 @@ from pathlib import Path
 
 import numpy as np
 
+from priorlab.report import ceiling as ceiling_report
 from priorlab.report import (
     collapse,
     completeness,
@@ -222,6 +230,7 @@ def build_report(
     run_status = _with_collapses(diagnostics.run_status(runs, summaries), collapses)
     convergence_cells = diagnostics.convergence_cells(runs, summaries)
     mechanism = diagnostics.mechanism(runs, summaries)
+    ceiling = ceiling_report.ceiling(runs, summaries, baseline=sections.BASELINE)
     tuning = protocol.tuning(runs)
     metric = sweep_spec.read_metric(sweep_dir)
     by_metric, skipped, lines_by_metric = {}, {}, {}
@@ -281,6 +290,8 @@ def build_report(
         "clipping": clipping,
         "run_status": run_status,
         "convergence_cells": convergence_cells,
+        "ceiling": ceiling,
+        "ceiling_lines": [fam["line"] for fam in ceiling["families"]],
         "mechanism": mechanism,
         "status_counts": diagnostics.status_counts(run_status),
         "tuning": tuning,

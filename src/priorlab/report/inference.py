@@ -185,7 +185,7 @@ def _pair(a: str, b: str, strata: dict[str, np.ndarray], margin: float) -> dict:
     }
 
 
-def _decide(pairs: list[dict], *, margin: float) -> None:
+def decide(pairs: list[dict], *, margin: float) -> None:
     """Holm within the family, the tested interval, outcome, sign and what would settle it."""
     for key in ("p_diff", "p_tost"):
         done = [pair for pair in pairs if pair[key] is not None]
@@ -285,7 +285,7 @@ def family(
         for a, b in itertools.combinations(methods, 2)
         if (strata := _strata(rows, a, b, gain))
     ]
-    _decide(pairs, margin=margin)
+    decide(pairs, margin=margin)
     by_method = {m: _method_strata(rows, m, gain) for m in methods}
     run_gain = gain.mean(axis=1)
     return {

@@ -6,8 +6,14 @@ accuracy); these tables show points (100 x the fraction), the verdict's metric f
 
 from __future__ import annotations
 
+from priorlab.report.ceiling import tables as ceiling_tables
 from priorlab.report.inference import DEFAULT_METRIC
 from priorlab.report.wording import METRIC_NAMES
+
+CEILING_INTRO = (
+    "Per family, where the runs' dev curves end (the ceiling A of a ScaleRL fit) and how fast "
+    "they get there (completions to 90% of their own gain); runs the fit refuses are left out"
+)
 
 Table = tuple[str, list[str], list[list[str]]]
 TERMS = ("method", "prior", "interaction")
@@ -63,6 +69,8 @@ def verdict_groups(report: dict) -> list[tuple[str, list[str], str]]:
         if other != metric:
             html_id = f"inference-verdicts-{other.replace('@', '')}"
             groups.append((intro(report, other), lines, html_id))
+    ceiling = report.get("ceiling_lines") or []
+    groups.append((CEILING_INTRO, ceiling, "ceiling-verdicts"))
     return [group for group in groups if group[1]]
 
 
@@ -123,7 +131,7 @@ def inference_tables(report: dict) -> list[Table]:
         if rows:
             title = f"{beside}Families not measured on {METRIC_NAMES[name]}"
             out.append((title, ["family", "why"], rows))
-    return out
+    return out + ceiling_tables(report)
 
 
 def family_tables(families: list[dict], margin: float, metric: str, prefix: str) -> list[Table]:
