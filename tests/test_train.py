@@ -268,6 +268,9 @@ def test_the_priors_evaluation_is_drawn_once_and_read_back(tiny_prior, tmp_path)
     assert a["initial"] == b["initial"]
     first = pd.read_parquet(tmp_path / "a" / "samples_initial.parquet")
     assert first.equals(pd.read_parquet(tmp_path / "b" / "samples_initial.parquet"))
+    # arith judges whole solutions: every step right implies the answer right
+    whole = first["whole"]
+    assert whole.isin([True, False]).all() and not (whole & ~first["correct"]).any()
     # a different seed draws other samples, kept apart
     train(small(tiny_prior, tmp_path / "c", algo="grpo", seed=6), quiet=True)
     assert len(list((tiny_prior / "evals").glob("*.parquet"))) == len(kept) + 1

@@ -307,6 +307,7 @@ def sample_table(
                         "entropy": float(ent[i]),
                         "length": int(s.lengths[i]),
                         "greedy": is_greedy,
+                        "whole": task.whole_solution(problem, text),  # None: cannot tell
                     }
                 )
     return pd.DataFrame(rows)

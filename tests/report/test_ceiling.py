@@ -59,3 +59,17 @@ def test_refused_runs_are_counted_and_left_out():
     assert fam["verdict"] == (
         "ceiling: not testable (2 of 4 runs have one, and no pair has 2 per prior)"
     )
+
+
+def test_coverage_on_answers_and_on_whole_solutions_by_hand():
+    import pandas as pd
+
+    from priorlab.report.ceiling import _covered
+
+    table = pd.DataFrame({"problem_id": ["p1", "p1", "p2", "p2", "p3", "p3"],
+                          "correct": [False, True, True, True, False, False],
+                          "whole": [False, False, True, None, False, False]})  # fmt: skip
+    assert _covered(table, "correct") == pytest.approx(2 / 3)  # p1 (a guess), p2
+    assert _covered(table, "whole") == pytest.approx(1 / 3)  # p2 only
+    assert _covered(table.assign(whole=None), "whole") is None  # the task cannot tell
+    assert _covered(table.drop(columns="whole"), "whole") is None  # tables from before

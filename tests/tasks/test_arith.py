@@ -59,6 +59,15 @@ def test_steps_are_the_intermediate_results():
     assert task.steps("#9") == [] and task.steps("") == []
 
 
+def test_a_whole_solution_is_every_step_right_not_a_guessed_answer():
+    task, p = make_task("arith"), Arith.solve("3+4*2-5=")
+    assert task.whole_solution(p, GOLD) and task.whole_solution(p, GOLD + " ")
+    assert task.verify(p, "3+4=8,8*2=14,14-5=9#9").correct  # the answer alone is right...
+    assert not task.whole_solution(p, "3+4=8,8*2=14,14-5=9#9")  # ...a step is not
+    assert not task.whole_solution(p, "#9")  # a bare guess
+    assert not task.whole_solution(p, "3+4=7,7*2=14,14-5=8#8")
+
+
 def test_wrong_solution_is_consistent_after_the_error():
     p = Arith.solve("3+4*2-5=")
     task = make_task("arith")

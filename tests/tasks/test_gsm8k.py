@@ -70,6 +70,7 @@ def test_gold_verifies_and_wrong_solutions_do_not(task):
     rng = random.Random(0)
     for p in task.problems("train", 500, seed=0) + task.problems("test", 200, seed=0):
         assert task.verify(p, p.solution).correct
+        assert task.whole_solution(p, p.solution) is None  # many right reasonings: not judged
         wrong = task.wrong_solution(p, rng)
         verdict = task.verify(p, wrong)
         assert verdict.parsed and not verdict.correct, wrong

@@ -45,6 +45,8 @@ def test_gold_verifies_and_wrong_solutions_do_not(task):
         verdict = task.verify(p, wrong)
         assert verdict.parsed and not verdict.correct, (p, wrong)
         assert len(task.steps(wrong)) == len(task.steps(p.solution)) >= 1
+        assert task.whole_solution(p, p.solution) in (True, None)  # None: the task cannot tell
+        assert task.whole_solution(p, wrong) in (False, None)
 
 
 @pytest.mark.parametrize("junk", ["", "9", "#", "#abc", "abc#", "3+4=7", "#9#", "#\n"])

@@ -30,8 +30,11 @@ from collections import defaultdict
 import numpy as np
 
 from priorlab.ceiling import extrapolation, fit_curve
+from priorlab.evaluate import load_samples
 from priorlab.report.diagnostics import dev_points
 from priorlab.report.inference import assess, decide, power
+from priorlab.report.load import STAGES
+from priorlab.report.sections import prior_runs
 
 CEILING_MARGIN = 0.03
 EFFICIENCY_FACTOR = 1.5
@@ -168,9 +171,62 @@ def _difference(pair: dict, quantity: str) -> str:
         f"than {slower} [{lo:.1f}, {hi:.1f}]"  # fmt: skip
 
 
+def _sampled(run, stage: str):
+    """The run's sampled (not greedy) rows of its `stage` table."""
+    table = load_samples(run.path / STAGES[stage])
+    return table[~table["greedy"].fillna(False).astype(bool)] if "greedy" in table else table
+
+
+def _covered(table, column: str) -> float | None:
+    """Share of problems with at least one sample true in `column` (None if not measured)."""
+    if column not in table or table[column].isna().all():
+        return None
+    return float(table.groupby("problem_id")[column].apply(lambda v: v.fillna(False).any()).mean())
+
+
+def prior_coverage(runs) -> dict[str, dict]:
+    """{prior: {k, pass@k, whole@k, pass@1}} on the test problems, mean over the prior's
+    seeds: the share of problems the prior solves in k samples (k = samples per problem),
+    counted on the final answer and on whole solutions (every step right: what a guessed
+    answer cannot inflate; None where the task cannot tell)."""
+    out = {}
+    for prior, indices in prior_runs(runs).items():
+        tables = [_sampled(runs[i], "initial") for i in indices]
+        pass_k = [_covered(t, "correct") for t in tables]
+        whole = [_covered(t, "whole") for t in tables]
+        k = int(tables[0].groupby("problem_id").size().min())
+        out[prior] = {
+            "k": k,
+            "pass@k": float(np.mean(pass_k)),
+            "whole@k": None if None in whole else float(np.mean(whole)),
+            "pass@1": float(np.mean([t["correct"].mean() for t in tables])),
+        }
+    return out
+
+
+def beside_prior(runs, rows: list[dict], coverage: dict[str, dict]) -> list[dict]:
+    """Per (algo, prior): the runs' mean A (fitted runs), the prior's coverage, and Yue et
+    al.'s gap pass@k(prior) - pass@1(run) at the end of training, mean over its runs."""
+    fits = {row["run_id"]: row for row in rows}
+    groups = defaultdict(list)
+    for run in runs:
+        groups[(run.algo, run.prior)].append(run)
+    out = []
+    for (algo, prior), group in sorted(groups.items()):
+        a = [fits[r.run_id]["a"] for r in group if fits[r.run_id]["a"] is not None]
+        final = float(np.mean([_sampled(r, "final")["correct"].mean() for r in group]))
+        cover = coverage[prior]
+        out.append({"algo": algo, "prior": prior, "runs": len(group), "fitted": len(a),
+                    "a": float(np.mean(a)) if a else None, "final_pass@1": final,
+                    **{key: cover[key] for key in ("k", "pass@k", "whole@k")},
+                    "gap": cover["pass@k"] - final})  # fmt: skip
+    return out
+
+
 def ceiling(runs, summaries: dict[str, dict], *, baseline: str = "sft") -> dict:
     """report.json's "ceiling": {runs: run_fits, families: [{family, ceiling, efficiency,
-    line}], extrapolation: {runs checked, mean_abs_error, coverage}}."""
+    line}], extrapolation: {runs checked, mean_abs_error, coverage}, priors: prior_coverage,
+    beside_prior}."""
     rows = run_fits(runs, summaries, baseline=baseline)
     names = sorted({name for row in rows for name in row["methods"]})
     families = []
@@ -187,7 +243,9 @@ def ceiling(runs, summaries: dict[str, dict], *, baseline: str = "sft") -> dict:
     if checked:
         summary["mean_abs_error"] = float(np.mean([c["mean_abs_error"] for c in checked]))
         summary["coverage"] = float(np.mean([c["coverage"] for c in checked]))
-    return {"runs": rows, "families": families, "extrapolation": summary}
+    coverage = prior_coverage(runs)
+    out = {"runs": rows, "families": families, "extrapolation": summary, "priors": coverage}
+    return out | {"beside_prior": beside_prior(runs, rows, coverage)}
 
 
 def tables(report: dict) -> list[tuple[str, list[str], list[list[str]]]]:
@@ -219,4 +277,24 @@ def tables(report: dict) -> list[tuple[str, list[str], list[list[str]]]]:
         "second half predicted from the first: mean |error| in points / points inside the CI)"
     )
     header = ["run", "algo", "prior", "seed", "fit", "A", "B", "C_90", "predicted 2nd half"]
-    return [(title, header, table)]
+    return [(title, header, table), _beside_table(block)]
+
+
+def _beside_table(block: dict) -> tuple[str, list[str], list[list[str]]]:
+    """A per method and prior beside the prior's coverage and the pass@k - pass@1 gap."""
+
+    def points(value):
+        return "" if value is None else f"{100 * value:.1f}"
+
+    rows = [[r["algo"], r["prior"], f"{r['fitted']} / {r['runs']}", points(r["a"]),
+             points(r["whole@k"]), points(r["pass@k"]), str(r["k"]), points(r["final_pass@1"]),
+             points(r["gap"])] for r in block["beside_prior"]]  # fmt: skip
+    title = (
+        "The ceiling beside the prior's: mean A of the fitted runs (dev pass@1), the prior's "
+        "coverage on the test problems at k samples (whole solutions: every step right; "
+        "any right answer), the runs' final test pass@1 and the gap pass@k(prior) - pass@1 "
+        "(Yue et al. 2025), in points"
+    )
+    header = ["algo", "prior", "fitted / runs", "A", "prior whole@k", "prior pass@k", "k",
+              "final pass@1", "gap"]  # fmt: skip
+    return title, header, rows

@@ -191,3 +191,9 @@ class Arith:
     def steps(self, completion: str) -> list[str]:
         """Intermediate results: "3+4=7,7*2=14#14" -> ["7", "14"]."""
         return results_before_answer(completion)
+
+    def whole_solution(self, problem: Problem, completion: str) -> bool:
+        """Right answer and every step the gold one: a left-to-right chain has one right path,
+        so "3+4=7,7*2=14#14" must be written as is (a guessed answer after wrong steps: False)."""
+        body = completion.rsplit("#", 1)[0].strip()
+        return self.verify(problem, completion).correct and body == problem.solution.split("#")[0]

@@ -78,6 +78,12 @@ class Task(Protocol):
         """The intermediate results written in a completion, in order."""
         ...
 
+    def whole_solution(self, problem: Problem, completion: str) -> bool | None:
+        """Is every step of the completion right (the answer too)? None when the task cannot
+        tell (its problems have more than one right path): coverage counted on whole
+        solutions is what a guessed final answer cannot inflate."""
+        ...
+
 
 def digest(text: str) -> str:
     """Hex sha1 of `text` (UTF-8): stable across runs and machines, unlike hash()."""

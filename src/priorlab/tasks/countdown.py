@@ -239,3 +239,8 @@ class Countdown:
     def steps(self, completion: str) -> list[str]:
         """Intermediate results: "5*3=15,15+7=22#(5*3)+7" -> ["15", "22"]."""
         return results_before_answer(completion)
+
+    def whole_solution(self, problem: Problem, completion: str) -> None:
+        """None: a countdown problem has many right expressions, and a right answer is a
+        verified expression already (it cannot be guessed without its steps)."""
+        return None

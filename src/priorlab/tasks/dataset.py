@@ -211,6 +211,10 @@ class DatasetTask:
         answer = extract_number(completion)
         return Verdict(answer is not None and answer == problem.answer, answer, answer is not None)
 
+    def whole_solution(self, problem: Problem, completion: str) -> None:
+        """None: a word problem has many right reasonings; only the final answer is checked."""
+        return None
+
     def steps(self, completion: str) -> list[str]:
         """The numbers right after each '=' before "####", canonical: "3*2 = $6" -> ["6"]."""
         body = strip_annotations(completion.split("####", 1)[0])
