@@ -69,5 +69,5 @@ def test_chromium_loads_the_protocol_report(tmp_path, protocol_sweep, protocol_r
     url = (protocol_sweep / "report.html").as_uri()
     dom = chromium(tmp_path, "protocol", "--virtual-time-budget=5000", "--dump-dom", url)
     loaded = re.search(r'data-images-loaded="(\d+)"', dom)
-    assert loaded and int(loaded.group(1)) == len(FIGURES) + 1  # + fig-budget
+    assert loaded and int(loaded.group(1)) == len(FIGURES) + 2  # + fig-budget, ceiling curves
     assert '<ul class="protocol" id="protocol">' in dom and 'id="collapsed"' in dom

@@ -154,7 +154,8 @@ def test_a_collapsed_run_is_flagged_in_md_and_html(protocol_sweep, protocol_repo
     lo, hi = row["gain_ci"]
     gain = f"{row['gain']:+.3f} [{lo:+.3f}, {hi:+.3f}]"
     assert row["gain"] == pytest.approx(-1.25 / 6, abs=1e-6)  # 1 of 4 lost on 5 of 6 problems
-    (line,) = [line for line in md.splitlines() if line.startswith("| sft-B-s1 |")]
+    status = md[md.index("## Run status") :]  # the ceiling fits list runs by id too
+    line = next(line for line in status.splitlines() if line.startswith("| sft-B-s1 |"))
     assert line.endswith(f"| collapsed | {gain} | COLLAPSED below its prior |")
     warning = f"COLLAPSED below its prior:** sft-B-s1 (gain {gain})"
     assert f"**{warning}" in md and md.index(warning) < md.index("## Headline")
@@ -205,7 +206,8 @@ def test_verdict_vs_budget_is_the_variance_anova_on_dev_pass1(protocol_sweep, pr
     assert section["points"][-1]["shares"]["algo"] > 0.2
     page = (protocol_sweep / "report.html").read_text()
     ids = re.findall(r'<img id="([^"]+)" alt="[^"]+" src="data:image/png;base64,', page)
-    assert ids == [fig_id for fig_id, _ in FIGURES[:-1]] + ["fig-budget", "fig-variance"]
+    extra = ["fig-budget", "fig-ceiling-curves"]  # the ceiling figure: runs with dev curves
+    assert ids == [fig_id for fig_id, _ in FIGURES[:-1]] + extra + ["fig-variance"]
     assert "## Verdict against the budget" in (protocol_sweep / "report.md").read_text()
 
 

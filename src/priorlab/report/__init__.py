@@ -133,6 +133,7 @@ import numpy as np
 
 from priorlab.report import ceiling as ceiling_report
 from priorlab.report import (
+    ceiling_figures,
     collapse,
     completeness,
     diagnostics,
@@ -328,6 +329,13 @@ def build_report(
     budget = report["verdict_vs_budget"]
     if budget and any(v is not None for p in budget["points"] for v in p["shares"].values()):
         pictures.insert(-1, (*BUDGET_FIGURE, figures.budget_shares(budget)))  # eta² stays last
+    dev = {run.run_id: diagnostics.dev_points(summaries[run.run_id]) for run in runs}
+    for caption, png in [
+        (ceiling_figures.CURVES, ceiling_figures.curves(report["ceiling"], dev)),
+        (ceiling_figures.SCATTER, ceiling_figures.scatter(report["ceiling"])),
+    ]:
+        if png is not None:
+            pictures.insert(-1, (*caption, png))
     _write_set(
         sweep_dir,
         {
