@@ -68,7 +68,7 @@ def test_every_preset_builds_its_corpora_and_problem_pools(name):
     priors = {job.id: prior_corpus(job.config) for job in sweep.priors}
     for job in sweep.runs:
         cfg = build(TrainConfig, job.config)
-        prior = priors[job.deps[0]]
+        prior = priors[job.deps[0]] if job.deps else None  # none: a given (HF) prior
         params = cfg.task_params or prior.task_params  # as Run: the prior's when unset
         pools = pools_of(
             cfg.task,
@@ -80,5 +80,5 @@ def test_every_preset_builds_its_corpora_and_problem_pools(name):
             cfg.dev_problems if cfg.dev_every else 0,
         )
         assert len(pools.train) == cfg.train_problems and len(pools.test) == cfg.eval_problems
-        for pool in (pools.train, pools.test, pools.dev):
+        for pool in (pools.train, pools.test, pools.dev) if prior else ():  # a char model's
             check_context(char_model(prior.max_len), pool, max_new_tokens=cfg.max_new_tokens)
