@@ -29,7 +29,7 @@ from collections import defaultdict
 
 import numpy as np
 
-from priorlab.ceiling import extrapolation, fit_curve
+from priorlab.ceiling import Z95, extrapolation, fit_curve
 from priorlab.evaluate import load_samples
 from priorlab.report.diagnostics import dev_points
 from priorlab.report.inference import assess, decide, power
@@ -38,7 +38,6 @@ from priorlab.report.sections import prior_runs
 
 CEILING_MARGIN = 0.03
 EFFICIENCY_FACTOR = 1.5
-Z95 = 1.959964
 QUANTITIES = {  # quantity -> (run field, its interval, transform, margin)
     "ceiling": ("a", "a_ci", lambda v: v, CEILING_MARGIN),
     "efficiency": ("c90", "c90_ci", math.log, math.log(EFFICIENCY_FACTOR)),
