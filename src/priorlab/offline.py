@@ -81,8 +81,9 @@ def return_conditioned(run: Run, tick) -> None:
             for p, text, expert in zip(batch.problems, batch.texts, good)
         ]
         run.policy.model.load_state_dict(initial)
-        fit = fit_round(run, labelled, optimizer, judged=lambda x: x[2] == best)
-        _end_round(run, batch, fit, {"rcrl/labelled": len(labelled)}, tick)
+        fit = fit_round(run, labelled, optimizer, signal=lambda val: -label_separation(run, val))
+        counts = {"rcrl/labelled": len(labelled), "rcrl/separation": -fit.get("ft/val_loss", 0.0)}
+        _end_round(run, batch, fit, counts, tick)
 
 
 # --- a round's fine-tuning -----------------------------------------------------------------
@@ -93,9 +94,12 @@ CHECK_STEPS = 10  # a round's loss is checked at the first epoch end >= 10 steps
 
 @dataclass
 class EarlyStop:
-    """The round's stopping rule: converged when the validation loss has not fallen below
-    its best by more than `min_delta` for `patience` checks in a row; the cap stops it at
-    `max_steps` optimiser steps otherwise (capped: the mechanism was cut short)."""
+    """The round's stopping rule: converged when the signal has not fallen below its best by
+    more than `min_delta` for `patience` checks in a row, counted once it has first fallen
+    below `best`'s starting value (the signal before any step: a signal that starts on a
+    plateau, like RCRL's separation while the body learns to read the token, is not
+    "converged" there); the cap stops it at `max_steps` optimiser steps otherwise (capped:
+    the mechanism was cut short, or never started)."""
 
     patience: int
     min_delta: float
@@ -103,37 +107,41 @@ class EarlyStop:
     best: float = math.inf
     stale: int = 0
     improved: bool = False
+    moved: bool = False
 
     def update(self, loss: float, steps: int) -> str | None:
         """Read one check's loss after `steps` steps: "converged", "capped" or None (go on);
         `improved` says whether this loss is the new best."""
         self.improved = loss < self.best - self.min_delta
         if self.improved:
-            self.best, self.stale = loss, 0
-        else:
+            self.best, self.stale, self.moved = loss, 0, True
+        elif self.moved:
             self.stale += 1
         if self.stale >= self.patience:
             return "converged"
         return "capped" if steps >= self.max_steps else None
 
 
-def fit_round(run: Run, examples: list[tuple], optimizer, judged=None) -> dict:
+def fit_round(run: Run, examples: list[tuple], optimizer, signal=None) -> dict:
     """Fine-tune the current weights on `examples` ((problem, completion, prefix) triples):
     ft_epochs epochs when set, else epochs until EarlyStop on the held-out problems'
-    validation loss (checked after the warm-up, at the first epoch end CHECK_STEPS or more
-    steps after the previous check), keeping the best weights. Returns the round's record.
+    `signal` (checked after the warm-up, at the first epoch end CHECK_STEPS or more steps
+    after the previous check), keeping the best weights. Returns the round's record.
 
-    `judged`: which held-out examples the loss reads (RCRL: those labelled `<r1>`, the
-    condition the policy is sampled and evaluated on; the NLL of its own samples under their
-    own labels barely moves, so it would stop a round before the condition is learnt)."""
+    `signal(val)`: what the rule minimises (default: the validation loss). RCRL's is minus
+    the held-out label separation: its samples come from the prior, whose likelihood of them
+    is already near its best, so their held-out NLL rises for the first ~100 steps while the
+    body fits the training problems and falls only once the condition is learnt; a rule on
+    the NLL stopped every round at its first check, before the condition separated."""
     cfg = run.cfg
     train, val = split_problems(examples, cfg.ft_val_frac, run.gen)
-    val = [x for x in val if judged(x)] if judged else val
+    signal = signal or (lambda held: validation_loss(run, held))
     opt, steps, epochs = optimizer(), 0, 0
     record = {"ft/train_rows": len(train), "ft/val_rows": len(val)}
     if not train:
         return record | {"ft/steps": 0, "ft/epochs": 0, "ft/converged": 1.0, "loss/sft": 0.0}
-    rule = EarlyStop(cfg.ft_patience, cfg.ft_min_delta, cfg.ft_max_steps)
+    start = math.inf if cfg.ft_epochs else signal(val or train)  # before any step
+    rule = EarlyStop(cfg.ft_patience, cfg.ft_min_delta, cfg.ft_max_steps, best=start)
     best, status, checked = None, None, 0
     while status is None:
         for rows in minibatches(len(train), cfg.minibatch_size, run.gen):
@@ -148,7 +156,7 @@ def fit_round(run: Run, examples: list[tuple], optimizer, judged=None) -> dict:
         if not due:
             continue
         checked = steps
-        status = rule.update(validation_loss(run, val or train), steps)
+        status = rule.update(signal(val or train), steps)
         if rule.improved:
             best = _snapshot(run.policy.model)
     if best is not None:
@@ -204,6 +212,34 @@ def validation_loss(run: Run, examples: list[tuple]) -> float:
             total += lm_loss(run.policy, samples, include_prompt=False).item() * n
             tokens += n
     return total / tokens
+
+
+def label_separation(run: Run, examples: list[tuple]) -> float:
+    """How much the return token tells, in nats per completion: for the samples of each
+    label, the mean of NLL(completion | the other token) - NLL(completion | its own), averaged
+    over the labels present (0 before fine-tuning: both tokens start as BOS's copy)."""
+    tok = run.policy.tokenizer
+    means = []
+    for good in (True, False):
+        own = [x for x in examples if x[2] == [tok.return_token(good)]]
+        if own:
+            other = [(p, c, [tok.return_token(not good)]) for p, c, _ in own]
+            means.append(float((sequence_nll(run, other) - sequence_nll(run, own)).mean()))
+    return sum(means) / len(means)
+
+
+def sequence_nll(run: Run, examples: list[tuple]) -> torch.Tensor:
+    """Each example's completion NLL (summed over its tokens), without gradients."""
+    out = []
+    with torch.no_grad():
+        for start in range(0, len(examples), run.cfg.minibatch_size):
+            samples = _encode(run, examples[start : start + run.cfg.minibatch_size])
+            out.append(lm_loss(run.policy, samples, include_prompt=False, aggregate=_per_row))
+    return torch.cat(out)
+
+
+def _per_row(loss_mat: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    return (loss_mat * mask).sum(1)
 
 
 def _encode(run: Run, chunk: list[tuple]):
