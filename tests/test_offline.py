@@ -94,18 +94,6 @@ def test_the_stopping_rule_converges_on_a_stale_loss_and_caps_a_falling_one():
     ]
 
 
-def test_the_rule_waits_for_its_signal_to_move_before_counting_patience():
-    from priorlab.offline import EarlyStop
-
-    # RCRL's separation starts at 0 and stays there while the body learns to read the token
-    rule = EarlyStop(patience=2, min_delta=0.01, max_steps=60, best=0.0)
-    checks = ((0.0, 10), (0.005, 20), (-0.005, 30), (-0.1, 40), (-0.105, 50), (-0.1, 60))
-    assert [rule.update(x, s) for x, s in checks[:5]] == [None] * 5 and rule.moved
-    assert rule.update(*checks[5]) == "converged" and rule.best == -0.1
-    flat = EarlyStop(patience=2, min_delta=0.01, max_steps=30, best=0.0)
-    assert [flat.update(0.0, s) for s in (10, 20, 30)] == [None, None, "capped"]
-
-
 def test_a_round_stops_by_its_rule_and_keeps_its_best_weights(tiny_prior, tmp_path, monkeypatch):
     from priorlab import offline
     from priorlab.run import Run
@@ -115,7 +103,7 @@ def test_a_round_stops_by_its_rule_and_keeps_its_best_weights(tiny_prior, tmp_pa
                 ft_min_delta=0.01, ft_warmup=0, minibatch_size=4, lr=1e-3)  # fmt: skip
     run = Run(cfg)
     examples = [(p, p.solution, None) for p in run.pool[:40]]  # 4 held out: 36 rows, 9 steps
-    losses = iter([1.1, 1.0, 0.9, 0.895, 0.899, 0.1])  # before any step, then every 2 epochs
+    losses = iter([1.0, 0.9, 0.895, 0.899, 0.1])  # checked every 2 epochs (>= 10 steps)
     weights = []
 
     def val_loss(run, rows):
@@ -128,7 +116,7 @@ def test_a_round_stops_by_its_rule_and_keeps_its_best_weights(tiny_prior, tmp_pa
     assert fit["ft/converged"] == 1.0 and fit["ft/val_loss"] == 0.9
     assert (fit["ft/epochs"], fit["ft/steps"], run.updates) == (8, 72, 72)  # 4 checks
     kept = run.policy.model.state_dict()
-    assert all(torch.equal(kept[k], weights[2][k]) for k in kept)  # the second check's
+    assert all(torch.equal(kept[k], weights[1][k]) for k in kept)  # the second check's
 
 
 def test_label_separation_by_hand(tiny_prior, tmp_path, monkeypatch):
@@ -248,19 +236,17 @@ def rcrl_run(strong_prior, tmp_path_factory):
 def test_rcrl_rounds_end_by_their_stopping_rule(rcrl_run):
     summary, out = rcrl_run
     rows = [json.loads(x) for x in (out / "metrics.jsonl").open() if "ft/steps" in x]
-    assert len(rows) == 4  # each round ended by its rule, or (flagged) by its cap
-    assert all(r["ft/converged"] + r["ft/capped"] == 1.0 for r in rows)
-    assert all(r["rcrl/separation"] == -r["ft/val_loss"] for r in rows)
+    assert len(rows) == 4 and all(r["ft/converged"] == 1.0 for r in rows)
+    assert all(math.isfinite(r["rcrl/separation"]) for r in rows)  # logged, not asserted
     assert summary["updates"] == sum(r["ft/steps"] for r in rows)
 
 
 @pytest.mark.xfail(
     strict=False,
-    reason="RCRL does not reliably learn its condition (issue 24). Stopping rounds on the "
-    "held-out label separation instead of the <r1> NLL (2026-12-04, this run, 128 problems x "
-    "64 draws): seed 0 +1.4 +- 1.9 points (<r1> - <r0>), seed 1 -0.4 +- 1.2; under the NLL "
-    "rule seed 0 gave +1.6 +- 1.3. Rounds 3-4 learn no held-out separation and sample worse "
-    "than the prior (body fit to its own samples); the mechanism is fragile at this scale.",
+    reason="RCRL does not reliably learn its condition (issue 24): on the 2026-12-04 session "
+    "machine the <r1> - <r0> accuracy gap was +1.6 +- 1.3 points (64 draws), not learnt; it "
+    "passed on stop 31's CI machine. Stopping on the label separation or warm-starting the "
+    "rounds did not make it robust either (README, RCRL); the mechanism is fragile here.",
 )
 def test_rcrl_learns_its_condition_accuracy_under_r1_exceeds_r0(rcrl_run):
     from priorlab.evaluate import sample_table
