@@ -25,6 +25,8 @@ from priorlab.config import (
     load_yaml,
     merge,
     parse_overrides,
+    validate_eval,
+    validate_pretrain,
 )
 from priorlab.errors import PriorlabError
 
@@ -39,9 +41,16 @@ SetOpt = typer.Option(None, "--set", "-s", help="Override a field: --set lr=3e-4
 
 
 def _config(cls, path, sets, **flags):
+    """The command's config from its YAML file, `--set` overrides and flags, every check
+    that needs no model made (refused before any directory is created or work starts)."""
+    from priorlab.validate import validate_run
+
     data = merge(load_yaml(path), parse_overrides(sets or []))
     data = merge(data, {k: v for k, v in flags.items() if v is not None})
-    return build(cls, data)
+    cfg = build(cls, data)
+    checks = {PretrainConfig: validate_pretrain, TrainConfig: validate_run}
+    checks.get(cls, validate_eval)(cfg)
+    return cfg
 
 
 def _writable(path: Path) -> None:
@@ -147,10 +156,12 @@ def train(
     with _fresh_out(cfg.out, overwrite):
         summary = run(cfg, quiet=quiet)
     i, f = summary["initial"], summary["final"]
-    typer.echo(
-        f"{cfg.algo}: pass@1 {i['eval/pass@1']:.3f} -> {f['eval/pass@1']:.3f}, "
-        f"samples {summary['samples']}; run in {cfg.out}"
+    result = (
+        f"pass@1 {i['eval/pass@1']:.3f} -> {f['eval/pass@1']:.3f}"
+        if cfg.test_eval
+        else "not evaluated on test (test_eval=false)"
     )
+    typer.echo(f"{cfg.algo}: {result}, samples {summary['samples']}; run in {cfg.out}")
 
 
 @app.command("eval")

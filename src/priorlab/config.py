@@ -7,9 +7,7 @@ raises ConfigError naming the field and what is accepted, before any work starts
 
 from __future__ import annotations
 
-import dataclasses
-import types
-import typing
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -188,36 +186,12 @@ class EvalConfig:
     seed: int = doc(0, "Seed for problem draw and sampling.")
 
 
-def _accepts(tp, value) -> bool:
-    origin = typing.get_origin(tp)
-    if origin in (typing.Union, types.UnionType):
-        return any(_accepts(t, value) for t in typing.get_args(tp))
-    if tp is type(None):
-        return value is None
-    if tp is float:
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-    if tp is int:
-        return isinstance(value, int) and not isinstance(value, bool)
-    return isinstance(value, origin or tp)
-
-
 def build(cls, data: dict, *, where: str = "config"):
-    """Instantiate dataclass `cls` from a dict, naming any unknown or mistyped field."""
-    hints = typing.get_type_hints(cls)
-    names = [f.name for f in dataclasses.fields(cls)]
-    data = dict(data)
-    for key, value in data.items():
-        if key in hints and isinstance(value, str) and _accepts(hints[key], 0.5):
-            try:  # YAML 1.1 reads 3e-4 as a string
-                data[key] = value = float(value)
-            except ValueError:
-                pass
-        if key not in hints:
-            raise ConfigError(key, f"unknown field in {where}; valid: {', '.join(names)}")
-        if not _accepts(hints[key], value):
-            tname = getattr(hints[key], "__name__", str(hints[key]))
-            raise ConfigError(key, f"expected {tname}, got {value!r}")
-    return cls(**data)
+    """Instantiate dataclass `cls` from a dict: each value coerced to its field's declared
+    type (schema.typed), or ConfigError naming the unknown or mistyped field."""
+    from priorlab.schema import typed
+
+    return typed(cls, data, where=where)
 
 
 def parse_overrides(pairs: list[str]) -> dict:
@@ -228,14 +202,9 @@ def parse_overrides(pairs: list[str]) -> dict:
             raise ConfigError(pair, "overrides look like field=value")
         key, raw = pair.split("=", 1)
         try:
-            value = yaml.safe_load(raw) if raw else ""
+            value = read_yaml(raw) if raw else ""
         except yaml.YAMLError:
             value = raw
-        if isinstance(value, str):
-            try:  # YAML 1.1 reads 3e-4 as a string
-                value = float(value)
-            except ValueError:
-                pass
         node = out
         *parents, leaf = key.strip().split(".")
         for p in parents:
@@ -252,6 +221,23 @@ def merge(base: dict, extra: dict) -> dict:
     return out
 
 
+class _Loader(yaml.SafeLoader):
+    """yaml.safe_load, but 2e-1 and 1e5 are numbers as papers write them (YAML 1.2; YAML 1.1,
+    PyYAML's default, reads a float without a dot as a string)."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"),
+)
+
+
+def read_yaml(text: str):
+    """YAML text as priorlab reads every config, spec and override (see _Loader)."""
+    return yaml.load(text, Loader=_Loader)
+
+
 def load_yaml(path: str | Path | None) -> dict:
     """A YAML mapping from `path` (empty when None); a missing or bad file is a ConfigError."""
     if path is None:
@@ -260,7 +246,7 @@ def load_yaml(path: str | Path | None) -> dict:
     if not path.is_file():
         raise ConfigError("config", f"file not found: {path}")
     try:
-        data = yaml.safe_load(path.read_text()) or {}
+        data = read_yaml(path.read_text()) or {}
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         line = f" line {mark.line + 1}" if mark else ""
@@ -275,8 +261,16 @@ def check(cond: bool, field_name: str, message: str) -> None:
         raise ConfigError(field_name, message)
 
 
+SEED_MAX = 2**32 - 1  # numpy's seed range; derived seeds (seed x 1,000,003 + i) fit torch's
+
+
+def check_seed(seed: int, field_name: str = "seed") -> None:
+    check(0 <= seed <= SEED_MAX, field_name, f"must be in [0, 2**32 - 1], got {seed}")
+
+
 def validate_train(cfg: TrainConfig) -> None:
     """Checks that need no model or data; the algorithm's fields: make_algorithm."""
+    check_seed(cfg.seed)
     check(cfg.lr is None or cfg.lr > 0, "lr", f"must be > 0, got {cfg.lr}")
     check(cfg.rollout_budget > 0, "rollout_budget", "must be > 0")
     check(cfg.prompts_per_step > 0, "prompts_per_step", "must be > 0")
@@ -328,6 +322,7 @@ def check_engine(engine: str) -> None:
 
 
 def validate_pretrain(cfg: PretrainConfig) -> None:
+    check_seed(cfg.seed)
     check(cfg.lr > 0, "lr", f"must be > 0, got {cfg.lr}")
     check(cfg.steps >= 0, "steps", "must be >= 0")
     check(cfg.batch_size >= 1, "batch_size", "must be >= 1")
@@ -340,6 +335,7 @@ def validate_pretrain(cfg: PretrainConfig) -> None:
 
 
 def validate_eval(cfg: EvalConfig) -> None:
+    check_seed(cfg.seed)
     check(cfg.samples >= 1, "samples", "must be >= 1")
     check(cfg.k <= cfg.samples, "k", f"must be <= samples ({cfg.samples}), got {cfg.k}")
     check(cfg.k >= 0, "k", "must be >= 0")

@@ -8,9 +8,10 @@ loops "expert_iteration", "return_conditioned" and "sft" built from the same pie
 
 from __future__ import annotations
 
-from dataclasses import MISSING, asdict, dataclass, field, fields, replace
+from dataclasses import MISSING, asdict, dataclass, field, fields
 
 from priorlab.errors import ConfigError
+from priorlab.schema import typed
 
 KINDS = ("online", "expert_iteration", "return_conditioned", "sft")
 
@@ -192,7 +193,9 @@ def make_algorithm(name: str, **overrides) -> Algorithm:
     for key in overrides:
         if key not in valid:
             raise ConfigError(f"algo.{key}", f"no such field; valid: {', '.join(sorted(valid))}")
-    algo = replace(PRESETS[name], **overrides)
+    preset = PRESETS[name]
+    given = {f.name: getattr(preset, f.name) for f in fields(Algorithm)} | overrides
+    algo = typed(Algorithm, given, where="algo_params", path="algo.")  # "2e-1" -> 0.2
     validate(algo)
     return algo
 

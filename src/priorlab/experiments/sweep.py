@@ -22,10 +22,10 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-import yaml
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from priorlab.config import read_yaml
 from priorlab.errors import ConfigError, PriorlabError
 from priorlab.experiments.executors import EXECUTORS, default_workers, make_executor
 from priorlab.experiments.spec import Job, Sweep, dump, expand
@@ -115,8 +115,8 @@ def claim_directory(root: Path, spec: dict, sweep: Sweep, *, extend: bool) -> No
     directory before any work."""
     old_spec = root / SPEC_FILE
     if old_spec.is_file():
-        before = yaml.safe_load(old_spec.read_text())
-        if before != yaml.safe_load(dump(spec)):
+        before = read_yaml(old_spec.read_text())
+        if before != read_yaml(dump(spec)):
             if not extend:
                 raise PriorlabError(
                     f"{root} holds the sweep {before.get('name')!r} with another spec "

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import yaml
 
+from priorlab.config import read_yaml
 from priorlab.errors import DataError
 from priorlab.report.inference import DEFAULT_MARGIN, DEFAULT_METRIC, METRICS
 
@@ -17,7 +18,7 @@ def _spec(sweep_dir: str | Path) -> tuple[Path, dict]:
     if not path.is_file():
         return path, {}
     try:
-        spec = yaml.safe_load(path.read_text())
+        spec = read_yaml(path.read_text())
     except (OSError, yaml.YAMLError) as err:
         raise DataError(f"{path}: cannot read the sweep's spec ({err})") from None
     return path, spec if isinstance(spec, dict) else {}
