@@ -12,8 +12,8 @@ fit_curve and the family read by report.ceiling.family, as the report reads a sw
   own se and df give at that gap (within 15 points): the verdicts can fail as well as pass.
 Measured (seed 0, 30 families each): ceiling equal 20% equivalent (reported 22%), 0%
 different; ceiling +9 points 100% different; efficiency equal 0% equivalent (reported 9%);
-efficiency x3 50% different (its se and df imply 52%; ceiling +9: 97%). With 3 seeds and 2 priors the ceiling verdict is powered for
-large gaps only, and the report says so (its power and MDD).
+efficiency x3 50% different (its se and df imply 52%; ceiling +9: 97%). With 3 seeds and
+2 priors the ceiling verdict is powered for large gaps only, and the report says so.
 """
 
 import math
