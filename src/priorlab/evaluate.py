@@ -302,6 +302,7 @@ def sample_table(
                         "sample": i % group,
                         "completion": text,
                         "answer": verdict.answer,
+                        "gold": problem.answer,
                         "correct": bool(verdict.correct),
                         "parsed": bool(verdict.parsed),
                         "entropy": float(ent[i]),

@@ -73,3 +73,19 @@ def test_coverage_on_answers_and_on_whole_solutions_by_hand():
     assert _covered(table, "whole") == pytest.approx(1 / 3)  # p2 only
     assert _covered(table.assign(whole=None), "whole") is None  # the task cannot tell
     assert _covered(table.drop(columns="whole"), "whole") is None  # tables from before
+
+
+def test_the_guessing_baseline_by_hand():
+    import pandas as pd
+
+    from priorlab.report.ceiling import guessed
+
+    # p1 (gold 7): answers 7, 3; p2 (gold 3): 3, 3; p3 (gold 9): 7, 7
+    table = pd.DataFrame({"problem_id": ["p1", "p1", "p2", "p2", "p3", "p3"],
+                          "gold": ["7", "7", "3", "3", "9", "9"],
+                          "answer": ["7", "3", "3", "3", "7", None]})  # fmt: skip
+    # other problems' answers: p1 sees 3, 3, 7, "" -> q = 1/4; p2 sees 7, 3, 7, "" -> 1/4;
+    # p3 sees 7, 3, 3, 3 -> 0; at k = 2: 1 - (3/4)^2 = 7/16 twice, 0 once
+    assert guessed(table, 2) == pytest.approx((7 / 16 + 7 / 16 + 0) / 3)
+    assert guessed(table, 1) == pytest.approx((1 / 4 + 1 / 4) / 3)
+    assert guessed(table.drop(columns="gold"), 2) is None  # tables from before the column

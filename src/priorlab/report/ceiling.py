@@ -183,21 +183,44 @@ def _covered(table, column: str) -> float | None:
     return float(table.groupby("problem_id")[column].apply(lambda v: v.fillna(False).any()).mean())
 
 
+def guessed(table, k: int) -> float | None:
+    """guess@k: the share of problems a guesser would cover in k answers drawn from the
+    answers the policy gave to the OTHER problems (it reads no question): per problem
+    1 - (1 - q)^k, q the share of other problems' samples whose answer is its gold answer.
+    pass@k above it is coverage earned by reading the problem; None without a gold column
+    (tables written before it) or with fewer than two problems."""
+    if "gold" not in table or table["problem_id"].nunique() < 2:
+        return None
+    answers = table["answer"].fillna("").astype(str)
+    counts = answers.value_counts()
+    per_problem = table.assign(answer=answers).groupby("problem_id")
+    out = []
+    for _, rows in per_problem:
+        gold = str(rows["gold"].iloc[0])
+        own = int((rows["answer"] == gold).sum())
+        q = (counts.get(gold, 0) - own) / (len(table) - len(rows))
+        out.append(1 - (1 - q) ** k)
+    return float(np.mean(out))
+
+
 def prior_coverage(runs) -> dict[str, dict]:
-    """{prior: {k, pass@k, whole@k, pass@1}} on the test problems, mean over the prior's
-    seeds: the share of problems the prior solves in k samples (k = samples per problem),
-    counted on the final answer and on whole solutions (every step right: what a guessed
-    answer cannot inflate; None where the task cannot tell)."""
+    """{prior: {k, pass@k, whole@k, guess@k, pass@1}} on the test problems, mean over the
+    prior's seeds: the share of problems the prior solves in k samples (k = samples per
+    problem), counted on the final answer and on whole solutions (every step right: what a
+    guessed answer cannot inflate; None where the task cannot tell), beside the guessing
+    baseline guess@k (what answering without reading the question covers)."""
     out = {}
     for prior, indices in prior_runs(runs).items():
         tables = [_sampled(runs[i], "initial") for i in indices]
         pass_k = [_covered(t, "correct") for t in tables]
         whole = [_covered(t, "whole") for t in tables]
         k = int(tables[0].groupby("problem_id").size().min())
+        guess = [guessed(t, k) for t in tables]
         out[prior] = {
             "k": k,
             "pass@k": float(np.mean(pass_k)),
             "whole@k": None if None in whole else float(np.mean(whole)),
+            "guess@k": None if None in guess else float(np.mean(guess)),
             "pass@1": float(np.mean([t["correct"].mean() for t in tables])),
         }
     return out
@@ -217,7 +240,7 @@ def beside_prior(runs, rows: list[dict], coverage: dict[str, dict]) -> list[dict
         cover = coverage[prior]
         out.append({"algo": algo, "prior": prior, "runs": len(group), "fitted": len(a),
                     "a": float(np.mean(a)) if a else None, "final_pass@1": final,
-                    **{key: cover[key] for key in ("k", "pass@k", "whole@k")},
+                    **{key: cover.get(key) for key in ("k", "pass@k", "whole@k", "guess@k")},
                     "gap": cover["pass@k"] - final})  # fmt: skip
     return out
 
@@ -286,14 +309,16 @@ def _beside_table(block: dict) -> tuple[str, list[str], list[list[str]]]:
         return "" if value is None else f"{100 * value:.1f}"
 
     rows = [[r["algo"], r["prior"], f"{r['fitted']} / {r['runs']}", points(r["a"]),
-             points(r["whole@k"]), points(r["pass@k"]), str(r["k"]), points(r["final_pass@1"]),
-             points(r["gap"])] for r in block["beside_prior"]]  # fmt: skip
+             points(r["whole@k"]), points(r["pass@k"]), points(r.get("guess@k")),
+             str(r["k"]), points(r["final_pass@1"]), points(r["gap"])]
+            for r in block["beside_prior"]]  # fmt: skip
     title = (
         "The ceiling beside the prior's: mean A of the fitted runs (dev pass@1), the prior's "
         "coverage on the test problems at k samples (whole solutions: every step right; "
-        "any right answer), the runs' final test pass@1 and the gap pass@k(prior) - pass@1 "
-        "(Yue et al. 2025), in points"
+        "any right answer; a guesser's: k answers drawn from those the prior gave to the other "
+        "problems), the runs' final test pass@1 and the gap pass@k(prior) - pass@1 (Yue et al. "
+        "2025), in points"
     )
-    header = ["algo", "prior", "fitted / runs", "A", "prior whole@k", "prior pass@k", "k",
-              "final pass@1", "gap"]  # fmt: skip
+    header = ["algo", "prior", "fitted / runs", "A", "prior whole@k", "prior pass@k",
+              "guess@k", "k", "final pass@1", "gap"]  # fmt: skip
     return title, header, rows
