@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from priorlab.config import PretrainConfig, TrainConfig
@@ -29,7 +30,7 @@ def run_demo(
     root = Path(out)
     prior = root / "prior"
     if not (prior / "config.json").is_file():
-        console.print(f"[bold]pretraining[/] a 1M-parameter prior into {prior}")
+        console.print(f"[bold]pretraining[/] a 1M-parameter prior into {escape(str(prior))}")
         pretrain(
             PretrainConfig(
                 out=str(prior),

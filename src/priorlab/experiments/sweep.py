@@ -23,6 +23,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from priorlab.config import read_yaml
@@ -67,8 +68,8 @@ def run_sweep(
     start = registry.counts(ids)
     held = f", {start['running']} running elsewhere" if start["running"] else ""
     console.print(
-        f"[bold]{sweep.name}[/]: {_priors(sweep)}, {len(sweep.runs)} runs, "
-        f"{start['done']} already done{held} -> {root}"
+        f"[bold]{escape(sweep.name)}[/]: {escape(_priors(sweep))}, {len(sweep.runs)} runs, "
+        f"{start['done']} already done{held} -> {escape(str(root))}"
     )
     todo = [j for j in sweep.jobs if registry.status(j.id) != "done"]
     if todo:
@@ -93,18 +94,19 @@ def run_sweep(
         from priorlab.report import build_report
 
         result = build_report(root)  # failed runs are left out and listed
-        console.print(f"[bold]verdict[/]: {result['verdict_line']}", highlight=False)
+        console.print(f"[bold]verdict[/]: {escape(result['verdict_line'])}", highlight=False)
         for line in result.get("verdict_lines", []):  # per level: equivalent / different / ...
-            console.print(f"  {line}", highlight=False)
+            console.print(f"  {escape(line)}", highlight=False)
         for line in result.get("ceiling_lines", []):  # per level: where runs end, how fast
-            console.print(f"  {line}", highlight=False)
+            console.print(f"  {escape(line)}", highlight=False)
         console.print(
-            f"report: {root / 'report.html'}  (open it in a browser; data in report.json)"
+            f"report: {escape(str(root / 'report.html'))}  (open it in a browser; data in "
+            "report.json)"
         )
     if counts["failed"]:
         console.print(
             f"[red]{counts['failed']} jobs failed[/]: see the error column with "
-            f"`priorlab status {root}` and each job's log.txt; rerun to retry them"
+            f"`priorlab status {escape(str(root))}` and each job's log.txt; rerun to retry them"
         )
     return counts
 
@@ -213,7 +215,8 @@ def _drive(todo: list[Job], registry: Registry, pool, console, quiet) -> None:
                 registry.finish(job.id, error=res["error"], host=res["host"])
                 tally["done" if res["ok"] else "failed"] += 1
                 if not res["ok"]:
-                    console.print(f"[red]failed[/] {job.id} {job.labels}: {res['error']}")
+                    what = escape(f"{job.id} {job.labels}: {res['error']}")
+                    console.print(f"[red]failed[/] {what}")
             show()
 
 

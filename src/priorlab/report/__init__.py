@@ -129,6 +129,7 @@ import math
 import os
 from pathlib import Path
 
+import matplotlib
 import numpy as np
 
 from priorlab.report import ceiling as ceiling_report
@@ -313,29 +314,30 @@ def build_report(
     }
     report = _clean(report)
     text = json.dumps(report, sort_keys=True, indent=2) + "\n"
-    has_curves = any(row["points"] for row in report["learning_curves"])
-    drawn = [
-        figures.equivalence_intervals(report["inference"], report["margin"]),
-        figures.gains_by_prior(report["inference"]),
-        figures.headline_bars(report["headline"]),
-        figures.pass_at_k_curves(report["pass_at_k"]),
-        figures.entropy_scatter(points, report["entropy"]) if points else None,
-        figures.learning_curves(report["learning_curves"]) if has_curves else None,
-        figures.variance_bars(
-            {"all algorithms": report["variance"], "RL only": report["variance_rl"]}
-        ),
-    ]
-    pictures = [(fig_id, caption, png) for (fig_id, caption), png in zip(FIGURES, drawn)]
-    budget = report["verdict_vs_budget"]
-    if budget and any(v is not None for p in budget["points"] for v in p["shares"].values()):
-        pictures.insert(-1, (*BUDGET_FIGURE, figures.budget_shares(budget)))  # eta² stays last
-    dev = {run.run_id: diagnostics.dev_points(summaries[run.run_id]) for run in runs}
-    for caption, png in [
-        (ceiling_figures.CURVES, ceiling_figures.curves(report["ceiling"], dev)),
-        (ceiling_figures.SCATTER, ceiling_figures.scatter(report["ceiling"])),
-    ]:
-        if png is not None:
-            pictures.insert(-1, (*caption, png))
+    with matplotlib.rc_context({"text.parse_math": False}):  # a label's $ is a dollar
+        has_curves = any(row["points"] for row in report["learning_curves"])
+        drawn = [
+            figures.equivalence_intervals(report["inference"], report["margin"]),
+            figures.gains_by_prior(report["inference"]),
+            figures.headline_bars(report["headline"]),
+            figures.pass_at_k_curves(report["pass_at_k"]),
+            figures.entropy_scatter(points, report["entropy"]) if points else None,
+            figures.learning_curves(report["learning_curves"]) if has_curves else None,
+            figures.variance_bars(
+                {"all algorithms": report["variance"], "RL only": report["variance_rl"]}
+            ),
+        ]
+        pictures = [(fig_id, caption, png) for (fig_id, caption), png in zip(FIGURES, drawn)]
+        budget = report["verdict_vs_budget"]
+        if budget and any(v is not None for p in budget["points"] for v in p["shares"].values()):
+            pictures.insert(-1, (*BUDGET_FIGURE, figures.budget_shares(budget)))  # eta² stays last
+        dev = {run.run_id: diagnostics.dev_points(summaries[run.run_id]) for run in runs}
+        for caption, png in [
+            (ceiling_figures.CURVES, ceiling_figures.curves(report["ceiling"], dev)),
+            (ceiling_figures.SCATTER, ceiling_figures.scatter(report["ceiling"])),
+        ]:
+            if png is not None:
+                pictures.insert(-1, (*caption, png))
     _write_set(
         sweep_dir,
         {

@@ -288,26 +288,37 @@ def _collapsed(report: dict) -> list[dict]:
 
 
 def markdown(report: dict) -> str:
-    """report.md: the verdict (and one per level), then every table."""
-    lines = [f"# {TITLE}", "", f"**Verdict:** {report['verdict_line']}.", ""]
+    """report.md: the verdict (and one per level), then every table; every text escaped
+    (md), so labels and names from the spec cannot break a table or inject markup."""
+    lines = [f"# {TITLE}", "", f"**Verdict:** {md(report['verdict_line'])}.", ""]
     lines += [f"**Protocol.** {ADVICE}.", ""]
     for check in report["protocol"]["checks"]:
         box, word, _ = MARKS[check["ok"]]
-        lines.append(f"- {box} **{check['name']}** ({word}): {check['detail']}")
+        lines.append(f"- {box} **{md(check['name'])}** ({word}): {md(check['detail'])}")
     lines.append("")
     if _collapsed(report):
-        lines += [f"**{COLLAPSED}:** {collapse_list(_collapsed(report))}.", ""]
+        lines += [f"**{COLLAPSED}:** {md(collapse_list(_collapsed(report)))}.", ""]
     for title, items, _ in verdict_groups(report):  # the verdict's metric, then the other
-        lines += [f"**{title}:**", ""] + [f"- {line}." for line in items] + [""]
+        lines += [f"**{md(title)}:**", ""] + [f"- {md(line)}." for line in items] + [""]
     if report["levels"]:
         lines += ["**Per level:**", ""]
-        lines += [f"- {level['verdict']}." for level in report["levels"]] + [""]
+        lines += [f"- {md(level['verdict'])}." for level in report["levels"]] + [""]
     for title, header, rows in tables(report):
-        lines += [f"## {title}", "", "| " + " | ".join(header) + " |"]
+        lines += [f"## {md(title)}", "", "| " + " | ".join(map(md, header)) + " |"]
         lines.append("|" + "|".join("---" for _ in header) + "|")
-        lines += ["| " + " | ".join(row) + " |" for row in rows]
+        lines += ["| " + " | ".join(map(md, row)) + " |" for row in rows]
         lines.append("")
     return "\n".join(lines)
+
+
+MD_ESCAPES = str.maketrans({"\\": "\\\\", "|": "\\|", "`": "\\`", "*": "\\*", "<": "&lt;",
+                            "\n": " "})  # fmt: skip
+
+
+def md(text) -> str:
+    """Text made literal in Markdown: no table cell split (|), no emphasis (*), no code (`),
+    no HTML tag (<), one line. Underscores stay (GitHub's Markdown ignores them inside words)."""
+    return str(text).translate(MD_ESCAPES)
 
 
 def _html_table(header: list[str], rows: list[list[str]]) -> str:
