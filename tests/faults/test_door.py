@@ -8,7 +8,9 @@ Cases (each a class the issue names, with the instance that found it):
 - a float written as papers write it, nested (`algo_params: {eps_high: 2e-1}`: YAML 1.1
   reads a string, and a TypeError came out of the algorithm's checks);
 - a mistyped nested value, a boolean for a number, NaN or infinity;
-- a run without test evaluation (`test_eval=false`: a KeyError after the run was saved).
+- a run without test evaluation (`test_eval=false`: a KeyError after the run was saved);
+- a registry row this code does not know (a status, kind or JSON written by another
+  version or damaged: a KeyError traceback from `status` and `compare`).
 """
 
 import json
@@ -113,3 +115,36 @@ def test_train_without_test_evaluation_ends_with_one_line_not_a_keyerror(tmp_pat
     assert "not evaluated on test (test_eval=false)" in done.stdout
     summary = json.loads((out / "summary.json").read_text())
     assert summary["final"] == {} and math.isfinite(summary["samples"])
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "named"),
+    [
+        ("status", "paused", "status 'paused' (known: pending, running, done, failed)"),
+        ("config", "{not json", "config is not JSON"),
+        ("kind", "ensemble", "kind 'ensemble' (known: prior, run)"),
+    ],
+)
+def test_a_registry_row_this_code_does_not_know_is_one_line_from_every_reader(
+    tmp_path, column, value, named
+):
+    import sqlite3
+
+    from priorlab.experiments.store import Registry
+
+    spec = json.loads(json.dumps(TINY))
+    registry = Registry(tmp_path)
+    registry.add(expand(spec).jobs)
+    registry.close()
+    job = expand(spec).runs[0].id
+    with sqlite3.connect(tmp_path / "registry.sqlite") as db:
+        db.execute(f"UPDATE jobs SET {column} = ? WHERE id = ?", (value, job))
+    from tests.faults.conftest import write_spec
+
+    for args in (["status", tmp_path], ["compare", write_spec(tmp_path / "s.yaml", spec),
+                                         "--out", tmp_path]):  # fmt: skip
+        done = cli(*args)
+        assert done.returncode == 2, done.stderr
+        lines = done.stderr.strip().splitlines()
+        assert len(lines) == 1 and f"job '{job}' has {named}" in lines[0], done.stderr
+        assert "move it aside" in lines[0] and "Traceback" not in done.stderr

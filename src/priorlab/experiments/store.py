@@ -198,18 +198,45 @@ class Registry:
         )
 
     def rows(self, ids=None) -> list[dict]:
+        """The jobs' rows (those in `ids`), each checked as this code reads it (_readable)."""
         cur = self.db.execute("SELECT * FROM jobs ORDER BY kind, id")
         names = [d[0] for d in cur.description]
         out = [dict(zip(names, r)) for r in cur.fetchall()]
-        return [r for r in out if ids is None or r["id"] in ids]
+        return [self._readable(r) for r in out if ids is None or r["id"] in ids]
+
+    def _readable(self, row: dict) -> dict:
+        """A row this code knows: a known kind and status, JSON labels, config and deps;
+        otherwise one PriorlabError naming the file, the row and what to do."""
+        problem = None
+        if row.get("kind") not in ("prior", "run"):
+            problem = f"kind {row.get('kind')!r} (known: prior, run)"
+        elif row.get("status") not in STATES:
+            problem = f"status {row.get('status')!r} (known: {', '.join(STATES)})"
+        else:
+            for name in ("labels", "config", "deps"):
+                try:
+                    json.loads(row[name])
+                except (TypeError, ValueError):
+                    problem = f"{name} is not JSON ({str(row[name])[:40]!r})"
+                    break
+        if problem:
+            raise PriorlabError(
+                f"{self.path}: job {row.get('id')!r} has {problem}; it was written by another "
+                f"version or damaged: move it aside (mv {self.path} {self.path}.bad) and rerun "
+                "to rebuild it from the finished jobs on disk, or remove the sweep directory"
+            )
+        return row
 
     def row(self, job_id: str) -> dict | None:
         rows = self.rows({job_id})
         return rows[0] if rows else None
 
     def status(self, job_id: str) -> str | None:
-        row = self.db.execute("SELECT status FROM jobs WHERE id = ?", (job_id,)).fetchone()
-        return row[0] if row else None
+        cur = self.db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,))
+        row = cur.fetchone()
+        if row is None:
+            return None
+        return self._readable(dict(zip([d[0] for d in cur.description], row)))["status"]
 
     def counts(self, ids=None) -> dict[str, int]:
         out = dict.fromkeys(STATES, 0)
