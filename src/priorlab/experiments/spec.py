@@ -54,7 +54,14 @@ from pathlib import Path
 import yaml
 
 from priorlab.algos.presets import identity
-from priorlab.config import PretrainConfig, TrainConfig, build, load_yaml, validate_pretrain
+from priorlab.config import (
+    PretrainConfig,
+    TrainConfig,
+    build,
+    check_seed,
+    load_yaml,
+    validate_pretrain,
+)
 from priorlab.errors import ConfigError
 from priorlab.experiments.executors import parse_resources
 from priorlab.experiments.grid import grid, job_id, mapping, nonempty_list, point_label, unique
@@ -176,6 +183,8 @@ def expand(spec: dict) -> Sweep:
     except (ValueError, TypeError) as e:
         raise ConfigError("task_params" if task_params else "task", str(e)) from None
     budget = spec.get("budget")
+    if isinstance(budget, float) and budget.is_integer():  # 1e3, 2048.0: an integer
+        budget = int(budget)
     if not isinstance(budget, int) or isinstance(budget, bool) or budget <= 0:
         raise ConfigError("budget", f"a positive number of completions, got {budget!r}")
     seeds = nonempty_list(spec, "seeds", [0])
@@ -183,6 +192,8 @@ def expand(spec: dict) -> Sweep:
         raise ConfigError("seeds", f"a list of integers, got {seeds!r}")
     if len(set(seeds)) != len(seeds):
         raise ConfigError("seeds", f"repeated seed in {seeds}")
+    for seed in seeds:
+        check_seed(seed, "seeds")
 
     margin = spec.get("margin", 0.02)  # the report's equivalence margin, in pass@1
     if not isinstance(margin, (int, float)) or isinstance(margin, bool) or not 0 < margin < 1:

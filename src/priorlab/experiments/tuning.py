@@ -21,7 +21,7 @@ import json
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-from priorlab.config import TrainConfig
+from priorlab.config import TrainConfig, check_seed
 from priorlab.errors import ConfigError
 from priorlab.experiments.grid import grid
 
@@ -56,6 +56,8 @@ def parse_tune(block, shared: dict, run_seeds: list) -> Tune | None:
     seeds = block.get("seeds", DEFAULT_SEEDS)
     if not isinstance(seeds, list) or not seeds or not all(_is_int(s) for s in seeds):
         raise ConfigError("tune.seeds", f"a non-empty list of integers, got {seeds!r}")
+    for seed in seeds:
+        check_seed(seed, "tune.seeds")
     shared_seeds = sorted(set(seeds) & set(run_seeds))
     if shared_seeds:
         raise ConfigError(
