@@ -297,6 +297,7 @@ def validate_train(cfg: TrainConfig) -> None:
     check(cfg.plateau_tol > 0, "plateau_tol", f"must be > 0, got {cfg.plateau_tol}")
     check(cfg.lora_rank >= 0, "lora_rank", f"must be >= 0 (0: no LoRA), got {cfg.lora_rank}")
     check_engine(cfg.engine)
+    check_device(cfg.device, cfg.dtype)
     check(
         cfg.rollout_is_cap >= 0,
         "rollout_is_cap",
@@ -321,6 +322,21 @@ def check_engine(engine: str) -> None:
     check(engine in ENGINES, "engine", f"unknown {engine!r}; accepted: {', '.join(ENGINES)}")
 
 
+DTYPES = ("float32", "bfloat16", "float16")
+
+
+def check_device(device: str, dtype: str) -> None:
+    """A device torch can parse ("auto" aside) and a dtype priorlab loads weights in."""
+    import torch
+
+    check(dtype in DTYPES, "dtype", f"unknown {dtype!r}; accepted: {', '.join(DTYPES)}")
+    if device != "auto":
+        try:
+            torch.device(device)
+        except (RuntimeError, ValueError):
+            check(False, "device", f"{device!r} is not a torch device (auto, cpu, cuda, cuda:1)")
+
+
 def validate_pretrain(cfg: PretrainConfig) -> None:
     check_seed(cfg.seed)
     check(cfg.lr > 0, "lr", f"must be > 0, got {cfg.lr}")
@@ -336,6 +352,7 @@ def validate_pretrain(cfg: PretrainConfig) -> None:
 
 def validate_eval(cfg: EvalConfig) -> None:
     check_seed(cfg.seed)
+    check_device(cfg.device, cfg.dtype)
     check(cfg.samples >= 1, "samples", "must be >= 1")
     check(cfg.k <= cfg.samples, "k", f"must be <= samples ({cfg.samples}), got {cfg.k}")
     check(cfg.k >= 0, "k", "must be >= 0")

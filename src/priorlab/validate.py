@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from priorlab.algos import Algorithm, make_algorithm
 from priorlab.config import TrainConfig, check, validate_train
+from priorlab.errors import ConfigError, lookup
 from priorlab.rewards import check_pairing, get_reward, source
 
 
@@ -20,6 +21,7 @@ def validate_run(cfg: TrainConfig, *, on_disk: bool = True) -> Algorithm:
     on_disk: also check the checkpoints a reward source reads (POLAR's pool of priors);
     false in sweep expansion, whose priors exist only once their jobs have run."""
     validate_train(cfg)
+    check_task(cfg.task, cfg.task_params)
     algo = make_algorithm(cfg.algo, **cfg.algo_params)
     get_reward(cfg.reward, **cfg.reward_params)  # its name and its parameters
     files = source(cfg.reward).check_files
@@ -44,6 +46,17 @@ def validate_run(cfg: TrainConfig, *, on_disk: bool = True) -> Algorithm:
         f"must be <= the rows of one step ({per_step}), got {cfg.minibatches}",
     )
     return algo
+
+
+def check_task(task: str, params: dict) -> None:
+    """The task's name, and its knobs when given (empty: the prior's, read once it loads),
+    as make_task takes them; ConfigError naming `task` or `task_params` otherwise."""
+    from priorlab.tasks import TASKS, make_task
+
+    try:
+        make_task(task, **params) if params else lookup(TASKS, task, "task")
+    except (ValueError, TypeError) as e:
+        raise ConfigError("task_params" if params else "task", str(e)) from None
 
 
 def learning_rate(cfg: TrainConfig, algo: Algorithm) -> float:

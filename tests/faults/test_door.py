@@ -42,6 +42,10 @@ def tree(root) -> list[str]:
         ("rollout_budget=2.5", "error: rollout_budget: expected int, got 2.5"),
         ("algo_params.eps_high=abc", "error: algo.eps_high: expected float, got 'abc'"),
         ("algo_params.eps_high=true", "error: algo.eps_high: expected float, got True"),
+        ("task=nosuch", "error: task: unknown task 'nosuch'; valid: "),
+        ("task_params.steps=abc", "error: task_params: "),
+        ("dtype=float8", "error: dtype: unknown 'float8'; accepted: float32, bfloat16, float16"),
+        ("device=gpu", "error: device: 'gpu' is not a torch device"),
     ],
 )
 def test_a_bad_value_is_refused_before_any_directory_or_work(tmp_path, override, message):
