@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import socket
+import threading
 import time
 import traceback
 from pathlib import Path
@@ -38,6 +39,7 @@ def execute(job: dict, job_dir: str, deps: dict[str, str], threads: int = THREAD
     error, cell = None, {}
     with (tmp / "log.txt").open("w") as log, contextlib.redirect_stdout(log):
         _log_to(log)
+        threading.excepthook = _thread_errors_to(log)
         torch.set_num_threads(threads)  # (vLLM, once loaded, logs a warning here)
         try:
             cell = _run(job, tmp, deps)
@@ -80,6 +82,21 @@ def _run(job: dict, out: Path, deps: dict[str, str]) -> dict:
         cfg, cell = apply(selection["chosen"], cfg), {"chosen": selection["chosen"]}
     train(build(TrainConfig, cfg), quiet=True)
     return cell
+
+
+def _thread_errors_to(log):
+    """A thread's uncaught error (TensorBoard's writer thread on a full disk) goes to the
+    job's log, never to the sweep's terminal, where it would cut into the sweep's own
+    message; when even the log cannot take it (the disk is full, the job is over), it is
+    dropped: the job's error is recorded from its main thread all the same."""
+
+    def hook(args) -> None:
+        error = (args.exc_type, args.exc_value, args.exc_traceback)
+        text = "".join(traceback.format_exception(*error))
+        with contextlib.suppress(OSError, ValueError):
+            log.write(f"in thread {getattr(args.thread, 'name', '?')}: {text}")
+
+    return hook
 
 
 def _log_to(stream) -> None:
