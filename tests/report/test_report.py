@@ -20,7 +20,7 @@ SECTIONS = {
     "clipping", "run_status", "status_counts", "tuning", "margin", "inference", "verdict_lines",
     "collapses", "legacy", "convergence_cells",
     "entropy_law", "completeness", "metric", "inference_by_metric", "verdict_lines_by_metric",
-    "inference_skipped", "mechanism", "ceiling", "ceiling_lines",
+    "inference_skipped", "mechanism", "ceiling", "ceiling_lines", "support",
 }  # fmt: skip
 
 

@@ -120,6 +120,9 @@ points. Below, pass@1 stands for the verdict's metric.
   extrapolation {runs, mean_abs_error, coverage}}: the ScaleRL fit per run
   (priorlab/ceiling.py), and per family the verdict on A and on log C_90.
 - ceiling_lines: each family's line, "refinement — ceiling: ...; efficiency: ...".
+- support: selection or discovery (report/support.py): {runs [{run_id, algo, prior, seed, n,
+  by_k {k: {P, E, S, SRR, NDR, NSCR}}, crossover_k, gap, newly}], cells [{algo, prior, runs,
+  k, P, E, S, SRR/NDR/NSCR {mean, lo, hi}, gap, newly}]} (its own bootstrap stream).
 """
 
 from __future__ import annotations
@@ -143,6 +146,7 @@ from priorlab.report import (
     protocol,
     render,
     sections,
+    support,
     sweep_spec,
     wording,
 )
@@ -293,6 +297,7 @@ def build_report(
         "run_status": run_status,
         "convergence_cells": convergence_cells,
         "ceiling": ceiling,
+        "support": support.support(runs, seed=seed, n_boot=n_boot),
         "ceiling_lines": [fam["line"] for fam in ceiling["families"]],
         "mechanism": mechanism,
         "status_counts": diagnostics.status_counts(run_status),

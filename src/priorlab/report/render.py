@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Sequence
 
 from priorlab.report import completeness
@@ -311,14 +312,15 @@ def markdown(report: dict) -> str:
     return "\n".join(lines)
 
 
-MD_ESCAPES = str.maketrans({"\\": "\\\\", "|": "\\|", "`": "\\`", "*": "\\*", "<": "&lt;",
-                            "\n": " "})  # fmt: skip
+MD_ESCAPES = str.maketrans({"\\": "\\\\", "|": "\\|", "`": "\\`", "*": "\\*", "\n": " "})
+TAG_START = re.compile(r"<(?=[A-Za-z/!?])")  # what could open an HTML tag ("a < b" cannot)
 
 
 def md(text) -> str:
     """Text made literal in Markdown: no table cell split (|), no emphasis (*), no code (`),
-    no HTML tag (<), one line. Underscores stay (GitHub's Markdown ignores them inside words)."""
-    return str(text).translate(MD_ESCAPES)
+    no HTML tag (<x), one line. Underscores stay (GitHub's Markdown ignores them inside
+    words), and so does a comparison's "<"."""
+    return TAG_START.sub("&lt;", str(text).translate(MD_ESCAPES))
 
 
 def _html_table(header: list[str], rows: list[list[str]]) -> str:

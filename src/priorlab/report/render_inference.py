@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from priorlab.report.ceiling import tables as ceiling_tables
 from priorlab.report.inference import DEFAULT_METRIC
+from priorlab.report.support import table as support_table
 from priorlab.report.wording import METRIC_NAMES
 
 CEILING_INTRO = (
@@ -131,7 +132,7 @@ def inference_tables(report: dict) -> list[Table]:
         if rows:
             title = f"{beside}Families not measured on {METRIC_NAMES[name]}"
             out.append((title, ["family", "why"], rows))
-    return out + ceiling_tables(report)
+    return out + ceiling_tables(report) + support_table(report)
 
 
 def family_tables(families: list[dict], margin: float, metric: str, prefix: str) -> list[Table]:

@@ -1,0 +1,147 @@
+"""Selection or discovery: each run's empirical support against its prior's (issue 26).
+
+Wu et al. 2025 ("The Invisible Leash", arXiv 2507.14843) count, at a sampling budget k,
+the test problems solved by both the prior and the run (P, preserved), by the run only (E,
+expansion) and by the prior only (S, shrinkage): SRR = P / (P + S), NDR = E / (P + E),
+NSCR = (E - S) / (P + E + S). Here a problem is solved at k with probability pass@k, the
+unbiased estimate from its n samples (Chen et al. 2021; at k = n: some sample is right),
+prior and run independently: P = sum a_i b_i, E = sum (1 - a_i) b_i, S = sum a_i (1 - b_i),
+a_i the prior's pass@k on problem i and b_i the run's. A sample counts when its whole
+solution is right where the task checks steps (column `whole`), else when its answer is
+(guess@k in the ceiling block says how much guessing covers).
+
+Per run: the counts and ratios at every k of 1, 2, 4 ... n, Yue et al.'s gap pass@n(prior)
+- pass@1(run), the crossover k (the smallest k at which the prior's pass@k reaches the
+run's; None within n), and the newly solved problems (0 of n prior samples right, some of
+the run's). Per algorithm x prior: each ratio at k = n averaged over the cell's runs, with a
+95% percentile interval from a bootstrap over problems (its own generator: the report's
+other draws are unchanged).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections import defaultdict
+
+import numpy as np
+
+from priorlab.errors import DataError
+from priorlab.evaluate import ks_for, pass_at_k
+from priorlab.report.ceiling import _sampled
+
+RATIOS = ("SRR", "NDR", "NSCR")
+
+
+def counts(a: np.ndarray, b: np.ndarray) -> dict:
+    """P, E, S and the three ratios from per-problem solve probabilities (prior a, run b);
+    a ratio is None when its denominator is 0."""
+    p, e, s = float(a @ b), float((1 - a) @ b), float(a @ (1 - b))
+
+    def ratio(num, den):
+        return num / den if den > 0 else None
+
+    return {"P": p, "E": e, "S": s, "SRR": ratio(p, p + s), "NDR": ratio(e, p + e),
+            "NSCR": ratio(e - s, p + e + s)}  # fmt: skip
+
+
+def solved(per_problem: np.ndarray, n: int, k: int) -> np.ndarray:
+    """pass@k of each problem from its count of right samples out of n."""
+    return np.array([pass_at_k(n, int(c), k) for c in per_problem])
+
+
+def _right(table) -> tuple[list[str], np.ndarray, int]:
+    """(problem ids, right samples per problem, n) counted on whole solutions when the task
+    checks them, else on answers."""
+    column = "whole" if "whole" in table and table["whole"].notna().any() else "correct"
+    right = table[column].fillna(False).astype(bool)
+    grouped = right.groupby(table["problem_id"])
+    return list(grouped.sum().index), grouped.sum().to_numpy(), int(grouped.size().min())
+
+
+def run_support(run) -> dict:
+    """One run against its prior (the run's own initial table): per k, the ratios; gap,
+    crossover and the newly solved problems."""
+    ids, prior, n = _right(_sampled(run, "initial"))
+    final_ids, after, n_final = _right(_sampled(run, "final"))
+    if final_ids != ids:
+        raise DataError(f"{run.path}: samples_initial and samples_final hold other problems")
+    n = min(n, n_final)
+    by_k = {k: counts(solved(prior, n, k), solved(after, n, k)) for k in ks_for(n)}
+    reach = [k for k in ks_for(n) if solved(prior, n, k).mean() >= solved(after, n, k).mean()]
+    newly = [{"problem_id": i, "prior": 0, "run": int(c), "n": n}
+             for i, c0, c in zip(ids, prior, after) if c0 == 0 and c > 0]  # fmt: skip
+    return {**run.cell(), "n": n, "by_k": by_k, "crossover_k": reach[0] if reach else None,
+            "gap": float(solved(prior, n, n).mean() - (after / n).mean()), "newly": newly,
+            "_a": solved(prior, n, n), "_b": solved(after, n, n)}  # fmt: skip
+
+
+def support(runs, *, seed: int = 0, n_boot: int = 1000) -> dict:
+    """report.json's "support": {runs: per run, cells: per algo x prior {runs, k, P, E, S
+    (means), SRR/NDR/NSCR {mean, lo, hi}, gap, newly}}."""
+    rows = [run_support(run) for run in runs]
+    rng = np.random.default_rng([seed, 26])  # its own stream
+    groups = defaultdict(list)
+    for row in rows:
+        groups[(row["algo"], row["prior"])].append(row)
+    cells = []
+    for (algo, prior), group in sorted(groups.items()):
+        n_problems = len(group[0]["_a"])
+        weights = rng.multinomial(n_problems, np.full(n_problems, 1 / n_problems), size=n_boot)
+        cell = {"algo": algo, "prior": prior, "runs": len(group), "k": group[0]["n"]}
+        at_n = [row["by_k"][row["n"]] for row in group]
+        for key in ("P", "E", "S"):
+            cell[key] = float(np.mean([c[key] for c in at_n]))
+        for key in RATIOS:
+            values = [c[key] for c in at_n if c[key] is not None]
+            with warnings.catch_warnings():  # a resample where no run has the ratio: NaN
+                warnings.simplefilter("ignore", RuntimeWarning)
+                draws = np.nanmean([_boot(row["_a"], row["_b"], weights, key) for row in group], 0)
+            lo, hi = (np.nanpercentile(draws, [2.5, 97.5]) if np.isfinite(draws).any()
+                      else (np.nan, np.nan))  # fmt: skip
+            cell[key] = {"mean": float(np.mean(values)) if values else None,
+                         "lo": _finite(lo), "hi": _finite(hi)}  # fmt: skip
+        cell["gap"] = float(np.mean([row["gap"] for row in group]))
+        cell["newly"] = sum(len(row["newly"]) for row in group)
+        cells.append(cell)
+    public = [{k: v for k, v in row.items() if not k.startswith("_")} for row in rows]
+    return {"runs": public, "cells": cells}
+
+
+def _boot(a: np.ndarray, b: np.ndarray, weights: np.ndarray, key: str) -> np.ndarray:
+    """The ratio `key` in each bootstrap resample of the problems (weights: B x problems)."""
+    p, e, s = weights @ (a * b), weights @ ((1 - a) * b), weights @ (a * (1 - b))
+    num, den = {"SRR": (p, p + s), "NDR": (e, p + e), "NSCR": (e - s, p + e + s)}[key]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(den > 0, num / np.where(den > 0, den, 1), np.nan)
+
+
+def _finite(x) -> float | None:
+    return float(x) if np.isfinite(x) else None
+
+
+def table(report: dict) -> list[tuple[str, list[str], list[list[str]]]]:
+    """Per algorithm and prior: P / E / S at k = n and the three ratios [95% CI]."""
+    block = report.get("support")
+    if not block or not block["cells"]:
+        return []
+
+    def ci(r):
+        if r["mean"] is None:
+            return ""
+        ends = "" if r["lo"] is None else f" [{r['lo']:.2f}, {r['hi']:.2f}]"
+        return f"{r['mean']:.2f}{ends}"
+
+    rows = [[c["algo"], c["prior"], str(c["runs"]), str(c["k"]),
+             f"{c['P']:.1f} / {c['E']:.1f} / {c['S']:.1f}", ci(c["SRR"]), ci(c["NDR"]),
+             ci(c["NSCR"]), f"{100 * c['gap']:.1f}", str(c["newly"])]
+            for c in block["cells"]]  # fmt: skip
+    title = (
+        "Selection or discovery: support at k = n against the prior's (Wu et al. 2025), test "
+        "problems solved by both / the run only / the prior only (means over runs; whole "
+        "solutions where the task checks steps), SRR = P/(P+S), NDR = E/(P+E), NSCR = "
+        "(E-S)/(P+E+S) [95% CI, bootstrap over problems], the gap pass@n(prior) - pass@1(run) "
+        "in points, and the problems newly solved (0 of n prior samples right)"
+    )
+    header = ["algo", "prior", "runs", "k", "P / E / S", "SRR", "NDR", "NSCR", "gap",
+              "newly solved"]  # fmt: skip
+    return [(title, header, rows)]

@@ -1,0 +1,62 @@
+"""Support metrics (issue 26) by hand: P, E, S and SRR / NDR / NSCR on a three-problem table."""
+
+import pandas as pd
+import pytest
+
+from priorlab.report.load import Run
+from priorlab.report.support import counts, run_support, support
+
+
+def table(right: dict[str, list[bool]], whole=None) -> pd.DataFrame:
+    rows = [{"problem_id": p, "sample": i, "correct": ok, "greedy": False,
+             "whole": None if whole is None else whole[p][i]}
+            for p, oks in right.items() for i, ok in enumerate(oks)]  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+PRIOR = {"p1": [True, True], "p2": [False, False], "p3": [True, False]}  # 2, 0, 1 of 2
+RUN = {"p1": [True, False], "p2": [False, True], "p3": [False, False]}  # 1, 1, 0 of 2
+
+
+@pytest.fixture
+def run(tmp_path):
+    table(PRIOR).to_parquet(tmp_path / "samples_initial.parquet")
+    table(RUN).to_parquet(tmp_path / "samples_final.parquet")
+    return Run("grpo", "weak", 0, "r1", tmp_path)
+
+
+def test_counts_by_hand():
+    # a = [1, 0, 1], b = [1, 1, 0]: P = 1, E = 1, S = 1
+    assert counts(pd.Series([1.0, 0, 1]).to_numpy(), pd.Series([1.0, 1, 0]).to_numpy()) == {
+        "P": 1.0, "E": 1.0, "S": 1.0, "SRR": 0.5, "NDR": 0.5, "NSCR": 0.0}  # fmt: skip
+    empty = counts(pd.Series([0.0]).to_numpy(), pd.Series([0.0]).to_numpy())
+    assert empty["SRR"] is None and empty["NSCR"] is None
+
+
+def test_a_run_against_its_prior_by_hand(run):
+    got = run_support(run)
+    assert got["by_k"][2] == {"P": 1, "E": 1, "S": 1, "SRR": 0.5, "NDR": 0.5, "NSCR": 0}
+    # k = 1: a = [1, 0, 1/2], b = [1/2, 1/2, 0]: P = 1/2, E = 1/2, S = 1
+    one = got["by_k"][1]
+    assert (one["P"], one["E"], one["S"]) == pytest.approx((0.5, 0.5, 1.0))
+    assert (one["SRR"], one["NDR"], one["NSCR"]) == pytest.approx((1 / 3, 0.5, -0.25))
+    assert got["crossover_k"] == 1  # the prior's pass@1 (1/2) already >= the run's (1/3)
+    assert got["gap"] == pytest.approx(2 / 3 - 1 / 3)  # pass@2(prior) - pass@1(run)
+    assert got["newly"] == [{"problem_id": "p2", "prior": 0, "run": 1, "n": 2}]
+
+
+def test_whole_solutions_count_where_the_task_checks_steps(tmp_path):
+    whole = {"p1": [True, False], "p2": [False, False], "p3": [False, False]}
+    table(PRIOR, whole).to_parquet(tmp_path / "samples_initial.parquet")
+    table(RUN, whole).to_parquet(tmp_path / "samples_final.parquet")
+    got = run_support(Run("grpo", "weak", 0, "r1", tmp_path))
+    assert got["by_k"][2] == {"P": 1, "E": 0, "S": 0, "SRR": 1.0, "NDR": 0.0, "NSCR": 0.0}
+    assert got["newly"] == []
+
+
+def test_a_cell_averages_its_runs_with_a_bootstrap_interval(run):
+    block = support([run], n_boot=200)
+    (cell,) = block["cells"]
+    assert cell["SRR"]["mean"] == 0.5 and cell["SRR"]["lo"] <= 0.5 <= cell["SRR"]["hi"]
+    assert (cell["P"], cell["E"], cell["S"], cell["newly"]) == (1.0, 1.0, 1.0, 1)
+    assert "_a" not in block["runs"][0]
