@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import inspect
 import math
 import types
 import typing
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import TypeAdapter, ValidationError, create_model
 
 from priorlab.errors import ConfigError
 
@@ -40,6 +41,31 @@ def typed(cls, data: dict, *, where: str = "config", path: str = ""):
         loc, value = err["loc"], err["input"]
         want = _name(hints[loc[0]]) if len(loc) == 1 else _accepted(err)
         raise ConfigError(path + _dotted(loc), f"expected {want}, got {value!r}") from None
+
+
+def typed_params(fn, params: dict, *, path: str) -> dict:
+    """`params` for callable (or class) `fn`, each coerced to its keyword parameter's
+    annotation (unannotated: its default's type); ConfigError naming `path`.name otherwise.
+    A reward source's parameters are declared by its signature, and checked by it here."""
+    target = fn.__init__ if isinstance(fn, type) else fn
+    try:
+        hints = typing.get_type_hints(target)
+    except (NameError, TypeError):
+        hints = {}
+    fields = {}
+    for p in inspect.signature(fn).parameters.values():
+        if p.name in params:
+            guess = type(p.default) if p.default not in (None, p.empty) else typing.Any
+            fields[p.name] = (hints.get(p.name, guess), ...)
+            _refuse_lax(f"{path}.{p.name}", fields[p.name][0], params[p.name])
+    try:
+        values = create_model("Params", **fields).model_validate(params)
+    except ValidationError as e:
+        err = e.errors()[0]
+        want = _name(fields[err["loc"][0]][0]) if len(err["loc"]) == 1 else _accepted(err)
+        where = f"{path}.{_dotted(err['loc'])}"
+        raise ConfigError(where, f"expected {want}, got {err['input']!r}") from None
+    return {name: getattr(values, name) for name in params}
 
 
 @functools.cache
@@ -79,7 +105,13 @@ def _accepted(err: dict) -> str:
     return err["msg"].removeprefix("Input should be ")
 
 
+def _one(tp) -> str:
+    """A type as a YAML user reads it: a tuple is written as a list."""
+    origin = typing.get_origin(tp) or tp
+    return "list" if origin in (tuple, list) else getattr(origin, "__name__", str(tp))
+
+
 def _name(tp) -> str:
     kinds = typing.get_args(tp) if typing.get_origin(tp) in (typing.Union, types.UnionType) else ()
-    names = [getattr(t, "__name__", str(t)) for t in kinds or (tp,)]
+    names = [_one(t) for t in kinds or (tp,)]
     return " or ".join("None" if n == "NoneType" else n for n in names)

@@ -193,3 +193,16 @@ def test_a_sweep_spec_is_typed_with_the_full_path_of_the_field(tmp_path):
     assert [j.id for j in expand({**TINY, "budget": 64.0}).jobs] == [
         j.id for j in expand(TINY).jobs
     ]
+
+
+def test_a_reward_sources_parameters_are_typed_by_its_signature():
+    from priorlab.rewards import get_reward
+
+    assert get_reward("raro", tau_pol="0.5").tau_pol == 0.5
+    assert get_reward("random", p="2e-1").keywords == {"p": 0.2}  # typed by its default
+    with pytest.raises(ConfigError, match="reward_params.tau_pol: expected float, got 'abc'"):
+        get_reward("raro", tau_pol="abc")
+    with pytest.raises(ConfigError, match=r"reward_params.buffer: expected int, got 2.5"):
+        get_reward("orm", buffer=2.5)
+    with pytest.raises(ConfigError, match=r"reward_params.window\[1\]: expected a valid number"):
+        get_reward("serl", window=[0.8, "a"])

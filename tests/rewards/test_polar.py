@@ -228,7 +228,7 @@ def test_the_temperature_pool_stays_the_default_and_logs_its_name(fitted):
         ({"pool": "priors", "priors": ["PRIOR", "/no/such/prior"]}, None),
         ({"pool": "priors", "priors": ["PRIOR"]}, r"reward_params.priors: pool: priors needs two"),
         ({"priors": ["PRIOR", "PRIOR2"]}, r"reward_params.priors: names a pool of priors"),
-        ({"pool": "priors", "priors": "PRIOR"}, r"reward_params.priors: a list of prior"),
+        ({"pool": "priors", "priors": "PRIOR"}, r"reward_params.priors: expected list, got '/"),
         ({"pool": "priors", "priors": ["PRIOR", "PRIOR"]}, r"reward_params.priors: names .* twice"),
         ({"pool": "models"}, r"reward_params.pool: 'models'; valid: temperatures, priors"),
     ],

@@ -44,6 +44,7 @@ from priorlab.rewards.outcome import dense_steps, format_reward, random_reward, 
 from priorlab.rewards.polar import Polar
 from priorlab.rewards.selfjudge import SelfJudge
 from priorlab.rewards.verifree import reference_likelihood
+from priorlab.schema import typed_params
 
 
 @dataclass(frozen=True)
@@ -116,6 +117,7 @@ def get_reward(name: str, **params):
             f"reward_params.{unknown[0]}",
             f"{name} takes no such parameter; accepted: {', '.join(accepted) or 'none'}",
         )
+    params = typed_params(fn, params, path="reward_params")  # "0.5" -> 0.5; "abc" refused
     if source(name).check is not None:
         source(name).check(**params)
     if isinstance(fn, type):
