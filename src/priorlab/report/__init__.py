@@ -145,6 +145,7 @@ from priorlab.report import (
     inference,
     protocol,
     render,
+    render_md,
     sections,
     support,
     sweep_spec,
@@ -347,7 +348,7 @@ def build_report(
         sweep_dir,
         {
             "report.json": text,
-            "report.md": render.markdown(report),
+            "report.md": render_md.markdown(report),
             "report.html": render.page(report, pictures[N_LEADING:], leading=pictures[:N_LEADING]),
         },
     )
