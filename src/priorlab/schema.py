@@ -37,10 +37,7 @@ def typed(cls, data: dict, *, where: str = "config", path: str = ""):
     try:
         return _adapter(cls).validate_python(dict(data))
     except ValidationError as e:
-        err = e.errors()[0]
-        loc, value = err["loc"], err["input"]
-        want = _name(hints[loc[0]]) if len(loc) == 1 else _accepted(err)
-        raise ConfigError(path + _dotted(loc), f"expected {want}, got {value!r}") from None
+        raise _refusal(e, path, hints) from None
 
 
 def typed_params(fn, params: dict, *, path: str) -> dict:
@@ -61,11 +58,17 @@ def typed_params(fn, params: dict, *, path: str) -> dict:
     try:
         values = create_model("Params", **fields).model_validate(params)
     except ValidationError as e:
-        err = e.errors()[0]
-        want = _name(fields[err["loc"][0]][0]) if len(err["loc"]) == 1 else _accepted(err)
-        where = f"{path}.{_dotted(err['loc'])}"
-        raise ConfigError(where, f"expected {want}, got {err['input']!r}") from None
+        raise _refusal(e, f"{path}.", {name: tp for name, (tp, _) in fields.items()}) from None
     return {name: getattr(values, name) for name in params}
+
+
+def _refusal(e: ValidationError, path: str, hints: dict) -> ConfigError:
+    """pydantic's first error as one ConfigError: the field's path, what it accepts (its
+    declared type, or pydantic's words inside a container) and the value given."""
+    err = e.errors()[0]
+    loc = err["loc"]
+    want = _name(hints[loc[0]]) if len(loc) == 1 else _accepted(err)
+    return ConfigError(path + _dotted(loc), f"expected {want}, got {err['input']!r}")
 
 
 @functools.cache
