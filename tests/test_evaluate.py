@@ -209,7 +209,7 @@ def test_save_load_round_trip(tmp_path):
     df = hand_table()
     path = tmp_path / "run" / "samples.parquet"
     save_samples(df, path)
-    assert not path.with_suffix(".parquet.tmp").exists()
+    assert [p.name for p in path.parent.iterdir()] == ["samples.parquet"]  # no temp left
     pd.testing.assert_frame_equal(load_samples(path), df)
 
 

@@ -16,6 +16,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from priorlab.io import atomic_path
+
 SAMPLE_COLUMNS = (
     "problem_id",
     "sample",
@@ -228,15 +230,11 @@ def summarize(samples: pd.DataFrame, *, seed: int = 0) -> dict[str, float]:
 
 
 def save_samples(df: pd.DataFrame, path: str | os.PathLike) -> None:
-    """Write the per-sample table to Parquet atomically: a `.tmp` sibling, then os.replace."""
+    """Write the per-sample table to Parquet atomically (priorlab.io.atomic_path)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    try:
+    with atomic_path(path) as tmp:
         df.to_parquet(tmp, index=False)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def load_samples(path: str | os.PathLike) -> pd.DataFrame:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import os
 import random
 import time
 from dataclasses import asdict
@@ -22,6 +21,7 @@ from priorlab.algos import Algorithm
 from priorlab.config import TrainConfig
 from priorlab.convergence import dev_point
 from priorlab.evaluate import sample_table, save_samples, summarize
+from priorlab.io import atomic_path
 from priorlab.models import Policy, load_policy
 from priorlab.models.vllm_engine import logp_mismatch
 from priorlab.rewards import get_reward, source
@@ -221,9 +221,8 @@ class Run:
         table = draw()
         with contextlib.suppress(OSError):  # a read-only prior: nothing kept, nothing lost
             path.parent.mkdir(exist_ok=True)
-            tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-            table.to_parquet(tmp, index=False)
-            os.replace(tmp, path)
+            with atomic_path(path) as tmp:
+                table.to_parquet(tmp, index=False)
         return table
 
     def dev_checkpoint(self, *, due: bool = True) -> None:

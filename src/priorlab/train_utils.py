@@ -16,6 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from priorlab.algos import AGGREGATIONS, group_stats, losses
 from priorlab.config import TrainConfig, check
 from priorlab.errors import ConfigError, Diverged
+from priorlab.io import atomic_write_text
 from priorlab.models.hf import HF_OPTION
 from priorlab.rollout import Batch, Samples, left_pad
 
@@ -235,9 +236,8 @@ def finite(obj):
 
 
 def write_json_atomic(path: Path, data) -> None:
-    tmp = Path(str(path) + ".tmp")
-    tmp.write_text(json.dumps(finite(data), indent=2, default=str, allow_nan=False))
-    os.replace(tmp, path)
+    """`data` as indented JSON (NaN as null: `finite`), written atomically."""
+    atomic_write_text(path, json.dumps(finite(data), indent=2, default=str, allow_nan=False))
 
 
 def batch_metrics(batch: Batch, group_size: int) -> dict:

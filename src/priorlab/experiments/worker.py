@@ -1,6 +1,7 @@
 """One job, run in a worker process (local pool or Ray): pretrain a prior or train a run.
 
-The job writes into `<dir>.tmp-<pid>/`, which is renamed to `<dir>/` once everything is on disk.
+The job writes into `<dir>.tmp-<pid>-<hex>/` (priorlab.io.temp_sibling), which is renamed to
+`<dir>/` once everything is on disk.
 Each worker uses one intra-op thread, so a run's numbers do not depend on which worker,
 executor or machine load it met: same seed, same metrics.
 """
@@ -17,6 +18,8 @@ import time
 import traceback
 from pathlib import Path
 
+from priorlab.io import TMP_MARK, atomic_write_text, temp_sibling
+
 THREADS = 1
 
 
@@ -32,8 +35,9 @@ def execute(job: dict, job_dir: str, deps: dict[str, str], threads: int = THREAD
     import torch
 
     t0 = time.perf_counter()
-    final, tmp = Path(job_dir), Path(f"{job_dir}.tmp-{os.getpid()}")
-    for stale in final.parent.glob(f"{final.name}.tmp-*"):  # left by a crashed attempt
+    final = Path(job_dir)
+    tmp = temp_sibling(final)
+    for stale in final.parent.glob(f"{final.name}{TMP_MARK}*"):  # left by a crashed attempt
         shutil.rmtree(stale, ignore_errors=True)
     tmp.mkdir(parents=True)
     error, cell = None, {}
@@ -116,9 +120,7 @@ def _log_to(stream) -> None:
 
 
 def _write_json(path: Path, data: dict) -> None:
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True))
-    os.replace(tmp, path)
+    atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True))
 
 
 def die_with_parent(parent_pid: int | None = None) -> None:

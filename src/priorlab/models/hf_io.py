@@ -14,6 +14,7 @@ import torch
 from safetensors import SafetensorError
 
 from priorlab.errors import PriorlabError
+from priorlab.io import temp_sibling
 from priorlab.models.hf import (
     DTYPES,
     SMOLLM2,
@@ -63,7 +64,7 @@ def _from_gguf(gguf: Path, dtype):
         tok = tf.AutoTokenizer.from_pretrained(
             str(gguf.parent), gguf_file=gguf.name, local_files_only=True
         )
-        tmp = cached.with_name(cached.name + f".tmp-{os.getpid()}")
+        tmp = temp_sibling(cached)
         # The weights are plain fp32 tensors now; drop the GGUF marks that block saving.
         if hasattr(lm.config, "quantization_config"):
             del lm.config.quantization_config
