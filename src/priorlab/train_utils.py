@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import copy
+import functools
 import json
+import logging
 import math
 import os
 from contextlib import contextmanager
@@ -19,6 +21,8 @@ from priorlab.errors import ConfigError, Diverged
 from priorlab.io import atomic_write_text
 from priorlab.models.hf import HF_OPTION
 from priorlab.rollout import Batch, Samples, left_pad
+
+log = logging.getLogger(__name__)
 
 
 def encode_pairs(
@@ -219,8 +223,18 @@ def _tensorboard_writer(log_dir: Path):
     try:
         from torch.utils.tensorboard import SummaryWriter
     except ImportError:  # the optional extra is not installed: metrics.jsonl only
+        _warn_no_tensorboard()
         return None
     return SummaryWriter(str(log_dir))
+
+
+@functools.cache  # once per process, not once per run
+def _warn_no_tensorboard() -> None:
+    log.warning(
+        "tensorboard: the tensorboard package is not installed, so no event files are "
+        "written (metrics.jsonl has every metric); install the extra "
+        "(pip install 'priorlab[tensorboard]') or set tensorboard=false"
+    )
 
 
 def finite(obj):
