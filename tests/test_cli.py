@@ -193,3 +193,29 @@ def test_ctrl_c_exits_130_and_says_interrupted(tmp_path):
     assert proc.returncode == 130
     assert err.strip().splitlines()[-1] == "interrupted"
     assert not (tmp_path / "p").exists()  # nothing half-written is left as a prior
+
+
+def test_log_level_sends_priorlab_diagnostics_to_stderr(capsys):
+    import logging
+
+    from priorlab import cli as cli_module
+
+    package = logging.getLogger("priorlab")
+    before = (package.level, list(package.handlers))
+    try:
+        cli_module._logging("info")
+        cli_module._logging("info")  # a second invocation in one process: still one handler
+        logging.getLogger("priorlab.run").info("the prior's evaluation is not kept")
+        logging.getLogger("priorlab.run").debug("not shown at info")
+        captured = capsys.readouterr()
+        assert captured.out == ""  # stdout keeps the results
+        assert captured.err == "INFO priorlab.run: the prior's evaluation is not kept\n"
+    finally:
+        package.handlers[:] = before[1]
+        package.setLevel(before[0])
+
+
+def test_an_unknown_log_level_is_a_user_mistake(tmp_path):
+    result = cli("--log-level", "loud", "presets", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "error: log-level: 'loud' is not one of debug, info, warning, error" in result.stderr

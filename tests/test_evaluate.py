@@ -209,7 +209,7 @@ def test_save_load_round_trip(tmp_path):
     df = hand_table()
     path = tmp_path / "run" / "samples.parquet"
     save_samples(df, path)
-    assert not path.with_suffix(".parquet.tmp").exists()
+    assert [p.name for p in path.parent.iterdir()] == ["samples.parquet"]  # no temp left
     pd.testing.assert_frame_equal(load_samples(path), df)
 
 
@@ -230,3 +230,26 @@ def test_rerank_at_k_by_hand_and_by_enumeration():
             best = [min(sub, key=lambda i: (-s[i], i)) for sub in subsets]
             brute = sum(c[i] for i in best) / len(subsets)
             assert rerank_at_k(s, c, k) == pytest.approx(brute)
+
+
+def test_a_failed_evaluation_closes_its_generation_engine(tiny_prior, tmp_path, monkeypatch):
+    import importlib
+    from types import SimpleNamespace
+
+    from priorlab.config import EvalConfig
+    from priorlab.evaluate import evaluate_policy
+
+    closed = []
+    engine = SimpleNamespace(close=lambda: closed.append(True))
+    monkeypatch.setattr("priorlab.run.make_engine", lambda cfg, policy: engine)
+
+    def fails(*args, **kwargs):
+        raise RuntimeError("sampling failed")
+
+    # (the module object: the dotted name "priorlab.evaluate" is the API function)
+    monkeypatch.setattr(importlib.import_module("priorlab.evaluate"), "sample_table", fails)
+    cfg = EvalConfig(model=str(tiny_prior), out=str(tmp_path / "e"), problems=4, samples=2)
+    with pytest.raises(RuntimeError, match="sampling failed"):
+        evaluate_policy(cfg)
+    assert closed == [True]
+    assert not (tmp_path / "e" / "metrics.json").exists()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import logging
 import os
 import shutil
 import sys
@@ -35,6 +36,35 @@ app = typer.Typer(
     no_args_is_help=True,
     help="priorlab: does the RL algorithm matter, or does the prior set the ceiling?",
 )
+
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+class _Stderr(logging.StreamHandler):
+    """Writes to whatever sys.stderr is when a record comes (a test runner swaps it)."""
+
+    stream = property(lambda self: sys.stderr, lambda self, value: None)
+
+
+@app.callback()
+def _logging(
+    log_level: str = typer.Option(
+        "warning", "--log-level", help=f"Diagnostics on stderr: {', '.join(LOG_LEVELS)}."
+    ),
+):
+    """Send the `priorlab` logger's diagnostics at `log_level` and above to stderr."""
+    if log_level.lower() not in LOG_LEVELS:
+        raise PriorlabError(f"log-level: {log_level!r} is not one of {', '.join(LOG_LEVELS)}")
+    level = getattr(logging, log_level.upper())
+    handler = _Stderr()  # stderr: stdout keeps the results
+    handler.setLevel(level)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    package = logging.getLogger("priorlab")
+    for old in [h for h in package.handlers if isinstance(h, _Stderr)]:
+        package.removeHandler(old)  # one, however often the app is invoked in a process
+    package.addHandler(handler)
+    package.setLevel(level)
+
 
 ConfigOpt = typer.Option(None, "--config", "-c", help="YAML file of config fields.")
 SetOpt = typer.Option(None, "--set", "-s", help="Override a field: --set lr=3e-4 (repeatable).")

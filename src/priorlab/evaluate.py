@@ -16,6 +16,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from priorlab.io import atomic_path
+
 SAMPLE_COLUMNS = (
     "problem_id",
     "sample",
@@ -228,15 +230,11 @@ def summarize(samples: pd.DataFrame, *, seed: int = 0) -> dict[str, float]:
 
 
 def save_samples(df: pd.DataFrame, path: str | os.PathLike) -> None:
-    """Write the per-sample table to Parquet atomically: a `.tmp` sibling, then os.replace."""
+    """Write the per-sample table to Parquet atomically (priorlab.io.atomic_path)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    try:
+    with atomic_path(path) as tmp:
         df.to_parquet(tmp, index=False)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def load_samples(path: str | os.PathLike) -> pd.DataFrame:
@@ -320,6 +318,7 @@ def evaluate_policy(cfg) -> dict:
 
     from priorlab.config import validate_eval
     from priorlab.models import load_policy
+    from priorlab.run import engine_for
     from priorlab.tasks import make_task
     from priorlab.train_utils import write_json_atomic
 
@@ -328,24 +327,18 @@ def evaluate_policy(cfg) -> dict:
     task = make_task(cfg.task, **(cfg.task_params or policy.meta.get("task_params", {})))
     problems = task.problems("test", cfg.problems, seed=cfg.seed, require_skills=tuple(cfg.require))
     gen = torch.Generator().manual_seed(cfg.seed)
-    engine = None
-    if cfg.engine == "vllm":
-        from priorlab.run import make_engine
-
-        engine = make_engine(cfg, policy)
-    table = sample_table(
-        policy,
-        task,
-        problems,
-        n=cfg.samples,
-        generator=gen,
-        max_new_tokens=cfg.max_new_tokens,
-        temperature=cfg.temperature,
-        prefix=policy.meta.get("condition_prefix"),
-        engine=engine,
-    )
-    if engine is not None:
-        engine.close()
+    with engine_for(cfg, policy) as engine:  # closed on failure too
+        table = sample_table(
+            policy,
+            task,
+            problems,
+            n=cfg.samples,
+            generator=gen,
+            max_new_tokens=cfg.max_new_tokens,
+            temperature=cfg.temperature,
+            prefix=policy.meta.get("condition_prefix"),
+            engine=engine,
+        )
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     save_samples(table, out / "samples.parquet")

@@ -16,7 +16,10 @@ Formats of the built-in models (one line, printable ASCII, '|' separates the par
 
 from __future__ import annotations
 
+import logging
 import random
+
+log = logging.getLogger(__name__)
 
 ROLES = ("judge", "critic", "hint")
 CHOICES = ("1", "2", "tie")
@@ -163,6 +166,7 @@ def role_quality(policy, task, roles: list[str], *, n: int = 200, seed: int = 0)
     try:
         problems = task.problems("test", n, seed=seed)
     except ValueError:  # the task's test split holds fewer: nothing to measure on
+        log.info("role quality not measured: the test split holds fewer than %d problems", n)
         return {}
     out = {}
     for role in roles:

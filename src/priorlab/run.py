@@ -8,7 +8,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import os
+import logging
 import random
 import time
 from dataclasses import asdict
@@ -22,6 +22,7 @@ from priorlab.algos import Algorithm
 from priorlab.config import TrainConfig
 from priorlab.convergence import dev_point
 from priorlab.evaluate import sample_table, save_samples, summarize
+from priorlab.io import atomic_path
 from priorlab.models import Policy, load_policy
 from priorlab.models.vllm_engine import logp_mismatch
 from priorlab.rewards import get_reward, source
@@ -32,6 +33,8 @@ from priorlab.tasks import make_task
 from priorlab.tasks.pools import run_pools
 from priorlab.train_utils import MetricsLog, adapt, check_overlong_window, write_json_atomic
 from priorlab.validate import learning_rate, validate_run
+
+log = logging.getLogger(__name__)
 
 CACHE_MAX_BYTES = 64 * 2**20  # priors whose initial evaluation is kept (the built-in sizes)
 
@@ -45,6 +48,18 @@ def make_engine(cfg, policy: Policy):
 
     context = min(policy.model.cfg.max_len, 4096)
     return VLLMEngine(policy, max_len=context, dtype=cfg.dtype)
+
+
+@contextlib.contextmanager
+def engine_for(cfg, policy: Policy):
+    """`make_engine`'s engine, closed on every way out, an exception included (vLLM's
+    engine holds a process-wide state that the next run in this process would meet)."""
+    engine = make_engine(cfg, policy)
+    try:
+        yield engine
+    finally:
+        if engine is not None:
+            engine.close()
 
 
 class Run:
@@ -103,6 +118,14 @@ class Run:
         self.engine = make_engine(cfg, self.policy)  # last: every check before it; None: hf
         self.step = 0
         self.prefix: list[int] | None = None  # prompt condition at test time (RCRL)
+
+    def __enter__(self) -> Run:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        """Close the engine on every way out, a failed run too (`engine_for`'s reason)."""
+        if self.engine is not None:
+            self.engine.close()
 
     def next_problems(self, n: int) -> list:
         """The next n training problems, cycling through seeded shuffles of the pool."""
@@ -219,11 +242,12 @@ class Run:
         if path.is_file():
             return pd.read_parquet(path)
         table = draw()
-        with contextlib.suppress(OSError):  # a read-only prior: nothing kept, nothing lost
+        try:
             path.parent.mkdir(exist_ok=True)
-            tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-            table.to_parquet(tmp, index=False)
-            os.replace(tmp, path)
+            with atomic_path(path) as tmp:
+                table.to_parquet(tmp, index=False)
+        except OSError as e:  # a read-only prior: nothing kept, nothing lost
+            log.info("the prior's evaluation is not kept in %s (%s)", path.parent, e.strerror)
         return table
 
     def dev_checkpoint(self, *, due: bool = True) -> None:

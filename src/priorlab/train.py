@@ -31,12 +31,8 @@ from priorlab.train_utils import (
 
 def train(cfg: TrainConfig, *, quiet: bool = False) -> dict:
     """Train one algorithm from a prior; returns the final summary (also in summary.json)."""
-    run = Run(cfg)
-    try:
+    with Run(cfg) as run:  # its engine is closed on failure too
         return _train(run, quiet)
-    finally:  # a failed run too: vLLM's engine holds a process-wide state
-        if run.engine is not None:
-            run.engine.close()
 
 
 def _train(run, quiet: bool) -> dict:

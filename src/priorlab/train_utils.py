@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import copy
+import functools
 import json
+import logging
 import math
 import os
 from contextlib import contextmanager
@@ -16,8 +18,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from priorlab.algos import AGGREGATIONS, group_stats, losses
 from priorlab.config import TrainConfig, check
 from priorlab.errors import ConfigError, Diverged
+from priorlab.io import atomic_write_text
 from priorlab.models.hf import HF_OPTION
 from priorlab.rollout import Batch, Samples, left_pad
+
+log = logging.getLogger(__name__)
 
 
 def encode_pairs(
@@ -218,8 +223,18 @@ def _tensorboard_writer(log_dir: Path):
     try:
         from torch.utils.tensorboard import SummaryWriter
     except ImportError:  # the optional extra is not installed: metrics.jsonl only
+        _warn_no_tensorboard()
         return None
     return SummaryWriter(str(log_dir))
+
+
+@functools.cache  # once per process, not once per run
+def _warn_no_tensorboard() -> None:
+    log.warning(
+        "tensorboard: the tensorboard package is not installed, so no event files are "
+        "written (metrics.jsonl has every metric); install the extra "
+        "(pip install 'priorlab[tensorboard]') or set tensorboard=false"
+    )
 
 
 def finite(obj):
@@ -235,9 +250,8 @@ def finite(obj):
 
 
 def write_json_atomic(path: Path, data) -> None:
-    tmp = Path(str(path) + ".tmp")
-    tmp.write_text(json.dumps(finite(data), indent=2, default=str, allow_nan=False))
-    os.replace(tmp, path)
+    """`data` as indented JSON (NaN as null: `finite`), written atomically."""
+    atomic_write_text(path, json.dumps(finite(data), indent=2, default=str, allow_nan=False))
 
 
 def batch_metrics(batch: Batch, group_size: int) -> dict:

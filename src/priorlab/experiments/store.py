@@ -6,8 +6,8 @@
     SWEEP/runs/<id>/             config.json, metrics.jsonl, samples_{initial,final}.parquet,
                                  summary.json, policy/ (safetensors), cell.json, log.txt
 
-A job writes into `<id>.tmp-<pid>/` and the directory is renamed to `<id>/` only once the
-job has finished, so a directory `<id>/` means done and a crashed job never looks done. A
+A job writes into `<id>.tmp-<pid>-<hex>/` and the directory is renamed to `<id>/` only once
+the job has finished, so a directory `<id>/` means done and a crashed job never looks done. A
 job is claimed by one UPDATE that succeeds only on a pending row, so two sweep processes
 never take the same job.
 

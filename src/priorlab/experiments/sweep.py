@@ -32,6 +32,7 @@ from priorlab.experiments.executors import EXECUTORS, default_workers, make_exec
 from priorlab.experiments.spec import Job, Sweep, dump, expand
 from priorlab.experiments.store import RENEW_S, Registry, lease_expired, owner_tag
 from priorlab.experiments.worker import execute
+from priorlab.io import TMP_MARK, atomic_write_text
 
 SPEC_FILE, JOBS_FILE = "sweep.yaml", "jobs.json"
 
@@ -137,9 +138,11 @@ def claim_directory(root: Path, spec: dict, sweep: Sweep, *, extend: bool) -> No
         )
     try:
         root.mkdir(parents=True, exist_ok=True)
-        _write(root / SPEC_FILE, dump(spec))
+        atomic_write_text(root / SPEC_FILE, dump(spec))
         jobs = [{"id": j.id, "kind": j.kind, "phase": j.labels.get("phase")} for j in sweep.jobs]
-        _write(root / JOBS_FILE, json.dumps({"name": sweep.name, "jobs": jobs}, indent=1))
+        atomic_write_text(
+            root / JOBS_FILE, json.dumps({"name": sweep.name, "jobs": jobs}, indent=1)
+        )
     except OSError as e:
         raise PriorlabError(f"out: cannot write the sweep into {root} ({e.strerror})") from None
 
@@ -149,14 +152,8 @@ def _foreign(root: Path) -> bool:
     sweep.yaml or jobs.json, seen in passing, does not count)."""
     if not root.is_dir() or (root / "registry.sqlite").exists():
         return False
-    mine = (f"{SPEC_FILE}.tmp-", f"{JOBS_FILE}.tmp-")
+    mine = (f"{SPEC_FILE}{TMP_MARK}", f"{JOBS_FILE}{TMP_MARK}")
     return any(not p.name.startswith(mine) for p in root.iterdir())
-
-
-def _write(path: Path, text: str) -> None:
-    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def _drive(todo: list[Job], registry: Registry, pool, console, quiet) -> None:

@@ -1,6 +1,7 @@
 """One job, run in a worker process (local pool or Ray): pretrain a prior or train a run.
 
-The job writes into `<dir>.tmp-<pid>/`, which is renamed to `<dir>/` once everything is on disk.
+The job writes into `<dir>.tmp-<pid>-<hex>/` (priorlab.io.temp_sibling), which is renamed to
+`<dir>/` once everything is on disk.
 Each worker uses one intra-op thread, so a run's numbers do not depend on which worker,
 executor or machine load it met: same seed, same metrics.
 """
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import shutil
 import socket
@@ -16,6 +18,10 @@ import threading
 import time
 import traceback
 from pathlib import Path
+
+from priorlab.io import TMP_MARK, atomic_write_text, temp_sibling
+
+logger = logging.getLogger(__name__)  # (`log` names the job's log.txt stream here)
 
 THREADS = 1
 
@@ -32,12 +38,16 @@ def execute(job: dict, job_dir: str, deps: dict[str, str], threads: int = THREAD
     import torch
 
     t0 = time.perf_counter()
-    final, tmp = Path(job_dir), Path(f"{job_dir}.tmp-{os.getpid()}")
-    for stale in final.parent.glob(f"{final.name}.tmp-*"):  # left by a crashed attempt
-        shutil.rmtree(stale, ignore_errors=True)
+    final = Path(job_dir)
+    tmp = temp_sibling(final)
+    stale = list(final.parent.glob(f"{final.name}{TMP_MARK}*"))  # left by a crashed attempt
+    for path in stale:
+        shutil.rmtree(path, ignore_errors=True)
     tmp.mkdir(parents=True)
     error, cell = None, {}
-    with (tmp / "log.txt").open("w") as log, contextlib.redirect_stdout(log):
+    with (tmp / "log.txt").open("w") as log, contextlib.redirect_stdout(log), _diagnostics_to(log):
+        if stale:
+            logger.info("removed %s, left by a crashed attempt", ", ".join(p.name for p in stale))
         _log_to(log)
         threading.excepthook = _thread_errors_to(log)
         torch.set_num_threads(threads)  # (vLLM, once loaded, logs a warning here)
@@ -99,13 +109,29 @@ def _thread_errors_to(log):
     return hook
 
 
+@contextlib.contextmanager
+def _diagnostics_to(stream, level: int = logging.INFO):
+    """priorlab's diagnostics (the `priorlab` logger) during one job also go to its log.txt."""
+    handler = logging.StreamHandler(stream)
+    handler.setLevel(level)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    package = logging.getLogger("priorlab")
+    package.addHandler(handler)
+    before = package.level
+    if package.getEffectiveLevel() > level:
+        package.setLevel(level)
+    try:
+        yield
+    finally:
+        package.removeHandler(handler)
+        package.setLevel(before)
+
+
 def _log_to(stream) -> None:
     """Point the logging handlers that write to a closed stream at `stream` (this job's
     log): a library that set its logging up during an earlier job of this worker process
     holds that job's log.txt, closed since (vLLM binds its handler to sys.stdout at import;
     left alone, each of its lines in a later job is a "Logging error" traceback on stderr)."""
-    import logging
-
     loggers = [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]
     for logger in loggers:
         for handler in getattr(logger, "handlers", []):  # placeholders have none
@@ -116,9 +142,7 @@ def _log_to(stream) -> None:
 
 
 def _write_json(path: Path, data: dict) -> None:
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True))
-    os.replace(tmp, path)
+    atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True))
 
 
 def die_with_parent(parent_pid: int | None = None) -> None:

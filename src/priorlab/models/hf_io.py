@@ -6,6 +6,7 @@ directory, a GGUF file, `smollm2`), the de-quantized cache, and the policy check
 from __future__ import annotations
 
 import importlib.util
+import logging
 import os
 import shutil
 from pathlib import Path
@@ -14,6 +15,7 @@ import torch
 from safetensors import SafetensorError
 
 from priorlab.errors import PriorlabError
+from priorlab.io import temp_sibling
 from priorlab.models.hf import (
     DTYPES,
     SMOLLM2,
@@ -47,6 +49,9 @@ def smollm2_gguf() -> Path:
     return path
 
 
+log = logging.getLogger(__name__)
+
+
 def cache_dir() -> Path:
     root = os.environ.get("PRIORLAB_CACHE") or os.environ.get("XDG_CACHE_HOME")
     return Path(root or Path.home() / ".cache") / "priorlab"
@@ -57,13 +62,14 @@ def _from_gguf(gguf: Path, dtype):
     tf = _transformers()
     cached = cache_dir() / f"{gguf.stem}-{gguf.stat().st_size}"
     if not (cached / "config.json").is_file():
+        log.info("de-quantizing %s once into %s", gguf, cached)
         lm = tf.AutoModelForCausalLM.from_pretrained(
             str(gguf.parent), gguf_file=gguf.name, local_files_only=True, dtype=torch.float32
         )
         tok = tf.AutoTokenizer.from_pretrained(
             str(gguf.parent), gguf_file=gguf.name, local_files_only=True
         )
-        tmp = cached.with_name(cached.name + f".tmp-{os.getpid()}")
+        tmp = temp_sibling(cached)
         # The weights are plain fp32 tensors now; drop the GGUF marks that block saving.
         if hasattr(lm.config, "quantization_config"):
             del lm.config.quantization_config

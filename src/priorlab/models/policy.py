@@ -8,7 +8,6 @@ The model must offer `forward(tokens, key_valid, cache) -> (logits, values)`,
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from priorlab.errors import PriorlabError
+from priorlab.io import atomic_path, atomic_write_text
 from priorlab.models.tokenizer import CharTokenizer
 from priorlab.models.transformer import SIZES, ModelConfig, TinyGPT
 
@@ -44,11 +44,10 @@ class Policy:
             }
         else:
             weights = {k: v.detach().contiguous().cpu() for k, v in self.model.state_dict().items()}
-            save_file(weights, str(path / (WEIGHTS_FILE + ".tmp")))
-            os.replace(path / (WEIGHTS_FILE + ".tmp"), path / WEIGHTS_FILE)
+            with atomic_path(path / WEIGHTS_FILE) as tmp:
+                save_file(weights, str(tmp))
             config = {"backend": "tiny", "model": self.model.cfg.to_dict(), "meta": self.meta}
-        (path / (CONFIG_FILE + ".tmp")).write_text(json.dumps(config, indent=2))
-        os.replace(path / (CONFIG_FILE + ".tmp"), path / CONFIG_FILE)
+        atomic_write_text(path / CONFIG_FILE, json.dumps(config, indent=2))
 
     @property
     def backend(self) -> str:

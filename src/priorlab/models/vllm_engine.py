@@ -27,6 +27,7 @@ on CUDA (see the README).
 from __future__ import annotations
 
 import gc
+import logging
 import os
 import shutil
 import tempfile
@@ -35,6 +36,8 @@ import torch
 
 from priorlab.errors import PriorlabError
 from priorlab.rollout import Samples, left_pad
+
+log = logging.getLogger(__name__)
 
 # |log p_sampler - log p_trainer| above this on a token counts as a mismatch (logged as a
 # fraction). fp32 on a CPU gives ~1e-5; bf16 on a GPU ~1e-2 (Yao et al. 2025 see up to 1).
@@ -46,7 +49,8 @@ HF_ONLY = "vllm generates for Hugging Face models only; the built-in model uses 
 def vllm_available() -> bool:
     try:
         import vllm  # noqa: F401
-    except Exception:  # an install whose compiled parts do not load counts as absent
+    except Exception as e:  # an install whose compiled parts do not load counts as absent
+        log.debug("vllm does not import (%s: %s): counted as absent", type(e).__name__, e)
         return False
     return True
 

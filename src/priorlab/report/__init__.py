@@ -127,14 +127,15 @@ points. Below, pass@1 stands for the verdict's metric.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
-import os
 from pathlib import Path
 
 import matplotlib
 import numpy as np
 
+from priorlab.io import atomic_path
 from priorlab.report import ceiling as ceiling_report
 from priorlab.report import (
     ceiling_figures,
@@ -373,11 +374,11 @@ def _with_collapses(rows: list[dict], collapses: list[dict]) -> list[dict]:
 def _write_set(sweep_dir: Path, files: dict[str, str]) -> None:
     """All files rendered before any is written, then each written and renamed in turn: a
     failure while rendering leaves the old set whole; report.json is renamed last, so a
-    crash between renames leaves a report.json no newer than its md and html."""
-    staged = []
-    for name, text in sorted(files.items(), key=lambda item: item[0] == "report.json"):
-        tmp = sweep_dir / f"{name}.tmp-{os.getpid()}"  # sweep processes may race here
-        tmp.write_text(text)
-        staged.append((tmp, sweep_dir / name))
-    for tmp, path in staged:
-        os.replace(tmp, path)
+    crash between renames leaves a report.json no newer than its md and html. (Temporary
+    names are unique per process: sweep processes may race here.)"""
+    # An ExitStack leaves its contexts last-in first-out: report.json, entered first, is
+    # renamed last; a failure in a write or a rename removes the temporary files not yet
+    # renamed.
+    with contextlib.ExitStack() as stack:
+        for name, text in sorted(files.items(), key=lambda item: item[0] != "report.json"):
+            stack.enter_context(atomic_path(sweep_dir / name)).write_text(text)
