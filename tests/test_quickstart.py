@@ -22,8 +22,9 @@ BOUNDED = [
     (r"-n 8\b", "-n 2"),
 ]
 EXTRA = {
-    "pretrain": ["--set", "corpus_size=300"],
-    "train": ["--set", "eval_problems=16", "--set", "eval_samples=2"],
+    "pretrain": ["--set", "corpus_size=300", "--set", "size=0.1m"],
+    "train": ["--set", "eval_problems=16", "--set", "eval_samples=2"]
+    + ["--set", "prompts_per_step=4", "--set", "group_size=4"],
     "eval": ["--set", "problems=16"],
 }
 
