@@ -3,7 +3,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup setup-vllm-cpu setup-vllm compare demo test lint bench
+.PHONY: setup setup-vllm-cpu setup-vllm compare demo test lint bench docs
 
 $(BIN)/priorlab: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -40,6 +40,11 @@ demo: setup
 test: setup
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/pytest -q
+
+# The documentation site into site/; a broken link or reference fails the build.
+docs: setup
+	$(BIN)/python docs/gen_fields.py --check
+	$(BIN)/mkdocs build --strict
 
 lint: setup
 	$(BIN)/ruff check src tests benchmarks

@@ -35,6 +35,9 @@ app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
     help="priorlab: does the RL algorithm matter, or does the prior set the ceiling?",
+    epilog="pretrain, train and eval take config fields: `priorlab fields pretrain|train|eval` "
+    "lists each with its default and meaning; set them with --set field=value or --config "
+    "FILE.yaml. compare takes a sweep spec (`priorlab presets`). Docs: docs/ (make docs).",
 )
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -67,7 +70,12 @@ def _logging(
 
 
 ConfigOpt = typer.Option(None, "--config", "-c", help="YAML file of config fields.")
-SetOpt = typer.Option(None, "--set", "-s", help="Override a field: --set lr=3e-4 (repeatable).")
+SetOpt = typer.Option(
+    None,
+    "--set",
+    "-s",
+    help="Override a config field: --set lr=3e-4 (repeatable; `priorlab fields` lists them).",
+)
 
 
 def _config(cls, path, sets, **flags):
@@ -153,7 +161,10 @@ def pretrain(
     overwrite: bool = OverwriteOpt,
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ):
-    """Pretrain a prior with explicit strength knobs (steps, wrong_frac, withhold, sft)."""
+    """Pretrain a prior with explicit strength knobs (steps, wrong_frac, withhold, sft).
+
+    Fields (--set or --config): `priorlab fields pretrain`.
+    """
     from priorlab.priors import pretrain as run
 
     cfg = _config(PretrainConfig, config, set, out=out, task=task, steps=steps, sft=sft, seed=seed)
@@ -177,7 +188,12 @@ def train(
     overwrite: bool = OverwriteOpt,
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ):
-    """Train one algorithm from a prior at a fixed rollout budget, then evaluate it."""
+    """Train one algorithm from a prior at a fixed rollout budget, then evaluate it.
+
+    Fields (--set or --config): `priorlab fields train`. Algorithms: `priorlab algos`
+    (--set algo_params.<field>=...); reward sources: `priorlab rewards` (--set reward=...
+    --set reward_params.<name>=...).
+    """
     from priorlab.train import train as run
 
     cfg = _config(
@@ -204,7 +220,10 @@ def eval_(
     k: Optional[int] = typer.Option(None, help="Largest k to report."),
     seed: Optional[int] = typer.Option(None),
 ):
-    """pass@k (unbiased), maj@k, greedy maj@1 and entropy on held-out problems."""
+    """pass@k (unbiased), maj@k, greedy maj@1 and entropy on held-out problems.
+
+    Fields (--set or --config): `priorlab fields eval`.
+    """
     from priorlab.evaluate import evaluate_policy
 
     cfg = _config(EvalConfig, config, set, model=model, out=out, samples=samples, k=k, seed=seed)
@@ -245,6 +264,9 @@ def compare(
     """Algorithm or prior? Run a sweep at equal rollout budget, then report with CIs.
 
     Rerunning the same sweep skips finished runs and retries failed or interrupted ones.
+    A spec's keys (also for --set): name, task, task_params, budget, seeds, algos, rewards,
+    levels, priors, pretrain, train, tune, margin, metric, resources; `pretrain:` and
+    `train:` take the fields of `priorlab fields pretrain` and `priorlab fields train`.
     """
     from priorlab.experiments import load_spec, run_sweep
 

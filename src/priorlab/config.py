@@ -113,7 +113,12 @@ class TrainConfig:
     ft_warmup: int = doc(
         10, "EI / RCRL: linear learning-rate warm-up over a round's first N steps (0: none)."
     )
-    train_problems: int = doc(4000, "Size of the training problem pool.")
+    train_problems: int = doc(
+        2000,
+        "Size of the training problem pool: distinct train problems drawn by the run's seed "
+        "(2,000, the presets' size, fits every built-in task; arith at 2 steps of + and - "
+        "holds 3,191).",
+    )
     eval_problems: int = doc(200, "Held-out test problems for evaluation.")
     eval_samples: int = doc(16, "Samples per test problem (n of pass@k).")
     eval_temperature: float = doc(1.0, "Sampling temperature for evaluation.")
