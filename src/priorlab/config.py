@@ -43,6 +43,12 @@ class PretrainConfig:
     lr: float = doc(1e-3, "Peak AdamW learning rate (cosine decay, 5% warm-up).")
     wrong_frac: float = doc(0.5, "Fraction of corpus solutions with a corrupted step (0-1).")
     withhold: list = doc([], "Skills kept out of the corpus, e.g. ['*'] for arith.")
+    exposure: dict = doc(
+        {},
+        "Share of the corpus's problems that use a skill, e.g. {'*': 0.03}: a dial between "
+        "withholding it (0) and an unconstrained corpus; needs corpus_size (same size at "
+        "every share).",
+    )
     sft: str = doc(
         "none", "SFT on gold solutions after pretraining: none, light, heavy or N steps."
     )
@@ -353,6 +359,19 @@ def validate_pretrain(cfg: PretrainConfig) -> None:
     bad = [r for r in cfg.roles if r not in ROLES]
     check(not bad, "roles", f"unknown {bad}; accepted: {', '.join(ROLES)}")
     check(0 <= cfg.role_frac < 1, "role_frac", f"must be in [0, 1), got {cfg.role_frac}")
+    check_exposure(cfg)
+
+
+def check_exposure(cfg: PretrainConfig) -> None:
+    """exposure: {skill: share in [0, 1]}, a skill not also withheld, and a corpus_size."""
+    check(isinstance(cfg.exposure, dict), "exposure", f"must be a mapping, got {cfg.exposure!r}")
+    for skill, share in cfg.exposure.items():
+        ok = isinstance(share, int | float) and not isinstance(share, bool) and 0 <= share <= 1
+        check(ok, f"exposure.{skill}", f"must be a share in [0, 1], got {share!r}")
+        check(skill not in cfg.withhold, f"exposure.{skill}", "is also withheld: give one")
+    check(len(cfg.exposure) <= 1, "exposure", f"one skill at a time, got {list(cfg.exposure)}")
+    check(not cfg.exposure or cfg.corpus_size is not None, "exposure",
+          "needs corpus_size: the dial keeps the corpus's size fixed")  # fmt: skip
 
 
 def validate_eval(cfg: EvalConfig) -> None:

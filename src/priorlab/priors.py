@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 
 from priorlab.config import PretrainConfig, validate_pretrain
-from priorlab.errors import ConfigError, Diverged
+from priorlab.errors import ConfigError, Diverged, InvalidValue
 from priorlab.models import Policy, build_policy
 from priorlab.roles import role_examples, role_quality
 from priorlab.tasks import make_task
@@ -51,8 +51,11 @@ def corpus(task, cfg: PretrainConfig, rng: random.Random) -> tuple[list, list[st
 def corpus_problems(task, cfg: PretrainConfig) -> list:
     """The corpus's distinct train problems: exactly `corpus_size`, or when it is unset up
     to DEFAULT_CORPUS, as many as the task supplies (so the default works for every task:
-    countdown with its default knobs holds about 8,500)."""
+    countdown with its default knobs holds about 8,500). With `exposure` {skill: share},
+    round(share x corpus_size) of them use the skill and the rest do not."""
     kwargs = dict(seed=cfg.seed, exclude_skills=tuple(cfg.withhold))
+    if cfg.exposure:
+        return exposed_problems(task, cfg, kwargs)
     if cfg.corpus_size is None:
         return up_to(task, "train", DEFAULT_CORPUS, **kwargs)
     try:
@@ -61,6 +64,27 @@ def corpus_problems(task, cfg: PretrainConfig) -> list:
         raise ConfigError(
             "corpus_size", f"{e}; or leave corpus_size unset to take every one there is"
         ) from None
+
+
+def exposed_problems(task, cfg: PretrainConfig, kwargs: dict) -> list:
+    """`corpus_size` problems of which round(share x corpus_size) use the exposure's skill
+    (drawn requiring it) and the rest do not (drawn excluding it), shuffled by the seed."""
+    (skill, share), withhold = next(iter(cfg.exposure.items())), kwargs["exclude_skills"]
+    with_skill = round(share * cfg.corpus_size)
+    draws = [("require_skills", (skill,), with_skill),
+             ("exclude_skills", (*withhold, skill), cfg.corpus_size - with_skill)]  # fmt: skip
+    problems = []
+    for key, skills, n in draws:
+        if n == 0:
+            continue
+        try:
+            problems += task.problems("train", n, **{**kwargs, key: skills})
+        except TooFewProblems as e:
+            raise ConfigError(f"exposure.{skill}", f"{e}; lower corpus_size") from None
+        except InvalidValue as e:  # a skill this task does not have
+            raise ConfigError(f"exposure.{skill}", str(e)) from None
+    random.Random(cfg.seed).shuffle(problems)
+    return problems
 
 
 def pretrain(cfg: PretrainConfig, *, quiet: bool = False) -> Policy:

@@ -288,3 +288,14 @@ def test_each_run_rule_refuses_a_sweep_as_it_refuses_the_run(
     assert at_expand.value.field == spec_field, str(at_expand.value)
     assert at_run.value.field == run_field, str(at_run.value)
     assert at_expand.value.message == at_run.value.message
+
+
+def test_an_exposure_dial_hashes_only_when_set(tiny_spec):
+    base = {**tiny_spec, "task_params": {"steps": 2, "ops": ["+", "-", "*"]}}
+    base["pretrain"] = {**base.get("pretrain", {}), "corpus_size": 300}
+    plain = [j for j in expand(base).jobs if j.kind == "prior"]
+    dial = {**base, "priors": [{"label": f"x{s}", "exposure": {"*": s}} for s in (0.0, 0.1)]}
+    exposed = [j for j in expand(dial).jobs if j.kind == "prior"]
+    assert len({j.id for j in exposed}) == 2 and plain[0].id not in {j.id for j in exposed}
+    assert all("exposure" in j.config for j in plain + exposed)  # stored, hashed when set
+    assert plain[0].config["exposure"] == {}

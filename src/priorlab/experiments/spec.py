@@ -108,6 +108,8 @@ HASHED_WHEN_SET = {
     "ft_val_frac": 0.1,
     "ft_warmup": 10,
 }
+# Prior fields added after sweeps were stored, likewise.
+PRIOR_HASHED_WHEN_SET = {"exposure": {}}
 # The round loops' fine-tuning changed (issue 24: rounds trained to convergence on a held-out
 # loss, warm-up, no short minibatch): their jobs hash this mark, so a resumed sweep re-runs
 # them instead of mixing runs of the two protocols under one id.
@@ -253,7 +255,8 @@ def _prior_job(label: str, fields: dict, where: str) -> Job:
     _validated(validate_pretrain, cfg, where)
     _validated(lambda c: sft_steps(c.sft, c.steps), cfg, where)
     resolved = _resolved(cfg)
-    return Job(job_id("prior", resolved), "prior", {"prior": label}, resolved)
+    hashed = {k: v for k, v in resolved.items() if PRIOR_HASHED_WHEN_SET.get(k, ...) != v}
+    return Job(job_id("prior", hashed), "prior", {"prior": label}, resolved)
 
 
 def _runs(
