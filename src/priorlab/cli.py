@@ -306,7 +306,8 @@ def report_(
         raise PriorlabError(f"n_boot: must be >= 1, got {n_boot}")
     result = build_report(runs_dir, n_boot=n_boot, seed=seed, partial=partial)
     typer.echo(result["verdict_line"])
-    for line in result.get("verdict_lines", []) + result.get("ceiling_lines", []):
+    support = (result.get("support") or {}).get("lines", [])
+    for line in result.get("verdict_lines", []) + result.get("ceiling_lines", []) + support:
         typer.echo(f"  {line}")
     typer.echo(f"wrote {runs_dir / 'report.html'}, report.json, report.md")
 

@@ -60,3 +60,39 @@ def test_a_cell_averages_its_runs_with_a_bootstrap_interval(run):
     assert cell["SRR"]["mean"] == 0.5 and cell["SRR"]["lo"] <= 0.5 <= cell["SRR"]["hi"]
     assert (cell["P"], cell["E"], cell["S"], cell["newly"]) == (1.0, 1.0, 1.0, 1)
     assert "_a" not in block["runs"][0]
+
+
+def _cell(algo, prior, mean, lo, hi):
+    return {"algo": algo, "prior": prior, "k": 16, "NDR": {"mean": mean, "lo": lo, "hi": hi}}
+
+
+@pytest.mark.parametrize(
+    "lo, hi, expected",
+    [
+        (0.0, 0.03, "selected"),
+        (0.031, 0.2, "discovered"),
+        (0.0, 0.031, "inconclusive"),
+        (None, None, "inconclusive"),
+    ],  # fmt: skip
+)
+def test_outcome_reads_the_interval_against_the_margin(lo, hi, expected):
+    from priorlab.report.support import outcome
+
+    assert outcome({"mean": 0.01, "lo": lo, "hi": hi}) == expected
+
+
+def test_one_line_per_prior_with_the_positive_control_beside_the_methods():
+    from priorlab.report.support import lines
+
+    cells = [_cell("grpo", "0%", 0.0, 0.0, 0.01), _cell("ei", "0%", 0.02, 0.0, 0.06),
+             _cell("sft", "0%", 0.4, 0.3, 0.5), _cell("grpo", "10%", 0.1, 0.05, 0.15),
+             _cell("sft", "10%", 0.01, 0.0, 0.02)]  # fmt: skip
+    first, second = lines(cells)
+    assert first == (
+        "selection or discovery at prior 0% (NDR at k = 16, 95% CI): selected (NDR within "
+        "0.03 of 0): grpo NDR 0.00 [0.00, 0.01]; inconclusive (the interval straddles the "
+        "margin): ei NDR 0.02 [0.00, 0.06]; positive control sft NDR 0.40 [0.30, 0.50]: the "
+        "metric sees discovery here"
+    )
+    assert "discovered (NDR above 0.03): grpo NDR 0.10 [0.05, 0.15]" in second
+    assert "positive control sft NDR 0.01 [0.00, 0.02]: shows no discovery" in second

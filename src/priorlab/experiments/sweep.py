@@ -100,6 +100,8 @@ def run_sweep(
             console.print(f"  {escape(line)}", highlight=False)
         for line in result.get("ceiling_lines", []):  # per level: where runs end, how fast
             console.print(f"  {escape(line)}", highlight=False)
+        for line in (result.get("support") or {}).get("lines", []):  # per prior
+            console.print(f"  {escape(line)}", highlight=False)
         console.print(
             f"report: {escape(str(root / 'report.html'))}  (open it in a browser; data in "
             "report.json)"

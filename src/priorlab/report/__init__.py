@@ -122,7 +122,8 @@ points. Below, pass@1 stands for the verdict's metric.
 - ceiling_lines: each family's line, "refinement — ceiling: ...; efficiency: ...".
 - support: selection or discovery (report/support.py): {runs [{run_id, algo, prior, seed, n,
   by_k {k: {P, E, S, SRR, NDR, NSCR}}, crossover_k, gap, newly}], cells [{algo, prior, runs,
-  k, P, E, S, SRR/NDR/NSCR {mean, lo, hi}, gap, newly}]} (its own bootstrap stream).
+  k, P, E, S, SRR/NDR/NSCR {mean, lo, hi}, gap, newly}], lines: a sentence per prior}
+  (its own bootstrap stream).
 """
 
 from __future__ import annotations

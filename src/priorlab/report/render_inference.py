@@ -62,6 +62,13 @@ def intro(report: dict, metric: str | None = None) -> str:
     )
 
 
+SUPPORT_INTRO = (
+    "Per prior, selection or discovery: a method selected when its NDR's 95% interval lies "
+    "within 0.03 of 0, discovered when it lies above 0.03; the positive control (sft, "
+    "trained on gold solutions) says whether the metric can see discovery there"
+)
+
+
 def verdict_groups(report: dict) -> list[tuple[str, list[str], str]]:
     """(intro, verdict lines, html id) per metric: the verdict's first, then the others."""
     metric = report.get("metric", DEFAULT_METRIC)
@@ -72,6 +79,8 @@ def verdict_groups(report: dict) -> list[tuple[str, list[str], str]]:
             groups.append((intro(report, other), lines, html_id))
     ceiling = report.get("ceiling_lines") or []
     groups.append((CEILING_INTRO, ceiling, "ceiling-verdicts"))
+    support = (report.get("support") or {}).get("lines") or []
+    groups.append((SUPPORT_INTRO, support, "support-verdicts"))
     return [group for group in groups if group[1]]
 
 

@@ -30,6 +30,8 @@ from priorlab.evaluate import ks_for, pass_at_k
 from priorlab.report.ceiling import _sampled
 
 RATIOS = ("SRR", "NDR", "NSCR")
+DISCOVERY_MARGIN = 0.03  # NDR within this of 0: discovery ruled out
+CONTROL = "sft"  # trained on gold solutions: must show discovery where the prior lacks it
 
 
 def counts(a: np.ndarray, b: np.ndarray) -> dict:
@@ -104,7 +106,53 @@ def support(runs, *, seed: int = 0, n_boot: int = 1000) -> dict:
         cell["newly"] = sum(len(row["newly"]) for row in group)
         cells.append(cell)
     public = [{k: v for k, v in row.items() if not k.startswith("_")} for row in rows]
-    return {"runs": public, "cells": cells}
+    return {"runs": public, "cells": cells, "lines": lines(cells)}
+
+
+def outcome(ndr: dict, margin: float = DISCOVERY_MARGIN) -> str:
+    """ "selected" when NDR's 95% interval lies within [0, margin] (discovery ruled out),
+    "discovered" when it lies above margin, else "inconclusive" (or no interval)."""
+    if ndr["lo"] is None or ndr["hi"] is None:
+        return "inconclusive"
+    return "selected" if ndr["hi"] <= margin else "discovered" if ndr["lo"] > margin else (
+        "inconclusive")  # fmt: skip
+
+
+def lines(cells: list[dict], margin: float = DISCOVERY_MARGIN) -> list[str]:
+    """One sentence per prior: which methods selected (NDR within margin of 0), discovered
+    (NDR above margin) or cannot be told, with the positive control's reading beside them."""
+    out = []
+    for prior in dict.fromkeys(c["prior"] for c in cells):
+        here = [c for c in cells if c["prior"] == prior]
+        said = {"selected": [], "discovered": [], "inconclusive": []}
+        control = None
+        for c in here:
+            text = f"{c['algo']} {_ci(c['NDR'])}"
+            if c["algo"] == CONTROL:
+                control = (c, text)
+            else:
+                said[outcome(c["NDR"], margin)].append(text)
+        parts = [f"{name} ({verb}): " + ", ".join(said[name])
+                 for name, verb in (("selected", f"NDR within {margin:.2f} of 0"),
+                                    ("discovered", f"NDR above {margin:.2f}"),
+                                    ("inconclusive", "the interval straddles the margin"))
+                 if said[name]]  # fmt: skip
+        if control:
+            seen = outcome(control[0]["NDR"], margin) == "discovered"
+            parts.append(f"positive control {control[1]}: " + (
+                "the metric sees discovery here" if seen else
+                "shows no discovery, so a 'selected' here is not evidence"))  # fmt: skip
+        k = here[0]["k"]
+        out.append(f"selection or discovery at prior {prior} (NDR at k = {k}, 95% CI): "
+                   + "; ".join(parts))  # fmt: skip
+    return out
+
+
+def _ci(r: dict) -> str:
+    if r["mean"] is None:
+        return "NDR n/a"
+    ends = "" if r["lo"] is None else f" [{r['lo']:.2f}, {r['hi']:.2f}]"
+    return f"NDR {r['mean']:.2f}{ends}"
 
 
 def _boot(a: np.ndarray, b: np.ndarray, weights: np.ndarray, key: str) -> np.ndarray:
