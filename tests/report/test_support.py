@@ -28,14 +28,16 @@ def run(tmp_path):
 def test_counts_by_hand():
     # a = [1, 0, 1], b = [1, 1, 0]: P = 1, E = 1, S = 1
     assert counts(pd.Series([1.0, 0, 1]).to_numpy(), pd.Series([1.0, 1, 0]).to_numpy()) == {
-        "P": 1.0, "E": 1.0, "S": 1.0, "SRR": 0.5, "NDR": 0.5, "NSCR": 0.0}  # fmt: skip
+        "P": 1.0, "E": 1.0, "S": 1.0, "SRR": 0.5, "NDR": 0.5, "NSCR": 0.0,
+        "new": 1 / 3}  # fmt: skip
     empty = counts(pd.Series([0.0]).to_numpy(), pd.Series([0.0]).to_numpy())
     assert empty["SRR"] is None and empty["NSCR"] is None
 
 
 def test_a_run_against_its_prior_by_hand(run):
     got = run_support(run)
-    assert got["by_k"][2] == {"P": 1, "E": 1, "S": 1, "SRR": 0.5, "NDR": 0.5, "NSCR": 0}
+    assert got["by_k"][2] == {"P": 1, "E": 1, "S": 1, "SRR": 0.5, "NDR": 0.5, "NSCR": 0,
+                              "new": 1 / 3}  # fmt: skip
     # k = 1: a = [1, 0, 1/2], b = [1/2, 1/2, 0]: P = 1/2, E = 1/2, S = 1
     one = got["by_k"][1]
     assert (one["P"], one["E"], one["S"]) == pytest.approx((0.5, 0.5, 1.0))
@@ -50,7 +52,8 @@ def test_whole_solutions_count_where_the_task_checks_steps(tmp_path):
     table(PRIOR, whole).to_parquet(tmp_path / "samples_initial.parquet")
     table(RUN, whole).to_parquet(tmp_path / "samples_final.parquet")
     got = run_support(Run("grpo", "weak", 0, "r1", tmp_path))
-    assert got["by_k"][2] == {"P": 1, "E": 0, "S": 0, "SRR": 1.0, "NDR": 0.0, "NSCR": 0.0}
+    assert got["by_k"][2] == {"P": 1, "E": 0, "S": 0, "SRR": 1.0, "NDR": 0.0, "NSCR": 0.0,
+                              "new": 0.0}  # fmt: skip
     assert got["newly"] == []
 
 
@@ -62,8 +65,10 @@ def test_a_cell_averages_its_runs_with_a_bootstrap_interval(run):
     assert "_a" not in block["runs"][0]
 
 
-def _cell(algo, prior, mean, lo, hi):
-    return {"algo": algo, "prior": prior, "k": 16, "NDR": {"mean": mean, "lo": lo, "hi": hi}}
+def _cell(algo, prior, mean, lo, hi, new=(0.0, 0.0, 0.0), prior_solves=1.0):
+    return {"algo": algo, "prior": prior, "k": 16, "P": prior_solves, "S": 0.0,
+            "NDR": {"mean": mean, "lo": lo, "hi": hi},
+            "new": dict(zip(("mean", "lo", "hi"), new))}  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -78,7 +83,17 @@ def _cell(algo, prior, mean, lo, hi):
 def test_outcome_reads_the_interval_against_the_margin(lo, hi, expected):
     from priorlab.report.support import outcome
 
-    assert outcome({"mean": 0.01, "lo": lo, "hi": hi}) == expected
+    assert outcome(_cell("grpo", "p", 0.01, lo, hi, (None, None, None))) == expected
+
+
+def test_where_ndr_is_undefined_the_share_newly_solved_decides():
+    from priorlab.report.support import outcome
+
+    nothing = _cell("grpo", "0%", None, None, None, (0.0, 0.0, 0.0), prior_solves=0.0)
+    learnt = _cell("sft", "0%", None, None, None, (0.2, 0.1, 0.3), prior_solves=0.0)
+    assert outcome(nothing) == "selected" and outcome(learnt) == "discovered"
+    one = _cell("sft", "0%", 1.0, 1.0, 1.0, (0.01, 0.0, 0.04), prior_solves=0.0)  # E = 1 of 80
+    assert outcome(one) == "inconclusive"  # not NDR's degenerate 1.00
 
 
 def test_one_line_per_prior_with_the_positive_control_beside_the_methods():
@@ -89,10 +104,11 @@ def test_one_line_per_prior_with_the_positive_control_beside_the_methods():
              _cell("sft", "10%", 0.01, 0.0, 0.02)]  # fmt: skip
     first, second = lines(cells)
     assert first == (
-        "selection or discovery at prior 0% (NDR at k = 16, 95% CI): selected (NDR within "
-        "0.03 of 0): grpo NDR 0.00 [0.00, 0.01]; inconclusive (the interval straddles the "
-        "margin): ei NDR 0.02 [0.00, 0.06]; positive control sft NDR 0.40 [0.30, 0.50]: the "
-        "metric sees discovery here"
+        "selection or discovery at prior 0% (NDR, or the share of problems newly solved where "
+        "the prior solves none; k = 16, 95% CI): selected (within 0.03 of 0): grpo NDR 0.00 [0.00, 0.01], new "
+        "0.00 [0.00, 0.00]; inconclusive (the interval straddles the margin): ei NDR 0.02 "
+        "[0.00, 0.06], new 0.00 [0.00, 0.00]; positive control sft NDR 0.40 [0.30, 0.50], new "
+        "0.00 [0.00, 0.00]: the metric sees discovery here"
     )
-    assert "discovered (NDR above 0.03): grpo NDR 0.10 [0.05, 0.15]" in second
-    assert "positive control sft NDR 0.01 [0.00, 0.02]: shows no discovery" in second
+    assert "discovered (above 0.03): grpo NDR 0.10 [0.05, 0.15]" in second
+    assert "positive control sft NDR 0.01 [0.00, 0.02], new 0.00 [0.00, 0.00]: shows no" in second

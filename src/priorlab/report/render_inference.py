@@ -64,8 +64,10 @@ def intro(report: dict, metric: str | None = None) -> str:
 
 SUPPORT_INTRO = (
     "Per prior, selection or discovery: a method selected when its NDR's 95% interval lies "
-    "within 0.03 of 0, discovered when it lies above 0.03; the positive control (sft, "
-    "trained on gold solutions) says whether the metric can see discovery there"
+    "within 0.03 of 0, discovered when it lies above 0.03 (where the prior solves no test "
+    "problem, NDR is degenerate and the share of problems newly solved is read instead); "
+    "the positive control (sft, trained on gold solutions) says whether the metric can see "
+    "discovery there"
 )
 
 

@@ -29,7 +29,7 @@ from priorlab.errors import DataError
 from priorlab.evaluate import ks_for, pass_at_k
 from priorlab.report.ceiling import _sampled
 
-RATIOS = ("SRR", "NDR", "NSCR")
+RATIOS = ("SRR", "NDR", "NSCR", "new")  # new: E / N, the share of problems newly solved
 DISCOVERY_MARGIN = 0.03  # NDR within this of 0: discovery ruled out
 CONTROL = "sft"  # trained on gold solutions: must show discovery where the prior lacks it
 
@@ -43,7 +43,7 @@ def counts(a: np.ndarray, b: np.ndarray) -> dict:
         return num / den if den > 0 else None
 
     return {"P": p, "E": e, "S": s, "SRR": ratio(p, p + s), "NDR": ratio(e, p + e),
-            "NSCR": ratio(e - s, p + e + s)}  # fmt: skip
+            "NSCR": ratio(e - s, p + e + s), "new": ratio(e, len(a))}  # fmt: skip
 
 
 def solved(per_problem: np.ndarray, n: int, k: int) -> np.ndarray:
@@ -109,9 +109,13 @@ def support(runs, *, seed: int = 0, n_boot: int = 1000) -> dict:
     return {"runs": public, "cells": cells, "lines": lines(cells)}
 
 
-def outcome(ndr: dict, margin: float = DISCOVERY_MARGIN) -> str:
+def outcome(cell: dict, margin: float = DISCOVERY_MARGIN) -> str:
     """ "selected" when NDR's 95% interval lies within [0, margin] (discovery ruled out),
-    "discovered" when it lies above margin, else "inconclusive" (or no interval)."""
+    "discovered" when it lies above margin, else "inconclusive". Where the prior solves
+    nothing (P + S = 0), NDR is 1 as soon as the run solves one problem, or undefined: the
+    share of problems newly solved, E / N, is read the same way instead."""
+    usable = cell["P"] + cell["S"] > 0 and cell["NDR"]["lo"] is not None
+    ndr = cell["NDR"] if usable else cell["new"]
     if ndr["lo"] is None or ndr["hi"] is None:
         return "inconclusive"
     return "selected" if ndr["hi"] <= margin else "discovered" if ndr["lo"] > margin else (
@@ -127,38 +131,42 @@ def lines(cells: list[dict], margin: float = DISCOVERY_MARGIN) -> list[str]:
         said = {"selected": [], "discovered": [], "inconclusive": []}
         control = None
         for c in here:
-            text = f"{c['algo']} {_ci(c['NDR'])}"
+            text = f"{c['algo']} {_ci(c, 'NDR')}, {_ci(c, 'new')}"
             if c["algo"] == CONTROL:
                 control = (c, text)
             else:
-                said[outcome(c["NDR"], margin)].append(text)
+                said[outcome(c, margin)].append(text)
         parts = [f"{name} ({verb}): " + ", ".join(said[name])
-                 for name, verb in (("selected", f"NDR within {margin:.2f} of 0"),
-                                    ("discovered", f"NDR above {margin:.2f}"),
+                 for name, verb in (("selected", f"within {margin:.2f} of 0"),
+                                    ("discovered", f"above {margin:.2f}"),
                                     ("inconclusive", "the interval straddles the margin"))
                  if said[name]]  # fmt: skip
         if control:
-            seen = outcome(control[0]["NDR"], margin) == "discovered"
+            seen = outcome(control[0], margin) == "discovered"
             parts.append(f"positive control {control[1]}: " + (
                 "the metric sees discovery here" if seen else
                 "shows no discovery, so a 'selected' here is not evidence"))  # fmt: skip
         k = here[0]["k"]
-        out.append(f"selection or discovery at prior {prior} (NDR at k = {k}, 95% CI): "
+        out.append(f"selection or discovery at prior {prior} (NDR, or the share of problems "
+                   f"newly solved where the prior solves none; k = {k}, 95% CI): "
                    + "; ".join(parts))  # fmt: skip
     return out
 
 
-def _ci(r: dict) -> str:
+def _ci(cell: dict, key: str) -> str:
+    r = cell[key]
     if r["mean"] is None:
-        return "NDR n/a"
+        return f"{key} n/a"
     ends = "" if r["lo"] is None else f" [{r['lo']:.2f}, {r['hi']:.2f}]"
-    return f"NDR {r['mean']:.2f}{ends}"
+    return f"{key} {r['mean']:.2f}{ends}"
 
 
 def _boot(a: np.ndarray, b: np.ndarray, weights: np.ndarray, key: str) -> np.ndarray:
     """The ratio `key` in each bootstrap resample of the problems (weights: B x problems)."""
     p, e, s = weights @ (a * b), weights @ ((1 - a) * b), weights @ (a * (1 - b))
-    num, den = {"SRR": (p, p + s), "NDR": (e, p + e), "NSCR": (e - s, p + e + s)}[key]
+    ratios = {"SRR": (p, p + s), "NDR": (e, p + e), "NSCR": (e - s, p + e + s),
+              "new": (e, weights.sum(axis=1))}  # fmt: skip
+    num, den = ratios[key]
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(den > 0, num / np.where(den > 0, den, 1), np.nan)
 
