@@ -105,7 +105,8 @@ def test_one_line_per_prior_with_the_positive_control_beside_the_methods():
     first, second = lines(cells)
     assert first == (
         "selection or discovery at prior 0% (NDR, or the share of problems newly solved where "
-        "the prior solves none; k = 16, 95% CI): selected (within 0.03 of 0): grpo NDR 0.00 [0.00, 0.01], new "
+        "the prior solves none; k = 16, 95% CI): selected (within 0.03 of 0): grpo NDR 0.00 "
+        "[0.00, 0.01], new "
         "0.00 [0.00, 0.00]; inconclusive (the interval straddles the margin): ei NDR 0.02 "
         "[0.00, 0.06], new 0.00 [0.00, 0.00]; positive control sft NDR 0.40 [0.30, 0.50], new "
         "0.00 [0.00, 0.00]: the metric sees discovery here"
