@@ -21,8 +21,9 @@ from priorlab import algos
 from priorlab.algos import Algorithm
 from priorlab.config import TrainConfig
 from priorlab.convergence import dev_point
-from priorlab.evaluate import sample_table, save_samples, summarize
+from priorlab.evaluate import sample_table, save_samples
 from priorlab.io import atomic_path
+from priorlab.metrics import summarize
 from priorlab.models import Policy, load_policy
 from priorlab.models.vllm_engine import logp_mismatch
 from priorlab.rewards import get_reward, source
