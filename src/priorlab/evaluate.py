@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from priorlab.io import atomic_path
+from priorlab.io import atomic_path, write_json_atomic
 from priorlab.metrics import summarize
 
 # --- Storage ---
@@ -109,7 +109,6 @@ def evaluate_policy(cfg) -> dict:
     from priorlab.models import load_policy
     from priorlab.run import engine_for
     from priorlab.tasks import make_task
-    from priorlab.train_utils import write_json_atomic
 
     validate_eval(cfg)
     policy = load_policy(cfg.model, device=cfg.device, dtype=cfg.dtype, chat=cfg.chat)

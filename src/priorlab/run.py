@@ -19,20 +19,23 @@ import torch
 
 from priorlab import algos
 from priorlab.algos import Algorithm
+from priorlab.checks import check_overlong_window
 from priorlab.config import TrainConfig
 from priorlab.convergence import dev_point
+from priorlab.errors import ConfigError
 from priorlab.evaluate import sample_table, save_samples
-from priorlab.io import atomic_path
+from priorlab.io import atomic_path, write_json_atomic
 from priorlab.metrics import summarize
 from priorlab.models import Policy, load_policy
+from priorlab.models.hf import HF_OPTION
 from priorlab.models.vllm_engine import logp_mismatch
+from priorlab.progress import MetricsLog
 from priorlab.rewards import get_reward, source
 from priorlab.rewards.base import RewardIn, RewardOut
 from priorlab.roles import require_role
 from priorlab.rollout import Batch, check_context, rollout
 from priorlab.tasks import make_task
 from priorlab.tasks.pools import run_pools
-from priorlab.train_utils import MetricsLog, adapt, check_overlong_window, write_json_atomic
 from priorlab.validate import learning_rate, validate_run
 
 log = logging.getLogger(__name__)
@@ -61,6 +64,18 @@ def engine_for(cfg, policy: Policy):
     finally:
         if engine is not None:
             engine.close()
+
+
+def adapt(policy, cfg: TrainConfig) -> None:
+    """LoRA adapters and gradient checkpointing: options of the Hugging Face backend."""
+    if policy.backend != "hf":
+        field = "lora_rank" if cfg.lora_rank else "gradient_checkpointing"
+        raise ConfigError(field, HF_OPTION)
+    if cfg.gradient_checkpointing:
+        lm = policy.model.lm  # transformers >= 5.2x renamed it activation checkpointing
+        getattr(lm, "activation_checkpointing_enable", lm.gradient_checkpointing_enable)()
+    if cfg.lora_rank:
+        policy.model.add_lora(cfg.lora_rank, cfg.lora_alpha)
 
 
 class Run:
