@@ -103,18 +103,13 @@ def sample_table(
 
 def evaluate_policy(cfg) -> dict:
     """`priorlab eval`: sample a saved policy on held-out problems; write samples and metrics."""
-    import torch
-
     from priorlab.config import validate_eval
-    from priorlab.models import load_policy
-    from priorlab.run import engine_for
-    from priorlab.tasks import make_task
+    from priorlab.run import engine_for, setup
 
     validate_eval(cfg)
-    policy = load_policy(cfg.model, device=cfg.device, dtype=cfg.dtype, chat=cfg.chat)
-    task = make_task(cfg.task, **(cfg.task_params or policy.meta.get("task_params", {})))
+    start = setup(cfg)  # the policy, its task, the sampling stream: as a training run's
+    policy, task, gen = start.policy, start.task, start.gen
     problems = task.problems("test", cfg.problems, seed=cfg.seed, require_skills=tuple(cfg.require))
-    gen = torch.Generator().manual_seed(cfg.seed)
     with engine_for(cfg, policy) as engine:  # closed on failure too
         table = sample_table(
             policy,

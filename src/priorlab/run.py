@@ -1,6 +1,8 @@
-"""One training run's state: config, algorithm, task, policy, seeded streams, evaluations, logs.
+"""A run's set-up, shared with `priorlab eval` (setup), and one training run's state (Run):
+config, algorithm, task, policy, seeded streams, evaluations, logs.
 
-`train.py` drives it through the online loop; `offline.py` through SFT, EI and RCRL.
+`train.py` drives a Run through the online loop; `offline.py` through SFT, EI and RCRL;
+`evaluate.evaluate_policy` starts from the same `setup`.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import json
 import logging
 import random
 import time
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -20,7 +22,7 @@ import torch
 from priorlab import algos
 from priorlab.algos import Algorithm
 from priorlab.checks import check_overlong_window
-from priorlab.config import TrainConfig
+from priorlab.config import EvalConfig, TrainConfig
 from priorlab.convergence import dev_point
 from priorlab.errors import ConfigError
 from priorlab.evaluate import sample_table, save_samples
@@ -35,6 +37,7 @@ from priorlab.rewards.base import RewardIn, RewardOut
 from priorlab.roles import require_role
 from priorlab.rollout import Batch, check_context, rollout
 from priorlab.tasks import make_task
+from priorlab.tasks.base import Task
 from priorlab.tasks.pools import run_pools
 from priorlab.validate import learning_rate, validate_run
 
@@ -78,6 +81,37 @@ def adapt(policy, cfg: TrainConfig) -> None:
         policy.model.add_lora(cfg.lora_rank, cfg.lora_alpha)
 
 
+@dataclass
+class Setup:
+    """What a training run and an evaluation both start from (`setup`)."""
+
+    policy: Policy
+    """Loaded; checked for the reward's role and adapted (LoRA) when a run asks."""
+    task: Task
+    task_params: dict
+    """The task's knobs: the config's, else those the policy was trained with."""
+    gen: torch.Generator
+    """The sampling stream, seeded by cfg.seed."""
+
+
+def setup(cfg: TrainConfig | EvalConfig, *, role: str | None = None) -> Setup:
+    """The policy `cfg.model` names (device, dtype, chat template from cfg), its task and the
+    seeded sampling stream: the set-up train (Run) and eval (evaluate_policy) share.
+
+    cfg is validated first by the caller (validate_run, validate_eval). `role`: the role the
+    reward source needs the policy to play (require_role). A TrainConfig's lora_rank and
+    gradient_checkpointing adapt the policy (adapt). Its engine: `engine_for(cfg, policy)`.
+    """
+    policy = load_policy(cfg.model, device=cfg.device, dtype=cfg.dtype, chat=cfg.chat)
+    if role:
+        require_role(policy, role, cfg.reward)
+    if isinstance(cfg, TrainConfig) and (cfg.lora_rank or cfg.gradient_checkpointing):
+        adapt(policy, cfg)
+    task_params = cfg.task_params or policy.meta.get("task_params", {})
+    task = make_task(cfg.task, **task_params)
+    return Setup(policy, task, task_params, torch.Generator().manual_seed(cfg.seed))
+
+
 class Run:
     """What one training run holds: config, algorithm, task, policy, seeded streams, logs."""
 
@@ -91,18 +125,11 @@ class Run:
             own_advantages=source(cfg.reward).own_advantages,
         )
         self.reward_fn = get_reward(cfg.reward, **cfg.reward_params)
-        self.policy: Policy = load_policy(
-            cfg.model, device=cfg.device, dtype=cfg.dtype, chat=cfg.chat
-        )
-        role = source(cfg.reward).role
-        if role:
-            require_role(self.policy, role, cfg.reward)
-        if cfg.lora_rank or cfg.gradient_checkpointing:
-            adapt(self.policy, cfg)
-        self.task_params = cfg.task_params or self.policy.meta.get("task_params", {})
-        self.task = make_task(cfg.task, **self.task_params)
-        torch.manual_seed(cfg.seed)
-        self.gen = torch.Generator().manual_seed(cfg.seed)
+        start = setup(cfg, role=source(cfg.reward).role)
+        self.policy: Policy = start.policy
+        self.task, self.task_params = start.task, start.task_params
+        torch.manual_seed(cfg.seed)  # train only: an evaluation leaves the global stream alone
+        self.gen = start.gen
         self.rng = random.Random(cfg.seed)
         pools = run_pools(
             self.task,
