@@ -1,4 +1,4 @@
-"""Tests for priorlab.evaluate: hand-computed pass@k, majority vote and summaries."""
+"""priorlab.metrics and .evaluate: hand-computed pass@k, majority vote and summaries."""
 
 import itertools
 import math
@@ -8,14 +8,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from priorlab.evaluate import (
+from priorlab.evaluate import load_samples, save_samples
+from priorlab.metrics import (
     ks_for,
-    load_samples,
     maj_at_k,
     pass_at_k,
     pass_at_k_curve,
     per_problem,
-    save_samples,
     summarize,
 )
 
@@ -214,7 +213,7 @@ def test_save_load_round_trip(tmp_path):
 
 
 def test_rerank_at_k_by_hand_and_by_enumeration():
-    from priorlab.evaluate import rerank_at_k
+    from priorlab.metrics import rerank_at_k
 
     scores, correct = [0.9, 0.1, 0.5], [False, True, True]
     assert rerank_at_k(scores, correct, 1) == pytest.approx(2 / 3)

@@ -10,8 +10,8 @@ from priorlab.algos import bind, make_algorithm
 from priorlab.errors import ConfigError
 from priorlab.models import load_policy
 from priorlab.rollout import Samples
+from priorlab.supervised import lm_loss
 from priorlab.train import train
-from priorlab.train_utils import lm_loss
 from tests.test_train import small
 
 
@@ -96,8 +96,8 @@ def test_the_stopping_rule_converges_on_a_stale_loss_and_caps_a_falling_one():
 
 def test_a_round_stops_by_its_rule_and_keeps_its_best_weights(tiny_prior, tmp_path, monkeypatch):
     from priorlab import offline
+    from priorlab.optim import make_optimizer
     from priorlab.run import Run
-    from priorlab.train_utils import make_optimizer
 
     cfg = small(tiny_prior, tmp_path / "r", algo="ei", ft_epochs=0, ft_patience=2,
                 ft_min_delta=0.01, ft_warmup=0, minibatch_size=4, lr=1e-3)  # fmt: skip
@@ -156,8 +156,8 @@ def test_label_separation_is_zero_while_the_tokens_are_copies(tiny_prior, tmp_pa
 
 def test_a_capped_round_is_not_converged(tiny_prior, tmp_path):
     from priorlab import offline
+    from priorlab.optim import make_optimizer
     from priorlab.run import Run
-    from priorlab.train_utils import make_optimizer
 
     cfg = small(tiny_prior, tmp_path / "r", algo="ei", ft_epochs=0, ft_max_steps=3)
     run = Run(cfg)
@@ -187,7 +187,7 @@ def test_sft_merges_its_leftover_rows_into_the_last_step(tiny_prior, tmp_path):
 
 def test_the_return_tokens_get_their_own_learning_rate():
     from priorlab.models.policy import build_policy
-    from priorlab.train_utils import make_optimizer
+    from priorlab.optim import make_optimizer
 
     torch.manual_seed(0)
     policy = build_policy("0.1m", max_len=16)

@@ -93,8 +93,8 @@ def test_top_p_keeps_the_smallest_nucleus():
 
 
 def test_teacher_forcing_batch_matches_the_sampler_prompt_layout():
+    from priorlab.encoding import encode_pairs
     from priorlab.rollout import _prompt_ids
-    from priorlab.train_utils import encode_pairs
 
     tok = build_policy("0.1m").tokenizer
     plain = encode_pairs(tok, ["1+2="], ["1+2=3#3"], max_len=32, prefixes=[[]])

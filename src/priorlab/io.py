@@ -3,11 +3,14 @@
 Every writer puts its bytes into a unique temporary sibling (`<name>.tmp-<pid>-<hex>`, in
 the same directory so the rename stays on one file system), then `os.replace`s it onto
 the final name; on failure the temporary file is removed and the old file is untouched.
+JSON goes through `write_json_atomic`, with NaN and infinities as null (`finite`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
+import math
 import os
 import secrets
 from collections.abc import Iterator
@@ -50,3 +53,20 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     `Path.write_text`)."""
     with atomic_path(path) as tmp:
         tmp.write_text(text)
+
+
+def finite(obj):
+    """A JSON-ready copy in which NaN and infinities are null: JSON has no NaN, and a bare
+    `NaN` token breaks strict readers (jq, browsers, other languages)."""
+    if isinstance(obj, dict):
+        return {key: finite(value) for key, value in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [finite(value) for value in obj]
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
+def write_json_atomic(path: Path, data) -> None:
+    """`data` as indented JSON (NaN as null: `finite`), written atomically."""
+    atomic_write_text(path, json.dumps(finite(data), indent=2, default=str, allow_nan=False))

@@ -15,8 +15,10 @@ from dataclasses import dataclass
 import torch
 
 from priorlab import algos
+from priorlab.encoding import encode_pairs
+from priorlab.optim import make_optimizer, warm_up
 from priorlab.run import Run
-from priorlab.train_utils import encode_pairs, lm_loss, make_optimizer, sft_step, warm_up
+from priorlab.supervised import lm_loss, sft_step
 
 
 def sft(run: Run, tick) -> None:

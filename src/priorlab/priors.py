@@ -18,12 +18,15 @@ from pathlib import Path
 import torch
 
 from priorlab.config import PretrainConfig, validate_pretrain
+from priorlab.encoding import encode_pairs
 from priorlab.errors import ConfigError, Diverged, InvalidValue
 from priorlab.models import Policy, build_policy
+from priorlab.optim import make_optimizer
+from priorlab.progress import progress
 from priorlab.roles import role_examples, role_quality
+from priorlab.supervised import sft_step
 from priorlab.tasks import make_task
 from priorlab.tasks.base import TooFewProblems, up_to
-from priorlab.train_utils import encode_pairs, make_optimizer, progress, sft_step
 
 SFT_LEVELS = {"none": 0.0, "light": 0.1, "heavy": 0.5}
 DEFAULT_CORPUS = 20_000  # distinct train problems when corpus_size is unset (or fewer)

@@ -1,6 +1,8 @@
-"""One training run's state: config, algorithm, task, policy, seeded streams, evaluations, logs.
+"""A run's set-up, shared with `priorlab eval` (setup), and one training run's state (Run):
+config, algorithm, task, policy, seeded streams, evaluations, logs.
 
-`train.py` drives it through the online loop; `offline.py` through SFT, EI and RCRL.
+`train.py` drives a Run through the online loop; `offline.py` through SFT, EI and RCRL;
+`evaluate.evaluate_policy` starts from the same `setup`.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import json
 import logging
 import random
 import time
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -19,19 +21,24 @@ import torch
 
 from priorlab import algos
 from priorlab.algos import Algorithm
-from priorlab.config import TrainConfig
+from priorlab.checks import check_overlong_window
+from priorlab.config import EvalConfig, TrainConfig
 from priorlab.convergence import dev_point
-from priorlab.evaluate import sample_table, save_samples, summarize
-from priorlab.io import atomic_path
+from priorlab.errors import ConfigError
+from priorlab.evaluate import sample_table, save_samples
+from priorlab.io import atomic_path, write_json_atomic
+from priorlab.metrics import summarize
 from priorlab.models import Policy, load_policy
+from priorlab.models.hf import HF_OPTION
 from priorlab.models.vllm_engine import logp_mismatch
+from priorlab.progress import MetricsLog
 from priorlab.rewards import get_reward, source
 from priorlab.rewards.base import RewardIn, RewardOut
 from priorlab.roles import require_role
 from priorlab.rollout import Batch, check_context, rollout
 from priorlab.tasks import make_task
+from priorlab.tasks.base import Task
 from priorlab.tasks.pools import run_pools
-from priorlab.train_utils import MetricsLog, adapt, check_overlong_window, write_json_atomic
 from priorlab.validate import learning_rate, validate_run
 
 log = logging.getLogger(__name__)
@@ -62,6 +69,49 @@ def engine_for(cfg, policy: Policy):
             engine.close()
 
 
+def adapt(policy, cfg: TrainConfig) -> None:
+    """LoRA adapters and gradient checkpointing: options of the Hugging Face backend."""
+    if policy.backend != "hf":
+        field = "lora_rank" if cfg.lora_rank else "gradient_checkpointing"
+        raise ConfigError(field, HF_OPTION)
+    if cfg.gradient_checkpointing:
+        lm = policy.model.lm  # transformers >= 5.2x renamed it activation checkpointing
+        getattr(lm, "activation_checkpointing_enable", lm.gradient_checkpointing_enable)()
+    if cfg.lora_rank:
+        policy.model.add_lora(cfg.lora_rank, cfg.lora_alpha)
+
+
+@dataclass
+class Setup:
+    """What a training run and an evaluation both start from (`setup`)."""
+
+    policy: Policy
+    """Loaded; checked for the reward's role and adapted (LoRA) when a run asks."""
+    task: Task
+    task_params: dict
+    """The task's knobs: the config's, else those the policy was trained with."""
+    gen: torch.Generator
+    """The sampling stream, seeded by cfg.seed."""
+
+
+def setup(cfg: TrainConfig | EvalConfig, *, role: str | None = None) -> Setup:
+    """The policy `cfg.model` names (device, dtype, chat template from cfg), its task and the
+    seeded sampling stream: the set-up train (Run) and eval (evaluate_policy) share.
+
+    cfg is validated first by the caller (validate_run, validate_eval). `role`: the role the
+    reward source needs the policy to play (require_role). A TrainConfig's lora_rank and
+    gradient_checkpointing adapt the policy (adapt). Its engine: `engine_for(cfg, policy)`.
+    """
+    policy = load_policy(cfg.model, device=cfg.device, dtype=cfg.dtype, chat=cfg.chat)
+    if role:
+        require_role(policy, role, cfg.reward)
+    if isinstance(cfg, TrainConfig) and (cfg.lora_rank or cfg.gradient_checkpointing):
+        adapt(policy, cfg)
+    task_params = cfg.task_params or policy.meta.get("task_params", {})
+    task = make_task(cfg.task, **task_params)
+    return Setup(policy, task, task_params, torch.Generator().manual_seed(cfg.seed))
+
+
 class Run:
     """What one training run holds: config, algorithm, task, policy, seeded streams, logs."""
 
@@ -75,18 +125,11 @@ class Run:
             own_advantages=source(cfg.reward).own_advantages,
         )
         self.reward_fn = get_reward(cfg.reward, **cfg.reward_params)
-        self.policy: Policy = load_policy(
-            cfg.model, device=cfg.device, dtype=cfg.dtype, chat=cfg.chat
-        )
-        role = source(cfg.reward).role
-        if role:
-            require_role(self.policy, role, cfg.reward)
-        if cfg.lora_rank or cfg.gradient_checkpointing:
-            adapt(self.policy, cfg)
-        self.task_params = cfg.task_params or self.policy.meta.get("task_params", {})
-        self.task = make_task(cfg.task, **self.task_params)
-        torch.manual_seed(cfg.seed)
-        self.gen = torch.Generator().manual_seed(cfg.seed)
+        start = setup(cfg, role=source(cfg.reward).role)
+        self.policy: Policy = start.policy
+        self.task, self.task_params = start.task, start.task_params
+        torch.manual_seed(cfg.seed)  # train only: an evaluation leaves the global stream alone
+        self.gen = start.gen
         self.rng = random.Random(cfg.seed)
         pools = run_pools(
             self.task,

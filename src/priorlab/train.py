@@ -7,26 +7,22 @@ different algorithms are compared at equal rollout budget.
 
 from __future__ import annotations
 
+import copy
 import time
 
 import torch
 
 from priorlab import algos
 from priorlab.algos import Algorithm
+from priorlab.checks import check_finite, check_weights
 from priorlab.config import TrainConfig
 from priorlab.convergence import plateau, vs_prior
+from priorlab.io import write_json_atomic
+from priorlab.optim import make_optimizer
+from priorlab.progress import batch_metrics, progress
 from priorlab.rewards.distill import next_token_logprobs
 from priorlab.rollout import Batch, cat_batches, sequence_logp
 from priorlab.run import Run
-from priorlab.train_utils import (
-    batch_metrics,
-    check_finite,
-    check_weights,
-    frozen_copy,
-    make_optimizer,
-    progress,
-    write_json_atomic,
-)
 
 
 def train(cfg: TrainConfig, *, quiet: bool = False) -> dict:
@@ -119,6 +115,15 @@ def online(run: Run, tick) -> None:
         tick()
         if cfg.eval_every and run.step % cfg.eval_every == 0:
             run.record(run.evaluate(f"step{run.step}"))
+
+
+def frozen_copy(policy):
+    """A copy of `policy` whose parameters take no gradient: the KL reference."""
+    from priorlab.models import Policy
+
+    ref = Policy(copy.deepcopy(policy.model), policy.tokenizer, policy.meta)
+    ref.model.requires_grad_(False)
+    return ref
 
 
 def collect(run: Run, rows: int) -> Batch:

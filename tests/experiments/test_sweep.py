@@ -7,9 +7,10 @@ import sys
 import pytest
 import yaml
 
-from priorlab.evaluate import load_samples, pass_at_k
+from priorlab.evaluate import load_samples
 from priorlab.experiments import expand, run_sweep
 from priorlab.experiments.store import Registry
+from priorlab.metrics import pass_at_k
 from tests.experiments.conftest import kill_9_sweep
 
 

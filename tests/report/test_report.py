@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from priorlab.errors import PriorlabError
-from priorlab.evaluate import load_samples, pass_at_k
+from priorlab.evaluate import load_samples
+from priorlab.metrics import pass_at_k
 from priorlab.report import build_report, finished_runs, run_metrics
 from priorlab.report.stats import holm
 

@@ -125,7 +125,7 @@ def test_reference_likelihood_is_the_probability_of_the_gold_answer():
 
 def _labelled_batch(policy, n: int = 32):
     """Completions that end in '#1' (labelled correct) or '#2' (labelled wrong)."""
-    from priorlab.train_utils import encode_pairs
+    from priorlab.encoding import encode_pairs
 
     texts = ["1+0=1#1" if i % 2 == 0 else "1+0=1#2" for i in range(n)]
     samples = encode_pairs(policy.tokenizer, ["1+0="] * n, texts, max_len=32)

@@ -7,13 +7,13 @@ import pytest
 import torch
 
 from priorlab.algos import AGGREGATIONS, POLICY_LOSSES
+from priorlab.encoding import encode_pairs
 from priorlab.errors import ConfigError
 from priorlab.models import build_policy
 from priorlab.rewards import get_reward, reward_params
 from priorlab.rewards.base import RewardIn
 from priorlab.rollout import sequence_logp
 from priorlab.tasks import Arith
-from priorlab.train_utils import encode_pairs
 
 COMPLETIONS = ["3+4=7,7-5=9#9", "3+4=7,7-5=2#2", "3+4=8"]  # the last has no answer
 

@@ -5,6 +5,7 @@ import random
 import pytest
 import torch
 
+from priorlab.encoding import encode_pairs
 from priorlab.models import build_policy, load_policy
 from priorlab.rewards import belief, get_reward
 from priorlab.rewards.adversarial import critic_outcome, critic_reward, policy_reward
@@ -15,7 +16,6 @@ from priorlab.roles import hint_prompt
 from priorlab.rollout import rollout, sequence_logp
 from priorlab.tasks import Arith
 from priorlab.tasks.base import Verdict
-from priorlab.train_utils import encode_pairs
 
 A = 1 / 2**0.5  # a two-row group normalised: (x - mean) / unbiased std = +-0.7071
 

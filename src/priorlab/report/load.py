@@ -18,7 +18,8 @@ import numpy as np
 import pandas as pd
 
 from priorlab.errors import DataError, PriorlabError
-from priorlab.evaluate import ks_for, load_samples, per_problem
+from priorlab.evaluate import load_samples
+from priorlab.metrics import ks_for, per_problem
 
 CELL_KEYS = ("run_id", "algo", "prior", "seed")
 PHASES = ("tune", "final")  # cell.json's "phase"; absent means "final" (an untuned sweep)
@@ -167,7 +168,7 @@ def _levels(levels, cell_path: Path) -> dict:
 def run_metrics(run_dir: str | Path, stage: str = "final", *, seed: int = 0) -> pd.DataFrame:
     """Per-problem metrics of one run's evaluation table (`stage`: "initial" prior or "final").
 
-    evaluate.per_problem's columns (problem_id, n, c, pass@k, maj@k for k in ks_for(n), ...)
+    metrics.per_problem's columns (problem_id, n, c, pass@k, maj@k for k in ks_for(n), ...)
     plus `entropy`, the mean token entropy of the problem's sampled (non-greedy) rows.
     """
     if stage not in STAGES:

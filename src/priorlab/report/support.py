@@ -26,7 +26,7 @@ from collections import defaultdict
 import numpy as np
 
 from priorlab.errors import DataError
-from priorlab.evaluate import ks_for, pass_at_k
+from priorlab.metrics import ks_for, pass_at_k
 from priorlab.report.ceiling import _sampled
 
 RATIOS = ("SRR", "NDR", "NSCR", "new")  # new: E / N, the share of problems newly solved

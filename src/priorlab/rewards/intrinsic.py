@@ -14,9 +14,9 @@ from collections import Counter
 import torch
 import torch.nn.functional as F
 
+from priorlab.encoding import encode_pairs
 from priorlab.rewards.base import RewardIn, RewardOut
 from priorlab.rollout import sequence_logp
-from priorlab.train_utils import encode_pairs
 
 
 def majority_vote(given: RewardIn) -> RewardOut:

@@ -46,7 +46,7 @@ class OutcomeRewardModel:
     @torch.no_grad()
     def score_texts(self, problems, completions, tokenizer) -> list[float]:
         """P(correct) for (problem, completion) pairs given as text: rerank@k in evaluation."""
-        from priorlab.train_utils import encode_pairs
+        from priorlab.encoding import encode_pairs
 
         samples = encode_pairs(
             tokenizer,

@@ -42,12 +42,12 @@ import copy
 import torch
 import torch.nn.functional as F
 
+from priorlab.encoding import encode_pairs
 from priorlab.models import Policy, build_policy
 from priorlab.rewards.base import RewardIn, RewardOut
 from priorlab.rewards.polar_pool import check_paths, check_pool, pool_triplets
 from priorlab.rollout import Samples, rollout, sequence_logp
 from priorlab.tasks.base import up_to
-from priorlab.train_utils import encode_pairs
 
 LR = {"tiny": 1e-3, "hf": 1e-5}  # a fresh small model / a copy of a pretrained one
 DEFAULTS = {  # (problems, steps, batch) by backend and pool (see Polar)

@@ -31,11 +31,11 @@ import math
 
 import torch
 
+from priorlab.encoding import encode_pairs
 from priorlab.errors import ConfigError
 from priorlab.rewards.base import RewardIn, RewardOut
 from priorlab.rewards.intrinsic import answer_logp, split_answer
 from priorlab.rollout import Batch, Samples, sequence_logp
-from priorlab.train_utils import encode_pairs
 
 OBJECTIVES = ("reward_only", "full")
 

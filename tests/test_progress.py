@@ -1,15 +1,15 @@
-"""train_utils: the metrics log's optional TensorBoard writer."""
+"""priorlab.progress: the metrics log's optional TensorBoard writer."""
 
 import logging
 import sys
 
-from priorlab import train_utils
-from priorlab.train_utils import MetricsLog
+from priorlab import progress
+from priorlab.progress import MetricsLog
 
 
 def test_a_missing_tensorboard_is_a_warning_given_once(tmp_path, monkeypatch, caplog):
     monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)  # import fails
-    train_utils._warn_no_tensorboard.cache_clear()
+    progress._warn_no_tensorboard.cache_clear()
     caplog.set_level(logging.WARNING, logger="priorlab")
     for run in ("a", "b"):
         log = MetricsLog(tmp_path / run, tensorboard=True)
@@ -17,13 +17,13 @@ def test_a_missing_tensorboard_is_a_warning_given_once(tmp_path, monkeypatch, ca
         assert log.tb is None and (tmp_path / run / "metrics.jsonl").read_text()
     warned = [r for r in caplog.records if "tensorboard" in r.getMessage()]
     assert len(warned) == 1  # once per process, not once per run
-    assert warned[0].levelno == logging.WARNING and warned[0].name == "priorlab.train_utils"
+    assert warned[0].levelno == logging.WARNING and warned[0].name == "priorlab.progress"
     assert "tensorboard=false" in warned[0].getMessage()
-    train_utils._warn_no_tensorboard.cache_clear()
+    progress._warn_no_tensorboard.cache_clear()
 
 
 def test_no_warning_when_tensorboard_is_off(tmp_path, caplog):
-    train_utils._warn_no_tensorboard.cache_clear()
+    progress._warn_no_tensorboard.cache_clear()
     caplog.set_level(logging.DEBUG, logger="priorlab")
     MetricsLog(tmp_path, tensorboard=False)
     assert not caplog.records
