@@ -17,6 +17,7 @@ import torch.nn.functional as F
 
 from priorlab.rewards.base import RewardIn, RewardOut
 from priorlab.rollout import Samples, sequence_logp
+from priorlab.train_utils import encode_pairs
 
 
 class OutcomeRewardModel:
@@ -46,8 +47,6 @@ class OutcomeRewardModel:
     @torch.no_grad()
     def score_texts(self, problems, completions, tokenizer) -> list[float]:
         """P(correct) for (problem, completion) pairs given as text: rerank@k in evaluation."""
-        from priorlab.train_utils import encode_pairs
-
         samples = encode_pairs(
             tokenizer,
             [p.prompt for p in problems],
