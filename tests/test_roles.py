@@ -35,10 +35,10 @@ def test_parse_choice_reads_the_first_word(text, tie, choice):
 
 
 def test_built_in_formats_are_one_line_with_bars():
-    assert judge_prompt("tiny", "3+4=", "3+4=7#7", "3+4=8#8") == "J|3+4=|3+4=7#7|3+4=8#8|"
-    assert critic_prompt("tiny", "3+4=", "a", "b") == "C|3+4=|a|b|"
-    assert hint_prompt("tiny", "3+4=", "3+4=7#7") == "H|3+4=7#7|3+4="
-    words = judge_prompt("hf", "What is 3+4?", "7", "8")
+    assert judge_prompt(True, "3+4=", "3+4=7#7", "3+4=8#8") == "J|3+4=|3+4=7#7|3+4=8#8|"
+    assert critic_prompt(True, "3+4=", "a", "b") == "C|3+4=|a|b|"
+    assert hint_prompt(True, "3+4=", "3+4=7#7") == "H|3+4=7#7|3+4="
+    words = judge_prompt(False, "What is 3+4?", "7", "8")
     assert "What is 3+4?" in words and "Response 2:\n8" in words and "1 or 2" in words
 
 

@@ -25,9 +25,10 @@ ROLES = ("judge", "critic", "hint")
 CHOICES = ("1", "2", "tie")
 
 
-def judge_prompt(backend: str, question: str, first: str, second: str) -> str:
-    """The judge's prompt: which of two answers to `question` is better."""
-    if backend == "tiny":
+def judge_prompt(compact: bool, question: str, first: str, second: str) -> str:
+    """The judge's prompt: which of two answers to `question` is better; `compact`: the
+    built-in one-line format (a policy's `compact_prompts`), else plain words."""
+    if compact:
         return f"J|{question}|{first}|{second}|"
     return (
         f"Question:\n{question}\n\nResponse 1:\n{first}\n\nResponse 2:\n{second}\n\n"
@@ -35,9 +36,9 @@ def judge_prompt(backend: str, question: str, first: str, second: str) -> str:
     )
 
 
-def critic_prompt(backend: str, question: str, first: str, second: str) -> str:
+def critic_prompt(compact: bool, question: str, first: str, second: str) -> str:
     """The critic's prompt: which of two answers is the expert's, or a tie."""
-    if backend == "tiny":
+    if compact:
         return f"C|{question}|{first}|{second}|"
     return (
         f"Question:\n{question}\n\nAnswer 1:\n{first}\n\nAnswer 2:\n{second}\n\n"
@@ -46,9 +47,9 @@ def critic_prompt(backend: str, question: str, first: str, second: str) -> str:
     )
 
 
-def hint_prompt(backend: str, question: str, hint: str) -> str:
+def hint_prompt(compact: bool, question: str, hint: str) -> str:
     """The hinted solver's prompt: `question` with a correct solution shown first."""
-    if backend == "tiny":
+    if compact:
         return f"H|{hint}|{question}"
     return f"A correct solution to the problem below:\n{hint}\n\nNow solve it yourself.\n{question}"
 
@@ -79,14 +80,14 @@ def role_examples(
         role, p = roles[i % len(roles)], rng.choice(problems)
         gold = p.solution
         if role == "hint":
-            out.append((hint_prompt("tiny", p.prompt, gold), gold))
+            out.append((hint_prompt(True, p.prompt, gold), gold))
             continue
         other = gold if role == "critic" and rng.random() < 0.25 else task.wrong_solution(p, rng)
         first, second, target = (gold, other, "1") if rng.random() < 0.5 else (other, gold, "2")
         if other == gold:
             target = "tie"
         make = judge_prompt if role == "judge" else critic_prompt
-        out.append((make("tiny", p.prompt, first, second), target))
+        out.append((make(True, p.prompt, first, second), target))
     return out
 
 
@@ -95,8 +96,8 @@ def require_role(policy, role: str, method: str) -> None:
     in words. ConfigError naming what to pretrain otherwise."""
     from priorlab.errors import ConfigError
 
-    learned = policy.meta.get("pretrain", {}).get("roles", [])
-    if policy.backend == "tiny" and role not in learned:
+    if not policy.can_play(role):
+        learned = policy.meta.get("pretrain", {}).get("roles", [])
         raise ConfigError(
             "reward",
             f"{method} needs a prior that learned the {role} role: pretrain it with "
@@ -137,12 +138,11 @@ def ask(policy, prompts: list[str], group_ids: list[int], *, rng, temperature: f
 
     problems = [Problem(f"role-{i}", p, "", "", ()) for i, p in enumerate(prompts)]
     gen = torch.Generator().manual_seed(rng.getrandbits(63))
-    max_new = 4 if policy.backend == "tiny" else 8  # "1", "2" or "tie", then EOS
     batch = rollout(
         policy,
         problems,
         group_size=1,
-        max_new_tokens=max_new,
+        max_new_tokens=policy.role_reply_tokens,
         generator=gen,
         temperature=temperature,
     )
@@ -173,7 +173,7 @@ def role_quality(policy, task, roles: list[str], *, n: int = 200, seed: int = 0)
         if role == "hint":
             hinted = [
                 Problem(
-                    p.id, hint_prompt("tiny", p.prompt, p.solution), p.answer, p.solution, p.skills
+                    p.id, hint_prompt(True, p.prompt, p.solution), p.answer, p.solution, p.skills
                 )
                 for p in problems
             ]
@@ -186,7 +186,7 @@ def role_quality(policy, task, roles: list[str], *, n: int = 200, seed: int = 0)
         for p in problems:
             wrong, first = task.wrong_solution(p, rng), rng.random() < 0.5
             prompts.append(
-                make("tiny", p.prompt, *((p.solution, wrong) if first else (wrong, p.solution)))
+                make(True, p.prompt, *((p.solution, wrong) if first else (wrong, p.solution)))
             )
             gold_at.append("1" if first else "2")
         replies = ask(policy, prompts, list(range(n)), rng=rng, temperature=1.0).texts

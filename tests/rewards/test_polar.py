@@ -32,8 +32,8 @@ def test_bradley_terry_loss_by_hand():
 
 def test_triplet_layout_puts_prompt_reference_and_candidate_in_one_sequence():
     p = Arith(steps=2).solve("3+4-5=")  # gold "3+4=7,7-5=2#2"
-    assert triplet_prompt(p.prompt, p.solution, backend="tiny") == "3+4-5=|3+4=7,7-5=2#2|"
-    assert triplet_prompt(p.prompt, p.solution, backend="hf") == (
+    assert triplet_prompt(p.prompt, p.solution, compact=True) == "3+4-5=|3+4=7,7-5=2#2|"
+    assert triplet_prompt(p.prompt, p.solution, compact=False) == (
         "Question: 3+4-5=\nReference: 3+4=7,7-5=2#2\nCandidate:\n"
     )
     rm = build_policy("0.1m", max_len=64).with_value_head()

@@ -163,7 +163,7 @@ def test_sdpo_advantage_is_teacher_minus_student_log_prob_on_taught_rows(role_pr
     assert torch.all(out.token_adv[0] == 0)
     hinted = encode_pairs(
         policy.tokenizer,
-        [hint_prompt("tiny", p.prompt, completions[0])],
+        [hint_prompt(True, p.prompt, completions[0])],
         [completions[1]],
         max_len=96,
     )
@@ -213,7 +213,7 @@ def test_sdpo_jsd_hands_the_update_the_hinted_teachers_full_distribution(role_pr
     assert torch.all(out.teacher_logp[0] == 0)  # no teacher: an empty slot
     hinted = encode_pairs(
         policy.tokenizer,
-        [hint_prompt("tiny", p.prompt, completions[0])],
+        [hint_prompt(True, p.prompt, completions[0])],
         [completions[1]],
         max_len=96,
     )

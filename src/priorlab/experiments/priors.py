@@ -35,6 +35,7 @@ from priorlab.errors import ConfigError, PriorlabError
 from priorlab.experiments.grid import job_id
 from priorlab.models import model_source
 from priorlab.models.hf import HF_OPTION, NO_RETURN_TOKENS, SMOLLM2
+from priorlab.models.hf_io import smollm2_gguf
 from priorlab.models.vllm_engine import HF_ONLY
 
 CACHE_DIRS = ("evals",)  # what runs write into a prior's directory (Run.prior_table)
@@ -48,7 +49,7 @@ class Given:
     id: str  # "m-" + the hash of the reference and its files (see the module docstring)
     labels: dict  # {prior: label}, as a prior job's
     model: str  # the reference as resolved: smollm2, or an absolute path
-    backend: str  # "hf" (Hugging Face, or a policy saved from one) or "tiny" (built-in)
+    builtin: bool  # the built-in model (a `priorlab pretrain` directory), else Hugging Face
 
 
 def given_prior(label: str, entry: dict, where: str) -> Given:
@@ -70,16 +71,14 @@ def given_prior(label: str, entry: dict, where: str) -> Given:
     except PriorlabError as e:
         raise ConfigError(f"{where}.model", str(e).removeprefix("model: ")) from None
     identity = {"model": resolved, "files": files_of(resolved)}
-    backend = "tiny" if kind == "tiny" else "hf"
-    return Given(job_id("model", identity), {"prior": label}, resolved, backend)
+    builtin = kind == "tiny"  # not "hf" or "saved_hf" (see model_source)
+    return Given(job_id("model", identity), {"prior": label}, resolved, builtin)
 
 
 def files_of(reference: str) -> dict[str, list[int]]:
     """name -> [size, mtime_ns] of each file that makes up the resolved `reference`
     (smollm2: its GGUF file's size alone)."""
     if reference == SMOLLM2:
-        from priorlab.models.hf_io import smollm2_gguf
-
         gguf = smollm2_gguf()
         return {gguf.name: [gguf.stat().st_size]}
     root = Path(reference)
@@ -98,7 +97,7 @@ def check_fits(cfg, algo, prior) -> None:
     """ConfigError (the field as TrainConfig spells it) when run config `cfg` with algorithm
     `algo` cannot train `prior` (a Given, or a prior job: a built-in model), with the
     message the run gives once it has loaded that kind of model, and the prior's label."""
-    hf = isinstance(prior, Given) and prior.backend == "hf"
+    hf = isinstance(prior, Given) and not prior.builtin
     error = None
     if not hf and (cfg.lora_rank or cfg.gradient_checkpointing):
         error = ("lora_rank" if cfg.lora_rank else "gradient_checkpointing", HF_OPTION)

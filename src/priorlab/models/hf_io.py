@@ -16,6 +16,7 @@ from safetensors import SafetensorError
 
 from priorlab.errors import PriorlabError
 from priorlab.io import temp_sibling
+from priorlab.models.checkpoint import read_weights
 from priorlab.models.hf import (
     DTYPES,
     SMOLLM2,
@@ -150,8 +151,6 @@ def save_hf(model: HFModel, tok: HFTokenizer, path: Path) -> dict:
 
 def load_saved(path: Path, config: dict, *, device: str, dtype: str):
     """Load what `save_hf` wrote."""
-    from priorlab.models.policy import read_weights
-
     model, tok = load_hf(
         path / "hf",
         device=device,

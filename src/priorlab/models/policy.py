@@ -1,57 +1,85 @@
-"""One policy interface for everything above `models/`: a model, its tokenizer, save and load.
+"""The policy: a model, its tokenizer and how it was made; build, load and save.
 
-The model must offer `forward(tokens, key_valid, cache) -> (logits, values)`,
-`decode_step(token, key_valid, cache) -> logits`, `new_cache(batch, max_len)` and
-`has_value_head`; the tokenizer `encode`, `decode`, `pad_id`, `eos_id`, `return_token`.
+`Policy` holds either model (the built-in character transformer, or a Hugging Face one)
+and is the one place that tells them apart: it answers `protocol.PolicyLike`'s questions
+(capabilities, prompt formats) so that nothing above `models/` asks which it holds.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 
-from priorlab.errors import PriorlabError
+from priorlab.errors import ConfigError, PriorlabError
 from priorlab.io import atomic_path, atomic_write_text
+from priorlab.models import hf_io as hf
+from priorlab.models.checkpoint import (
+    CONFIG_FILE,
+    WEIGHTS_FILE,
+    model_config,
+    read_config,
+    read_weights,
+)
+from priorlab.models.hf import HF_OPTION, HFModel, HFTokenizer
 from priorlab.models.tokenizer import CharTokenizer
 from priorlab.models.transformer import SIZES, ModelConfig, TinyGPT
-
-CONFIG_FILE, WEIGHTS_FILE = "config.json", "model.safetensors"
 
 
 @dataclass
 class Policy:
-    model: TinyGPT
-    tokenizer: CharTokenizer
+    """A policy (see `protocol.PolicyLike` for what callers may ask of it)."""
+
+    model: TinyGPT | HFModel
+    tokenizer: CharTokenizer | HFTokenizer
     meta: dict
 
-    def save(self, path: str | Path) -> None:
-        """Write `model.safetensors` and `config.json` atomically into directory `path`
-        (a Hugging Face model: its own files under `path/hf`, and the value head)."""
-        path = Path(path)
-        path.mkdir(parents=True, exist_ok=True)
-        if self.backend == "hf":
-            from priorlab.models.hf_io import save_hf
-
-            config = {
-                "backend": "hf",
-                **save_hf(self.model, self.tokenizer, path),
-                "meta": self.meta,
-            }
-        else:
-            weights = {k: v.detach().contiguous().cpu() for k, v in self.model.state_dict().items()}
-            with atomic_path(path / WEIGHTS_FILE) as tmp:
-                save_file(weights, str(tmp))
-            config = {"backend": "tiny", "model": self.model.cfg.to_dict(), "meta": self.meta}
-        atomic_write_text(path / CONFIG_FILE, json.dumps(config, indent=2))
+    # -- which model, and what it can do --------------------------------------------
 
     @property
     def backend(self) -> str:
+        """ "tiny" or "hf": the name `config.json` records (compare only inside models/)."""
         return "tiny" if isinstance(self.model, TinyGPT) else "hf"
+
+    @property
+    def is_builtin(self) -> bool:
+        return isinstance(self.model, TinyGPT)
+
+    @property
+    def supports_lora(self) -> bool:
+        return not self.is_builtin
+
+    @property
+    def compact_prompts(self) -> bool:
+        return self.is_builtin
+
+    @property
+    def role_reply_tokens(self) -> int:
+        return 4 if self.is_builtin else 8
+
+    @property
+    def device(self) -> torch.device:
+        return self.model.head.weight.device
+
+    def can_play(self, role: str) -> bool:
+        return not self.is_builtin or role in self.meta.get("pretrain", {}).get("roles", [])
+
+    # -- changing it ----------------------------------------------------------------
+
+    def adapt(self, *, lora_rank: int, lora_alpha: float, gradient_checkpointing: bool) -> None:
+        """LoRA adapters and gradient checkpointing: options of a Hugging Face model."""
+        if not self.supports_lora:
+            field = "lora_rank" if lora_rank else "gradient_checkpointing"
+            raise ConfigError(field, HF_OPTION)
+        if gradient_checkpointing:
+            lm = self.model.lm  # transformers >= 5.2x renamed it activation checkpointing
+            getattr(lm, "activation_checkpointing_enable", lm.gradient_checkpointing_enable)()
+        if lora_rank:
+            self.model.add_lora(lora_rank, lora_alpha)
 
     def init_tokens_like(self, token_ids: list[int], source_id: int) -> None:
         """Set the embeddings of `token_ids` to that of `source_id` (new tokens start neutral)."""
@@ -63,12 +91,36 @@ class Policy:
         """A copy of this policy whose model carries a freshly initialised value head."""
         if self.model.has_value_head:
             return self
-        if self.backend == "hf":
+        if not self.is_builtin:
             return Policy(self.model.with_value_head(), self.tokenizer, dict(self.meta))
         cfg = ModelConfig(**{**self.model.cfg.to_dict(), "value_head": True})
         model = TinyGPT(cfg)
         model.load_state_dict(self.model.state_dict(), strict=False)
         return Policy(model, self.tokenizer, dict(self.meta))
+
+    def frozen_copy(self) -> Policy:
+        """A copy of this policy whose parameters take no gradient: the KL reference."""
+        ref = Policy(copy.deepcopy(self.model), self.tokenizer, self.meta)
+        ref.model.requires_grad_(False)
+        return ref
+
+    def save(self, path: str | Path) -> None:
+        """Write `model.safetensors` and `config.json` atomically into directory `path`
+        (a Hugging Face model: its own files under `path/hf`, and the value head)."""
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        if not self.is_builtin:
+            config = {
+                "backend": "hf",
+                **hf.save_hf(self.model, self.tokenizer, path),
+                "meta": self.meta,
+            }
+        else:
+            weights = {k: v.detach().contiguous().cpu() for k, v in self.model.state_dict().items()}
+            with atomic_path(path / WEIGHTS_FILE) as tmp:
+                save_file(weights, str(tmp))
+            config = {"backend": "tiny", "model": self.model.cfg.to_dict(), "meta": self.meta}
+        atomic_write_text(path / CONFIG_FILE, json.dumps(config, indent=2))
 
 
 def build_policy(size: str = "1m", *, max_len: int = 128, seed: int = 0, **overrides) -> Policy:
@@ -87,8 +139,6 @@ def load_policy(
     """Load a policy: a priorlab checkpoint (`Policy.save`), or a Hugging Face model
     directory, GGUF file or `smollm2` (device, dtype and chat apply to those only).
     A missing, foreign or damaged checkpoint is one clear error naming the file."""
-    from priorlab.models import hf_io as hf
-
     kind = model_source(path)[0]  # what is there, or the error saying nothing loadable is
     if kind == "hf":
         model, tok = hf.load_hf(path, device=device, dtype=dtype, chat=chat)
@@ -108,8 +158,6 @@ def model_source(path: str | Path) -> tuple[str, str]:
     "hf" (a Hugging Face directory, a .gguf file or `smollm2`), "saved_hf" (a policy saved
     from one) or "tiny" (a built-in checkpoint); reference is `smollm2` or the path made
     absolute. PriorlabError naming the path when nothing loadable is there."""
-    from priorlab.models import hf_io as hf
-
     if str(path) == hf.SMOLLM2:
         hf.smollm2_gguf()  # its package is installed
         return "hf", hf.SMOLLM2
@@ -128,70 +176,3 @@ def model_source(path: str | Path) -> tuple[str, str]:
             "from `priorlab pretrain`, a Hugging Face model directory, a .gguf file, or smollm2)"
         )
     return "tiny", str(path.resolve())
-
-
-DAMAGED = "the checkpoint is damaged; pretrain it again, or copy it over whole"
-
-
-def read_config(file: Path) -> dict:
-    """The JSON object in `file` ({} when there is no file); PriorlabError naming the file
-    when it is not UTF-8 JSON or not an object (a checkpoint cut short by a full disk)."""
-    if not file.is_file():
-        return {}
-    try:
-        config = json.loads(file.read_bytes().decode("utf-8"))
-    except UnicodeDecodeError:
-        raise PriorlabError(f"model: {file} is not UTF-8 text, so not JSON; {DAMAGED}") from None
-    except json.JSONDecodeError as e:
-        raise PriorlabError(
-            f"model: {file} is not valid JSON (line {e.lineno}: {e.msg}); {DAMAGED}"
-        ) from None
-    if not isinstance(config, dict):
-        raise PriorlabError(
-            f"model: {file} holds a JSON {type(config).__name__}, expected an object; {DAMAGED}"
-        )
-    return config
-
-
-def model_config(config: dict, file: Path) -> ModelConfig:
-    """The ModelConfig recorded in a checkpoint's config.json, or PriorlabError naming
-    `file` and the fields it accepts."""
-    fields = config.get("model")
-    accepted = ", ".join(ModelConfig.__dataclass_fields__)
-    if not isinstance(fields, dict):
-        raise PriorlabError(
-            f"model: {file} has no 'model' object (the fields {accepted}); {DAMAGED}"
-        )
-    try:
-        return ModelConfig(**fields)
-    except TypeError:
-        unknown = sorted(set(fields) - set(ModelConfig.__dataclass_fields__))
-        raise PriorlabError(
-            f"model: {file}: unknown model field(s) {', '.join(map(repr, unknown))}; "
-            f"accepted: {accepted}"
-        ) from None
-
-
-def read_weights(file: Path, expected: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """The tensors of a safetensors `file`, checked against the model's `expected` state
-    dict; PriorlabError naming the file for a truncated file or a name or shape mismatch."""
-    try:
-        weights = load_file(str(file))
-    except (SafetensorError, OSError) as e:
-        raise PriorlabError(
-            f"model: {file} is not a readable safetensors file, probably truncated ({e}); {DAMAGED}"
-        ) from None
-    problems = [
-        f"{k} is {tuple(weights[k].shape)}, the config needs {tuple(v.shape)}"
-        for k, v in expected.items()
-        if k in weights and weights[k].shape != v.shape
-    ]
-    problems += [f"missing {k}" for k in expected if k not in weights]
-    problems += [f"unexpected {k}" for k in weights if k not in expected]
-    if problems:
-        more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
-        raise PriorlabError(
-            f"model: {file} does not match the shapes in {CONFIG_FILE} beside it: "
-            f"{'; '.join(problems[:3])}{more}; the two files come from different models"
-        )
-    return weights

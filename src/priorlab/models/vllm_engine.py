@@ -35,7 +35,7 @@ import tempfile
 import torch
 
 from priorlab.errors import PriorlabError
-from priorlab.rollout import Samples, left_pad
+from priorlab.rollout import Samples, left_pad, sequence_logp
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +67,7 @@ class VLLMEngine:
         memory: float = 0.3,
         kv_cache_gib: int = 2,
     ):
-        if policy.backend != "hf":
+        if policy.is_builtin:
             raise PriorlabError(f"engine: {HF_ONLY}")
         if not vllm_available():
             raise PriorlabError(
@@ -178,10 +178,8 @@ class VLLMEngine:
         if self.synced != weights_version(policy.model):
             self.sync(policy)
         samples = self.sample(prompts, **sampling)
-        device = policy.model.head.weight.device
+        device = policy.device
         samples = Samples(*(getattr(samples, f).to(device) for f in Samples.__dataclass_fields__))
-        from priorlab.rollout import sequence_logp
-
         with torch.no_grad():
             temperature = sampling.get("temperature", 1.0)
             logp, entropy, _ = sequence_logp(policy, samples, temperature=temperature)

@@ -54,7 +54,9 @@ class Adversarial:
         items = current + replay
         expert_first = [rng.random() < 0.5 for _ in items]
         prompts = [
-            critic_prompt(policy.backend, p.prompt, *((p.solution, c) if ef else (c, p.solution)))
+            critic_prompt(
+                policy.compact_prompts, p.prompt, *((p.solution, c) if ef else (c, p.solution))
+            )
             for (p, c), ef in zip(items, expert_first)
         ]
         qids = {p.id: k for k, p in enumerate(dict.fromkeys(p for p, _ in items))}

@@ -106,7 +106,8 @@ def sdpo(given: RewardIn, *, divergence="sampled_reverse_kl", alpha=0.5) -> Rewa
         teacher_logp = samples.logp.new_zeros((*samples.logp.shape, V))  # (B, T, V)
     if rows:
         prompts = [
-            hint_prompt(policy.backend, problems[i].prompt, completions[teachers[i]]) for i in rows
+            hint_prompt(policy.compact_prompts, problems[i].prompt, completions[teachers[i]])
+            for i in rows
         ]
         taught = prompt_rows(policy.tokenizer, samples, rows, prompts)
         keep[rows] = True

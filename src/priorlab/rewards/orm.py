@@ -15,6 +15,7 @@ import copy
 import torch
 import torch.nn.functional as F
 
+from priorlab.encoding import encode_pairs
 from priorlab.rewards.base import RewardIn, RewardOut
 from priorlab.rollout import Samples, sequence_logp
 
@@ -46,8 +47,6 @@ class OutcomeRewardModel:
     @torch.no_grad()
     def score_texts(self, problems, completions, tokenizer) -> list[float]:
         """P(correct) for (problem, completion) pairs given as text: rerank@k in evaluation."""
-        from priorlab.encoding import encode_pairs
-
         samples = encode_pairs(
             tokenizer,
             [p.prompt for p in problems],

@@ -49,12 +49,9 @@ from priorlab.rewards.polar_pool import check_paths, check_pool, pool_triplets
 from priorlab.rollout import Samples, rollout, sequence_logp
 from priorlab.tasks.base import up_to
 
-LR = {"tiny": 1e-3, "hf": 1e-5}  # a fresh small model / a copy of a pretrained one
-DEFAULTS = {  # (problems, steps, batch) by backend and pool (see Polar)
-    ("tiny", "temperatures"): (64, 50, 16),
-    ("tiny", "priors"): (256, 300, 32),
-    ("hf", None): (16, 8, 4),
-}
+BUILTIN_LR, HF_LR = 1e-3, 1e-5  # a fresh small model / a copy of a pretrained one
+BUILTIN_SIZES = {"temperatures": (64, 50, 16), "priors": (256, 300, 32)}  # by pool (see Polar)
+HF_SIZES = (16, 8, 4)  # (problems, steps, batch) whatever the pool
 
 
 def bradley_terry_loss(pos: torch.Tensor, neg: torch.Tensor) -> torch.Tensor:
@@ -66,10 +63,10 @@ def bradley_terry_loss(pos: torch.Tensor, neg: torch.Tensor) -> torch.Tensor:
     return F.softplus(neg - pos).mean()
 
 
-def triplet_prompt(prompt: str, reference: str, *, backend: str) -> str:
-    """What the RM reads before the candidate: "x|y_ref|" for the built-in char models, a
-    labelled layout for a Hugging Face model (its chat template wraps it)."""
-    if backend == "tiny":
+def triplet_prompt(prompt: str, reference: str, *, compact: bool) -> str:
+    """What the RM reads before the candidate: "x|y_ref|" for the built-in char models
+    (`compact`), a labelled layout for a Hugging Face model (its chat template wraps it)."""
+    if compact:
         return f"{prompt}|{reference}|"
     return f"Question: {prompt}\nReference: {reference}\nCandidate:\n"
 
@@ -77,9 +74,11 @@ def triplet_prompt(prompt: str, reference: str, *, backend: str) -> str:
 def encode_triplets(rm: Policy, prompts, references, candidates) -> Samples:
     """Teacher-forcing batch of B triplets, the candidate as the completion (+ EOS), on the
     RM's device; candidates are cut to fit the RM's context."""
-    texts = [triplet_prompt(x, ref, backend=rm.backend) for x, ref in zip(prompts, references)]
+    texts = [
+        triplet_prompt(x, ref, compact=rm.compact_prompts) for x, ref in zip(prompts, references)
+    ]
     batch = encode_pairs(rm.tokenizer, texts, list(candidates), max_len=rm.model.cfg.max_len)
-    device = rm.model.head.weight.device
+    device = rm.device
     return Samples(*(getattr(batch, f).to(device) for f in Samples.__dataclass_fields__))
 
 
@@ -233,18 +232,19 @@ class Polar:
         """Build the RM, sample its triplets from `policy` on train problems, fit, freeze."""
         gen = torch.Generator().manual_seed(seed)
         with torch.random.fork_rng():  # build_policy seeds torch's global stream: keep it
-            if policy.backend == "tiny":
+            if policy.is_builtin:  # a fresh small model: the char models learn fast
                 max_len = 3 * policy.model.cfg.max_len
                 rm = build_policy(self.rm_size, max_len=max_len, seed=seed).with_value_head()
             else:
                 rm = copy.deepcopy(policy).with_value_head()
-        rm.model.to(policy.model.head.weight.device)
-        default = DEFAULTS[policy.backend, self.pool if policy.backend == "tiny" else None]
+        rm.model.to(policy.device)
+        default = BUILTIN_SIZES[self.pool] if policy.is_builtin else HF_SIZES
+        lr = BUILTIN_LR if policy.is_builtin else HF_LR
         n_problems, steps, batch = (x if x is not None else d for x, d in zip(self.sizes, default))
         check_paths(self.priors)  # none for the temperatures pool
         problems = task.problems("train", n_problems, seed=seed % 2**31)
         data = self.triplets(policy, problems, max_new_tokens=max_new_tokens, gen=gen)
-        self.stats = fit(rm, data, steps=steps, batch=batch, lr=LR[policy.backend], generator=gen)
+        self.stats = fit(rm, data, steps=steps, batch=batch, lr=lr, generator=gen)
         rm.model.eval().requires_grad_(False)
         self.rm = rm
         held_out = up_to(task, "dev", min(64, max(4, n_problems // 2)), seed=seed % 2**31)

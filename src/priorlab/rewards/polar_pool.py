@@ -27,6 +27,7 @@ import torch
 
 from priorlab.errors import ConfigError, PriorlabError
 from priorlab.models import Policy, load_policy
+from priorlab.models.hf_io import is_hf_source
 from priorlab.rollout import check_context, rollout
 
 POOLS = ("temperatures", "priors")
@@ -156,6 +157,4 @@ def sweep_pool(params: dict, by_label: dict, *, field: str) -> tuple[dict, tuple
 
 
 def _exists(path: str) -> bool:
-    from priorlab.models.hf_io import is_hf_source
-
     return is_hf_source(path) or Path(path).exists()

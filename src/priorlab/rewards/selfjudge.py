@@ -79,7 +79,7 @@ class SelfJudge:
         policy, rng = given.policy, given.rng
         pairs = judge_pairs(group_ids.tolist(), rng)
         prompts = [
-            judge_prompt(policy.backend, problems[a].prompt, completions[a], completions[b])
+            judge_prompt(policy.compact_prompts, problems[a].prompt, completions[a], completions[b])
             for a, b in pairs
         ]
         judged = ask(
