@@ -8,7 +8,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from priorlab.evaluate import load_samples, save_samples
 from priorlab.metrics import (
     ks_for,
     maj_at_k,
@@ -17,6 +16,7 @@ from priorlab.metrics import (
     per_problem,
     summarize,
 )
+from priorlab.samples import load_samples, save_samples
 
 # --- pass@k ---
 

@@ -249,7 +249,7 @@ def test_rcrl_rounds_end_by_their_stopping_rule(rcrl_run):
     "rounds did not make it robust either (README, RCRL); the mechanism is fragile here.",
 )
 def test_rcrl_learns_its_condition_accuracy_under_r1_exceeds_r0(rcrl_run):
-    from priorlab.evaluate import sample_table
+    from priorlab.samples import sample_table
     from priorlab.tasks import make_task
     from priorlab.tasks.pools import run_pools
 

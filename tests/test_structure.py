@@ -8,12 +8,8 @@ from pathlib import Path
 import priorlab
 
 SRC = Path(priorlab.__file__).parent
-# Known, and for the main session to remove: these files are being split elsewhere.
-# run.py: `policy.backend != "tiny"` -> `not policy.is_builtin`;
-# train_utils.py: adapt's `policy.backend != "hf"` -> `policy.adapt(...)`.
-BACKEND_ALLOWED = {"run.py", "train_utils.py"}
+BACKEND_ALLOWED: set[str] = set()
 CIRCLES_ALLOWED = [
-    {"priorlab.evaluate", "priorlab.run"},  # make_engine; being split elsewhere
     {"priorlab.algos", "priorlab.algos.parts", "priorlab.algos.presets"},  # presets' registries
 ]
 COMPARISON = re.compile(r"""backend\s*(==|!=)|(==|!=)\s*\S*backend\b|backend\s+(not\s+)?in\b""")

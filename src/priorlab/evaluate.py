@@ -1,111 +1,19 @@
-"""`priorlab eval`: sample a policy on held-out problems, store the per-sample table.
-
-The table's columns and the metrics computed from it are in priorlab.metrics; here are the
-sampling (sample_table), its storage (save_samples, load_samples) and the command
-(evaluate_policy).
-"""
+"""`priorlab eval`: sample a saved policy on held-out problems, store the per-sample table
+(priorlab.samples) and its metrics (priorlab.metrics)."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-import pandas as pd
-
-from priorlab.io import atomic_path, write_json_atomic
+from priorlab.config import validate_eval
+from priorlab.io import write_json_atomic
 from priorlab.metrics import summarize
-
-# --- Storage ---
-
-
-def save_samples(df: pd.DataFrame, path: str | os.PathLike) -> None:
-    """Write the per-sample table to Parquet atomically (priorlab.io.atomic_path)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path) as tmp:
-        df.to_parquet(tmp, index=False)
-
-
-def load_samples(path: str | os.PathLike) -> pd.DataFrame:
-    """Read a per-sample table written by save_samples; DataError naming a damaged file."""
-    import pyarrow
-
-    try:
-        return pd.read_parquet(Path(path))
-    except (OSError, ValueError, pyarrow.ArrowException) as err:
-        from priorlab.errors import DataError
-
-        raise DataError(f"{path}: not a readable Parquet table ({err})") from None
-
-
-# --- Sampling a policy on a task (below) ---
-
-
-def sample_table(
-    policy,
-    task,
-    problems: list,
-    *,
-    n: int,
-    max_new_tokens: int,
-    generator,
-    temperature: float = 1.0,
-    greedy: bool = True,
-    batch_rows: int = 512,
-    prefix: list[int] | None = None,
-    engine=None,
-) -> pd.DataFrame:
-    """The per-sample table for `policy` on `problems`: n samples each, plus one greedy decode.
-
-    Rows are verified by `task.verify`; `entropy` is the mean entropy of the sampling
-    distribution over the completion's tokens. `prefix` conditions every prompt (RCRL);
-    `engine` samples instead of priorlab's own sampler (vLLM).
-    """
-    from priorlab.rollout import rollout
-
-    per_call = max(1, batch_rows // n)
-    rows = []
-    for start in range(0, len(problems), per_call):
-        chunk = problems[start : start + per_call]
-        settings = [(n, temperature, False)] + ([(1, 0.0, True)] if greedy else [])
-        for group, temp, is_greedy in settings:
-            batch = rollout(
-                policy,
-                chunk,
-                group_size=group,
-                max_new_tokens=max_new_tokens,
-                generator=generator,
-                temperature=temp,
-                prefix=prefix,
-                engine=engine,
-            )
-            s = batch.samples
-            ent = ((s.entropy * s.mask).sum(1) / s.mask.sum(1).clamp(min=1)).tolist()
-            for i, (problem, text) in enumerate(zip(batch.problems, batch.texts)):
-                verdict = task.verify(problem, text)
-                rows.append(
-                    {
-                        "problem_id": problem.id,
-                        "sample": i % group,
-                        "completion": text,
-                        "answer": verdict.answer,
-                        "gold": problem.answer,
-                        "correct": bool(verdict.correct),
-                        "parsed": bool(verdict.parsed),
-                        "entropy": float(ent[i]),
-                        "length": int(s.lengths[i]),
-                        "greedy": is_greedy,
-                        "whole": task.whole_solution(problem, text),  # None: cannot tell
-                    }
-                )
-    return pd.DataFrame(rows)
+from priorlab.run import engine_for, setup
+from priorlab.samples import sample_table, save_samples
 
 
 def evaluate_policy(cfg) -> dict:
     """`priorlab eval`: sample a saved policy on held-out problems; write samples and metrics."""
-    from priorlab.config import validate_eval
-    from priorlab.run import engine_for, setup
-
     validate_eval(cfg)
     start = setup(cfg)  # the policy, its task, the sampling stream: as a training run's
     policy, task, gen = start.policy, start.task, start.gen

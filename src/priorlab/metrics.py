@@ -1,7 +1,7 @@
 """Metrics of a per-sample table: unbiased pass@k, majority vote, rerank@k, the summary.
 
 Pure functions of counts, arrays and tables: no model, no files (sampling and storage are
-in priorlab.evaluate). The per-sample table has one row per completion: `problem_id`,
+in priorlab.samples). The per-sample table has one row per completion: `problem_id`,
 `sample`, `completion`, `answer` (None when unparsed), `correct`, `parsed`, `entropy`,
 `length`, and optionally `greedy` (True for the one greedy decode per problem, kept out of
 the sampled metrics) and `score` (a reward model's score: rerank@k).

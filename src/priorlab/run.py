@@ -24,18 +24,16 @@ from priorlab.algos import Algorithm
 from priorlab.checks import check_overlong_window
 from priorlab.config import EvalConfig, TrainConfig
 from priorlab.convergence import dev_point
-from priorlab.errors import ConfigError
-from priorlab.evaluate import sample_table, save_samples
 from priorlab.io import atomic_path, write_json_atomic
 from priorlab.metrics import summarize
 from priorlab.models import Policy, load_policy
-from priorlab.models.hf import HF_OPTION
 from priorlab.models.vllm_engine import logp_mismatch
 from priorlab.progress import MetricsLog
 from priorlab.rewards import get_reward, source
 from priorlab.rewards.base import RewardIn, RewardOut
 from priorlab.roles import require_role
 from priorlab.rollout import Batch, check_context, rollout
+from priorlab.samples import sample_table, save_samples
 from priorlab.tasks import make_task
 from priorlab.tasks.base import Task
 from priorlab.tasks.pools import run_pools
@@ -70,15 +68,11 @@ def engine_for(cfg, policy: Policy):
 
 
 def adapt(policy, cfg: TrainConfig) -> None:
-    """LoRA adapters and gradient checkpointing: options of the Hugging Face backend."""
-    if policy.backend != "hf":
-        field = "lora_rank" if cfg.lora_rank else "gradient_checkpointing"
-        raise ConfigError(field, HF_OPTION)
-    if cfg.gradient_checkpointing:
-        lm = policy.model.lm  # transformers >= 5.2x renamed it activation checkpointing
-        getattr(lm, "activation_checkpointing_enable", lm.gradient_checkpointing_enable)()
-    if cfg.lora_rank:
-        policy.model.add_lora(cfg.lora_rank, cfg.lora_alpha)
+    """LoRA adapters and gradient checkpointing as the run asks (the policy refuses them
+    where its model has none, naming the field)."""
+    if cfg.lora_rank or cfg.gradient_checkpointing:
+        policy.adapt(lora_rank=cfg.lora_rank, lora_alpha=cfg.lora_alpha,
+                     gradient_checkpointing=cfg.gradient_checkpointing)  # fmt: skip
 
 
 @dataclass
@@ -269,7 +263,7 @@ class Run:
         cfg = self.cfg
         weights = Path(cfg.model) / "model.safetensors"
         small = weights.is_file() and weights.stat().st_size <= CACHE_MAX_BYTES
-        if self.policy.backend != "tiny" or not small:
+        if not self.policy.is_builtin or not small:
             return draw()
         key = {
             "weights": hashlib.sha1(weights.read_bytes()).hexdigest(),

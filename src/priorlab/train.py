@@ -7,7 +7,6 @@ different algorithms are compared at equal rollout budget.
 
 from __future__ import annotations
 
-import copy
 import time
 
 import torch
@@ -90,7 +89,7 @@ def online(run: Run, tick) -> None:
     cfg, algo, policy = run.cfg, run.algo, run.policy
     if algo.critic:
         policy = run.policy = policy.with_value_head()
-    ref = frozen_copy(policy) if algo.kl_coef > 0 else None
+    ref = policy.frozen_copy() if algo.kl_coef > 0 else None
     opt = make_optimizer(policy.model, run.lr)
     per_step = cfg.prompts_per_step * cfg.group_size
     while run.samples_used + per_step <= cfg.rollout_budget:
@@ -115,15 +114,6 @@ def online(run: Run, tick) -> None:
         tick()
         if cfg.eval_every and run.step % cfg.eval_every == 0:
             run.record(run.evaluate(f"step{run.step}"))
-
-
-def frozen_copy(policy):
-    """A copy of `policy` whose parameters take no gradient: the KL reference."""
-    from priorlab.models import Policy
-
-    ref = Policy(copy.deepcopy(policy.model), policy.tokenizer, policy.meta)
-    ref.model.requires_grad_(False)
-    return ref
 
 
 def collect(run: Run, rows: int) -> Batch:

@@ -7,10 +7,10 @@ import sys
 import pytest
 import yaml
 
-from priorlab.evaluate import load_samples
 from priorlab.experiments import expand, run_sweep
 from priorlab.experiments.store import Registry
 from priorlab.metrics import pass_at_k
+from priorlab.samples import load_samples
 from tests.experiments.conftest import kill_9_sweep
 
 

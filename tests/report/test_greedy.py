@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 
 from priorlab.errors import DataError
-from priorlab.evaluate import load_samples
 from priorlab.report import build_report, finished_runs
 from priorlab.report.inference import families, skipped_families
 from priorlab.report.load import Run, Tables, load_tables
 from priorlab.report.protocol import powered
 from priorlab.report.sweep_spec import read_metric
+from priorlab.samples import load_samples
 
 from .conftest import FINAL, INITIAL, write_sweep
 

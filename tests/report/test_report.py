@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 
 from priorlab.errors import PriorlabError
-from priorlab.evaluate import load_samples
 from priorlab.metrics import pass_at_k
 from priorlab.report import build_report, finished_runs, run_metrics
 from priorlab.report.stats import holm
+from priorlab.samples import load_samples
 
 from .conftest import ENTROPY_A, ENTROPY_B, FINAL, INITIAL, N, samples_table, write_sweep
 

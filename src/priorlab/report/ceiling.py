@@ -30,11 +30,11 @@ from collections import defaultdict
 import numpy as np
 
 from priorlab.ceiling import Z95, extrapolation, fit_curve
-from priorlab.evaluate import load_samples
 from priorlab.report.diagnostics import dev_points
 from priorlab.report.inference import assess, decide, power
 from priorlab.report.load import STAGES
 from priorlab.report.sections import prior_runs
+from priorlab.samples import load_samples
 
 CEILING_MARGIN = 0.03
 EFFICIENCY_FACTOR = 1.5

@@ -18,8 +18,8 @@ import numpy as np
 import pandas as pd
 
 from priorlab.errors import DataError, PriorlabError
-from priorlab.evaluate import load_samples
 from priorlab.metrics import ks_for, per_problem
+from priorlab.samples import load_samples
 
 CELL_KEYS = ("run_id", "algo", "prior", "seed")
 PHASES = ("tune", "final")  # cell.json's "phase"; absent means "final" (an untuned sweep)
