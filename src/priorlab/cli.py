@@ -268,23 +268,14 @@ def compare(
     levels, priors, pretrain, train, tune, margin, metric, resources; `pretrain:` and
     `train:` take the fields of `priorlab fields pretrain` and `priorlab fields train`.
     """
-    from priorlab.experiments import load_spec, run_sweep
+    from priorlab import api
 
-    data = merge(load_spec(spec), parse_overrides(set or []))
     if workers is not None and workers < 1:
         raise PriorlabError(f"workers: must be >= 1, got {workers}")
-    root = out or f"runs/{data.get('name', 'sweep')}"
-    counts = run_sweep(
-        data,
-        root,
-        executor=executor,
-        workers=workers,
-        address=address,
-        quiet=quiet,
-        report=report,
-        extend=extend,
-    )
-    if counts["failed"]:
+    result = api.compare(spec, out, overrides=parse_overrides(set or []), executor=executor,
+                         workers=workers, address=address, quiet=quiet, report=report,
+                         extend=extend)  # fmt: skip
+    if result.counts["failed"]:
         sys.exit(1)
 
 
@@ -298,13 +289,11 @@ def report_(
     ),
 ):
     """Recompute report.json, report.md and report.html from a sweep's per-sample results."""
-    from priorlab.report import build_report
+    from priorlab import api
 
     if not runs_dir.is_dir():
         raise PriorlabError(f"runs_dir: no such directory: {runs_dir}")
-    if n_boot < 1:
-        raise PriorlabError(f"n_boot: must be >= 1, got {n_boot}")
-    result = build_report(runs_dir, n_boot=n_boot, seed=seed, partial=partial)
+    result = api.report(runs_dir, n_boot=n_boot, seed=seed, partial=partial)
     typer.echo(result["verdict_line"])
     support = (result.get("support") or {}).get("lines", [])
     for line in result.get("verdict_lines", []) + result.get("ceiling_lines", []) + support:
