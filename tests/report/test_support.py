@@ -113,3 +113,11 @@ def test_one_line_per_prior_with_the_positive_control_beside_the_methods():
     )
     assert "discovered (above 0.03): grpo NDR 0.10 [0.05, 0.15]" in second
     assert "positive control sft NDR 0.01 [0.00, 0.02], new 0.00 [0.00, 0.00]: shows no" in second
+
+
+def test_lines_follow_the_priors_in_numeric_order():
+    from priorlab.report.support import lines
+
+    cells = [_cell("grpo", p, 0.0, 0.0, 0.01) for p in ("10%", "1%", "30%", "3%", "0%")]
+    got = [line.split(" (")[0].rsplit(" ", 1)[1] for line in lines(cells)]
+    assert got == ["0%", "1%", "3%", "10%", "30%"]

@@ -20,6 +20,7 @@ other draws are unchanged).
 
 from __future__ import annotations
 
+import re
 import warnings
 from collections import defaultdict
 
@@ -126,7 +127,7 @@ def lines(cells: list[dict], margin: float = DISCOVERY_MARGIN) -> list[str]:
     """One sentence per prior: which methods selected (NDR within margin of 0), discovered
     (NDR above margin) or cannot be told, with the positive control's reading beside them."""
     out = []
-    for prior in dict.fromkeys(c["prior"] for c in cells):
+    for prior in sorted(dict.fromkeys(c["prior"] for c in cells), key=_natural):
         here = [c for c in cells if c["prior"] == prior]
         said = {"selected": [], "discovered": [], "inconclusive": []}
         control = None
@@ -151,6 +152,12 @@ def lines(cells: list[dict], margin: float = DISCOVERY_MARGIN) -> list[str]:
                    f"newly solved where the prior solves none; k = {k}, 95% CI): "
                    + "; ".join(parts))  # fmt: skip
     return out
+
+
+def _natural(label: str) -> list:
+    """Sort key reading digit runs as numbers: 0%, 1%, 3%, 10%, 30%."""
+    return [(0, int(part), "") if part.isdigit() else (1, 0, part)
+            for part in re.split(r"(\d+)", label)]  # fmt: skip
 
 
 def _ci(cell: dict, key: str) -> str:
