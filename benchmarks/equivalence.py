@@ -41,6 +41,7 @@ REWARDS = {  # label -> (reward, reward_params), each trained with grpo
     "raro": ("raro", {}),
     "polar": ("polar", {"problems": 32, "steps": 10, "batch": 8}),
 }
+JSD = {"divergence": "jsd"}
 TIMING = ("perf/", "time", "_s")  # metric keys whose values are wall-clock
 
 
@@ -70,15 +71,29 @@ def cases() -> dict[str, dict]:
     out["dapo/random"] |= {"max_new_tokens": 28}  # its overlong window beyond the gold
     for label, (reward, params) in REWARDS.items():
         out[f"grpo/{label}"] = {"algo": "grpo", "reward": reward, "reward_params": params}
+    out["grpo/sdpo_jsd"] = {"algo": "grpo", "reward": "sdpo", "reward_params": JSD}
+    for label in ("serl", "delta_belief", "verifree_full"):  # dynamic sampling joins batches
+        reward, params = REWARDS[label]
+        out[f"dapo/{label}"] = {"algo": "dapo", "reward": reward, "reward_params": params,
+                                "max_new_tokens": 28}  # fmt: skip
+    out["dapo/sdpo_jsd"] = {**out["grpo/sdpo_jsd"], "algo": "dapo", "max_new_tokens": 28}
+    for label in ("sdpo", "sdpo_jsd", "serl", "delta_belief"):  # learning from right answers
+        out[f"able/{label}"] = out.get(f"grpo/{label}") or out["grpo/sdpo_jsd"]
+    terms = {"entropy_coef": 0.01, "kl_in_reward": False}  # the entropy and KL loss terms
+    out["ppo_terms/random"] = {"algo": "ppo", "reward": "random", "algo_params": terms}
     return out
 
 
 def run_all(root: Path, only: list[str] | None = None) -> dict[str, dict]:
-    prior = root / "prior"
-    pretrain(PretrainConfig(out=str(prior), task_params=EASY, size="0.1m", steps=200,
-                            corpus_size=500, batch_size=32, seed=0, max_len=96,
-                            roles=["judge", "critic", "hint"]), quiet=True)  # fmt: skip
-    shared = dict(model=str(prior), task_params=EASY, rollout_budget=64, prompts_per_step=4,
+    def prior(name: str, steps: int) -> str:
+        path = root / name
+        if not path.exists():
+            pretrain(PretrainConfig(out=str(path), task_params=EASY, size="0.1m", steps=steps,
+                                    corpus_size=500, batch_size=32, seed=0, max_len=96,
+                                    roles=["judge", "critic", "hint"]), quiet=True)  # fmt: skip
+        return str(path)
+
+    shared = dict( task_params=EASY, rollout_budget=64, prompts_per_step=4,
                   group_size=4, max_new_tokens=16, train_problems=200, eval_problems=8,
                   eval_samples=4, minibatch_size=16, rounds=2, ft_epochs=1, lr=1e-3,
                   tensorboard=False, seed=0)  # fmt: skip
@@ -87,7 +102,10 @@ def run_all(root: Path, only: list[str] | None = None) -> dict[str, dict]:
         if only and label not in only:
             continue
         run = root / label.replace("/", "__")
-        train(TrainConfig(**{**shared, **fields, "out": str(run)}), quiet=True)
+        # "able/": a prior trained long enough to be right at times, so that the methods
+        # that learn from right answers (SDPO's teachers, SERL's decisive pairs) do learn
+        model = prior("able", 1500) if label.startswith("able/") else prior("prior", 200)
+        train(TrainConfig(**{**shared, **fields, "model": model, "out": str(run)}), quiet=True)
         out[label] = _digest(run)
         print(f"{label:28s} {out[label]['weights'][:12]} {out[label]['metrics'][:12]}", flush=True)
     return out

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import torch
 
 from priorlab import algos
+from priorlab.batch import cat_batches
 from priorlab.encoding import encode_pairs
 from priorlab.optim import make_optimizer, warm_up
 from priorlab.run import Run
@@ -274,8 +275,6 @@ def _end_round(run: Run, batch, fit: dict, counts: dict, tick) -> None:
 
 def _sample_round(run: Run, n: int, prefix=None):
     """n completions: n // group_size prompts x group_size samples, in chunks of one step."""
-    from priorlab.rollout import cat_batches
-
     cfg = run.cfg
     batches, left = [], n // cfg.group_size
     while left > 0:

@@ -14,8 +14,8 @@ import torch
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from priorlab.algos import AGGREGATIONS, group_stats
+from priorlab.batch import Batch
 from priorlab.io import finite
-from priorlab.rollout import Batch
 
 log = logging.getLogger(__name__)
 

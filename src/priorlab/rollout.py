@@ -1,4 +1,4 @@
-"""Batched, KV-cached sampling and the batch that carries a step's samples to the update.
+"""Batched, KV-cached sampling, and teacher-forced log-probs of what was sampled.
 
 The sampler is the hot path: one prefill over the distinct left-padded prompts (the G
 copies of a prompt in a group share it), then one `decode_step` per new token into a
@@ -9,158 +9,12 @@ update recomputes.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
-
 import torch
 import torch.nn.functional as F
 
+from priorlab.batch import Batch, Samples
 from priorlab.errors import Diverged, PriorlabError
 from priorlab.models import Policy
-
-
-@dataclass
-class Samples:
-    """What the sampler returns for B prompts; response tensors are (B, T)."""
-
-    prompt: torch.Tensor  # (B, P) left-padded prompt ids
-    prompt_mask: torch.Tensor  # (B, P) bool, real prompt tokens
-    response: torch.Tensor  # (B, T) sampled ids, pad after EOS
-    mask: torch.Tensor  # (B, T) float, 1 on generated tokens (EOS included)
-    logp: torch.Tensor  # (B, T) log-prob of each sampled token under the sampling policy
-    entropy: torch.Tensor  # (B, T) entropy of the sampling distribution at each step
-    lengths: torch.Tensor  # (B,) generated tokens
-    truncated: torch.Tensor  # (B,) bool, hit max_new_tokens before EOS
-
-
-@dataclass
-class Batch:
-    """One step's samples; each stage fills its fields (rewards, adv, ...). Every optional
-    tensor has one row per completion: (B,) or (B, T)."""
-
-    samples: Samples
-    problems: list  # (B,) the Problem each row answers
-    group_ids: torch.Tensor  # (B,) rows with equal id share a prompt
-    texts: list[str]  # (B,) decoded completions
-    rewards: torch.Tensor | None = None  # (B,) shaped reward driving training
-    correct: torch.Tensor | None = None  # (B,) bool, raw verifier result
-    parsed: torch.Tensor | None = None  # (B,) bool, an answer could be extracted
-    answers: list = field(default_factory=list)  # (B,) extracted answers
-    adv: torch.Tensor | None = None  # (B,) or (B, T)
-    token_adv: torch.Tensor | None = None  # (B, T) the reward source's own advantages
-    keep: torch.Tensor | None = None  # (B,) bool rows or (B, T) tokens the update learns from
-    ref_logp: torch.Tensor | None = None  # (B, T) the KL reference's log-probs
-    values: torch.Tensor | None = None  # (B, T) the critic's values at sampling time
-    returns: torch.Tensor | None = None  # (B, T) GAE returns, the critic's targets
-    loss_mask: torch.Tensor | None = None  # (B, T) tokens the policy loss counts
-    roles: Batch | None = None  # the policy's samples in another role (SERL's judge ...)
-    metrics: dict = field(default_factory=dict)  # what the reward source reports of itself
-    teacher_logp: torch.Tensor | None = None  # (B, T, V) a teacher's next-token log-probs
-    sampler_logp: torch.Tensor | None = None  # (B, T) a separate engine's (vLLM) log-probs
-    divergence: Callable | None = None  # (student, teacher) (B, T, V) -> (B, T), SDPO's jsd
-    extra: Batch | None = None  # (B rows) trained alongside with their own token_adv (VeriFree)
-
-    def __len__(self) -> int:
-        return len(self.texts)
-
-    @property
-    def mask(self) -> torch.Tensor:
-        return self.samples.mask
-
-    def select(self, keep: torch.Tensor) -> Batch:
-        """The rows where `keep` (B,) is True, every field sliced alike."""
-        idx = keep.nonzero().squeeze(1)
-        ix = idx.tolist()
-        s = self.samples
-        samples = Samples(*(getattr(s, f)[idx] for f in s.__dataclass_fields__))
-        rows = {
-            name: None if getattr(self, name) is None else getattr(self, name)[idx]
-            for name in ROW_TENSORS
-        }
-        return Batch(
-            samples,
-            [self.problems[i] for i in ix],
-            self.group_ids[idx],
-            [self.texts[i] for i in ix],
-            answers=[self.answers[i] for i in ix] if self.answers else [],
-            roles=self.roles,
-            metrics=self.metrics,
-            divergence=self.divergence,
-            extra=None if self.extra is None else self.extra.select(keep),
-            **rows,
-        )
-
-
-# Batch's optional per-row tensors, sliced by select and joined by cat_batches.
-ROW_TENSORS = (
-    "rewards",
-    "correct",
-    "parsed",
-    "adv",
-    "token_adv",
-    "keep",
-    "ref_logp",
-    "values",
-    "returns",
-    "loss_mask",
-    "teacher_logp",
-    "sampler_logp",
-)
-
-
-def cat_batches(batches: list[Batch]) -> Batch:
-    """Concatenate batches, padding prompts and responses to one width.
-
-    Per-row advantages become per-token when any batch has per-token ones; an optional
-    field is kept when every batch has it; roles (and extra rows, when every batch has
-    them) are concatenated too.
-    """
-    if len(batches) == 1:
-        return batches[0]
-    P = max(b.samples.prompt.shape[1] for b in batches)
-    T = max(b.samples.response.shape[1] for b in batches)
-
-    def pad(t, width, left=False, value=0):
-        gap = width - t.shape[1]
-        return F.pad(t, (gap, 0) if left else (0, gap), value=value) if gap else t
-
-    def cat_rows(ts):
-        if any(t.dim() == 3 for t in ts):  # (B, T, V): pad the positions
-            return torch.cat([F.pad(t, (0, 0, 0, T - t.shape[1])) for t in ts])
-        if any(t.dim() == 2 for t in ts):
-            ts = [pad(t[:, None].expand(-1, T) if t.dim() == 1 else t, T) for t in ts]
-        return torch.cat(ts)
-
-    def field_(name):
-        ts = [getattr(b.samples, name) for b in batches]
-        if name in ("prompt", "prompt_mask"):
-            return torch.cat([pad(t, P, left=True) for t in ts])
-        return cat_rows(ts)
-
-    samples = Samples(*(field_(f) for f in Samples.__dataclass_fields__))
-
-    def cat(name):  # a field some batch lacks is left out, as it cannot be joined
-        ts = [getattr(b, name) for b in batches]
-        return None if any(t is None for t in ts) else cat_rows(ts)
-
-    roles = [b.roles for b in batches if b.roles is not None]
-    extras = [b.extra for b in batches]
-    offset, group_ids = 0, []
-    for b in batches:  # keep groups of different batches apart
-        group_ids.append(b.group_ids + offset)
-        offset += int(b.group_ids.max()) + 1 if len(b) else 0
-    return Batch(
-        samples,
-        [p for b in batches for p in b.problems],
-        torch.cat(group_ids),
-        [t for b in batches for t in b.texts],
-        answers=[a for b in batches for a in (b.answers or [None] * len(b))],
-        roles=cat_batches(roles) if roles else None,
-        metrics={k: v for b in batches for k, v in b.metrics.items()},
-        divergence=next((b.divergence for b in batches if b.divergence is not None), None),
-        extra=None if any(e is None for e in extras) else cat_batches(extras),
-        **{name: cat(name) for name in ROW_TENSORS},
-    )
 
 
 def left_pad(seqs: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -357,18 +211,24 @@ def _prompt_ids(tok, text: str, prefix: list[int] | None) -> list[int]:
 
 
 def sequence_logp(policy: Policy, samples: Samples, *, temperature: float = 1.0, values=False):
-    """Teacher-forced log-probs (B, T), entropies (B, T) and values (B, T) or None.
+    """Teacher-forced log-probs (B, T), entropies (B, T) and values (B, T) or None."""
+    logprobs, v = next_token_logprobs(policy, samples, temperature=temperature, values=values)
+    return (*picked(logprobs, samples.response), v)
 
-    Logits at position P-1+t predict response token t; values are read at the same
-    positions (the state before the token is chosen).
-    """
+
+def next_token_logprobs(policy, samples: Samples, *, temperature: float = 1.0, values=False):
+    """log pi(. | prompt, response_<t) at every response position (B, T, V), and the values
+    (B, T) or None. Logits at position P-1+t predict response token t; values are read at
+    the same positions (the state before the token is chosen)."""
     tokens = torch.cat([samples.prompt, samples.response], 1)  # (B, P+T)
     key_valid = torch.cat([samples.prompt_mask, samples.mask.bool()], 1)
     T = samples.response.shape[1]
     logits, v = policy.model(tokens, key_valid, last=T + 1)  # positions P-1 .. P+T-1
-    logits = logits[:, :T].float() / max(temperature, 1e-8)  # (B, T, V)
-    logprobs = F.log_softmax(logits, -1)
-    logp = logprobs.gather(-1, samples.response[..., None]).squeeze(-1)
-    entropy = -(logprobs.exp() * logprobs).sum(-1)
-    values = v[:, :T] if (values and v is not None) else None
-    return logp, entropy, values
+    logprobs = F.log_softmax(logits[:, :T].float() / max(temperature, 1e-8), -1)  # (B, T, V)
+    return logprobs, (v[:, :T] if (values and v is not None) else None)
+
+
+def picked(logprobs: torch.Tensor, response: torch.Tensor):
+    """The sampled tokens' log-probs (B, T) and the distributions' entropies (B, T)."""
+    logp = logprobs.gather(-1, response[..., None]).squeeze(-1)
+    return logp, -(logprobs.exp() * logprobs).sum(-1)

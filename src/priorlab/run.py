@@ -21,6 +21,7 @@ import torch
 
 from priorlab import algos
 from priorlab.algos import Algorithm
+from priorlab.batch import Batch
 from priorlab.checks import check_overlong_window
 from priorlab.config import EvalConfig, TrainConfig
 from priorlab.convergence import dev_point
@@ -32,7 +33,7 @@ from priorlab.progress import MetricsLog
 from priorlab.rewards import get_reward, source
 from priorlab.rewards.base import RewardIn, RewardOut
 from priorlab.roles import require_role
-from priorlab.rollout import Batch, check_context, rollout
+from priorlab.rollout import check_context, rollout
 from priorlab.samples import sample_table, save_samples
 from priorlab.tasks import make_task
 from priorlab.tasks.base import Task
@@ -113,10 +114,13 @@ class Run:
         self.cfg = cfg
         self.algo: Algorithm = validate_run(cfg)  # every check that needs no model
         self.lr = learning_rate(cfg, self.algo)
-        self.parts = algos.bind(  # the estimator, loss, aggregation and KL, bound once
+        declared = source(cfg.reward)
+        self.parts = algos.bind(  # the estimator and loss terms, bound once
             self.algo,
             max_new_tokens=cfg.max_new_tokens,
-            own_advantages=source(cfg.reward).own_advantages,
+            estimator=declared.estimator,
+            terms=declared.terms(**cfg.reward_params) if declared.terms else (),
+            is_cap=cfg.rollout_is_cap,
         )
         self.reward_fn = get_reward(cfg.reward, **cfg.reward_params)
         start = setup(cfg, role=source(cfg.reward).role)
@@ -202,15 +206,12 @@ class Run:
         )
         out: RewardOut = self.reward_fn(given)
         batch.rewards = torch.tensor(out.rewards, dtype=torch.float32)
-        batch.token_adv, batch.keep = out.token_adv, out.keep
-        batch.roles, batch.metrics = out.roles, out.metrics
+        batch.metrics, batch.extras, batch.rows = out.metrics, out.extras, out.rows
         if batch.sampler_logp is not None:  # sampler/trainer trust, every step
             batch.metrics = {
                 **batch.metrics,
                 **logp_mismatch(batch.sampler_logp, batch.samples.logp, batch.mask),
             }
-        batch.teacher_logp, batch.divergence = out.teacher_logp, out.divergence
-        batch.extra = out.extra
         batch.correct = torch.tensor([v.correct for v in verdicts])
         batch.parsed = torch.tensor([v.parsed for v in verdicts])
         batch.answers = [v.answer for v in verdicts]

@@ -13,14 +13,15 @@ import torch
 
 from priorlab import algos
 from priorlab.algos import Algorithm
+from priorlab.algos.terms import Forward
+from priorlab.batch import Batch, Rows, cat_batches
 from priorlab.checks import check_finite, check_weights
 from priorlab.config import TrainConfig
 from priorlab.convergence import plateau, vs_prior
 from priorlab.io import write_json_atomic
 from priorlab.optim import make_optimizer
 from priorlab.progress import batch_metrics, progress
-from priorlab.rewards.distill import next_token_logprobs
-from priorlab.rollout import Batch, cat_batches, sequence_logp
+from priorlab.rollout import next_token_logprobs, picked, sequence_logp
 from priorlab.run import Run
 
 
@@ -98,8 +99,8 @@ def online(run: Run, tick) -> None:
         if len(batch) == 0:
             run.record({"filter/empty_batch": 1.0})
             continue
-        advantages(run, batch, ref)
-        stats = update(run, batch, ref, opt)
+        trained = advantages(run, batch, ref)  # the batch, and rows its objective adds
+        stats = update(run, trained, opt)
         run.step += 1
         dt = time.perf_counter() - t0
         run.record(
@@ -151,8 +152,10 @@ def filter_signal(reward: str, batch: Batch) -> torch.Tensor:
     return batch.correct if reward == "verifier" else batch.rewards
 
 
-def advantages(run: Run, batch: Batch, ref) -> None:
-    """Fill batch.adv (and batch.ref_logp, values, returns) with the algorithm's estimator."""
+def advantages(run: Run, batch: Batch, ref) -> Batch:
+    """Fill batch.adv (and ref_logp, values, returns, loss_mask) with the bound estimator;
+    return what the update trains: the batch, and the rows its objective adds (a role's
+    samples, VeriFree's reference rows) with their own advantages."""
     cfg, s = run.cfg, batch.samples
     with torch.no_grad():
         if ref is not None:
@@ -160,128 +163,93 @@ def advantages(run: Run, batch: Batch, ref) -> None:
         if run.algo.critic:
             batch.values = sequence_logp(run.policy, s, temperature=cfg.temperature, values=True)[2]
     batch.adv, batch.returns = run.parts.estimate(batch)
+    batch.loss_mask = loss_mask(run.algo, batch)
+    alongside = [row_advantages(run, rows, ref) for rows in batch.rows]
+    return cat_batches([batch, *alongside]) if alongside else batch
 
 
-def update(run: Run, batch: Batch, ref, opt) -> dict:
-    """Epochs of minibatch steps on the clipped (or chosen) policy loss."""
-    cfg, algo, parts = run.cfg, run.algo, run.parts
-    batch.loss_mask = loss_mask(algo, batch)
-    alongside = []
-    if batch.roles is not None:  # the policy's other roles, trained with GRPO alongside
-        alongside.append(role_advantages(run, batch.roles, ref))
-    if batch.extra is not None:  # rows with the reward source's own advantages (VeriFree)
-        alongside.append(own_rows(run, batch.extra, ref))
-    if alongside:
-        batch = cat_batches([batch, *alongside])
-    agg = parts.aggregate
-    B = len(batch)
+def row_advantages(run: Run, rows: Rows, ref) -> Batch:
+    """An objective's further rows, with their advantages and reference log-probs; every
+    generated token learns unless the rows bring their own loss mask."""
+    extra = rows.batch
+    if ref is not None:
+        with torch.no_grad():
+            extra.ref_logp = sequence_logp(ref, extra.samples, temperature=run.cfg.temperature)[0]
+    if extra.loss_mask is None:
+        extra.loss_mask = extra.mask
+    extra.adv = rows.advantage(extra)
+    return extra
+
+
+def update(run: Run, batch: Batch, opt) -> dict:
+    """Epochs of minibatch steps on the sum of the bound loss terms (run.parts.terms)."""
+    cfg, parts = run.cfg, run.parts
     totals: dict[str, float] = {}
     n_updates = 0
     for _ in range(cfg.epochs):
-        for idx in torch.randperm(B, generator=run.gen).chunk(cfg.minibatches):
-            mb = batch.select(torch.zeros(B, dtype=torch.bool).index_fill_(0, idx, True))
-            m, old_logp = mb.loss_mask, mb.samples.logp
-            logp, ent, values, logprobs = forward(run, mb)
-            loss_mat = parts.per_token_loss(logp, old_logp, mb.adv)
-            stats = {}
-            if cfg.rollout_is_cap and mb.sampler_logp is not None:  # vLLM's mismatch
-                w = algos.truncated_is_weight(old_logp, mb.sampler_logp, cap=cfg.rollout_is_cap)
-                loss_mat = loss_mat * w
-                stats["policy/is_weight"] = algos.AGGREGATIONS["token_mean"](w, m).item()
-            loss = pg_loss = agg(loss_mat, m)
-            stats["loss/policy"] = pg_loss.item()
-            if logprobs is not None:  # a teacher's distribution to distil (SDPO's jsd)
-                distill = agg(distillation(mb, logprobs, m), m)
-                loss = loss + distill
-                stats["loss/distill"] = distill.item()
-            if ref is not None:
-                kl = parts.kl(logp, mb.ref_logp)
-                stats["loss/kl"] = algos.AGGREGATIONS["token_mean"](kl, m).item()
-                if not algo.kl_in_reward:
-                    loss = loss + algo.kl_coef * agg(kl, m)
-            if algo.entropy_coef:
-                loss = loss - algo.entropy_coef * agg(ent, m)
-            if algo.critic:
-                vloss = algos.clipped_value_loss(values, mb.values, mb.returns, m)
-                loss = loss + algo.vf_coef * vloss
-                stats["loss/value"] = vloss.item()
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            norm = torch.nn.utils.clip_grad_norm_(run.policy.model.parameters(), cfg.max_grad_norm)
-            check_finite(loss, norm, f"step {run.step + 1} (lr {run.lr})")
-            stats["policy/grad_norm"] = float(norm)
-            opt.step()
-            run.updates += 1
-            check_weights(run.policy.model, f"step {run.step + 1} (lr {run.lr})")
-            with torch.no_grad():  # the ratio this minibatch's loss saw, before its step
-                if parts.clip is not None:
-                    low, high = algos.clip_fractions(logp, old_logp, mb.adv, m, **parts.clip)
-                    stats["policy/clipfrac_low"], stats["policy/clipfrac_high"] = (
-                        low.item(),
-                        high.item(),
-                    )
-                    stats["policy/clipfrac"] = low.item() + high.item()
-                stats["policy/approx_kl"] = algos.approx_kl(logp, old_logp, m).item()
+        for mb in minibatches(batch, cfg.minibatches, run.gen):
+            fwd = forward(run, mb)
+            loss, stats = algos.total(parts.terms, mb, fwd)
+            stats["policy/grad_norm"] = optimizer_step(run, opt, loss)
+            stats |= diagnostics(parts, mb, fwd)
             for k, v in stats.items():
                 totals[k] = totals.get(k, 0.0) + v
             n_updates += 1
     return {**{k: v / n_updates for k, v in totals.items()}, "policy/updates": n_updates}
 
 
-def forward(run: Run, mb: Batch):
-    """The minibatch's log-probs, entropies and values (B, T), and its full next-token
-    log-probs (B, T, V) when it carries a teacher's to distil (else None)."""
-    cfg, critic = run.cfg, run.algo.critic
-    if mb.teacher_logp is None:
-        return (
-            *sequence_logp(run.policy, mb.samples, temperature=cfg.temperature, values=critic),
-            None,
-        )
+def minibatches(batch: Batch, n: int, gen: torch.Generator):
+    """The batch in n minibatches of a seeded random order (one pass)."""
+    B = len(batch)
+    for idx in torch.randperm(B, generator=gen).chunk(n):
+        yield batch.select(torch.zeros(B, dtype=torch.bool).index_fill_(0, idx, True))
+
+
+def forward(run: Run, mb: Batch) -> Forward:
+    """The policy on the minibatch: log-probs, entropies, values, and the full next-token
+    log-probs (B, T, V) when a bound term reads them."""
     logprobs, values = next_token_logprobs(
-        run.policy, mb.samples, temperature=cfg.temperature, values=critic
+        run.policy, mb.samples, temperature=run.cfg.temperature, values=run.algo.critic
     )  # (B, T, V)
-    logp = logprobs.gather(-1, mb.samples.response[..., None]).squeeze(-1)
-    entropy = -(logprobs.exp() * logprobs).sum(-1)
-    return logp, entropy, values, logprobs
+    logp, entropy = picked(logprobs, mb.samples.response)
+    return Forward(logp, entropy, values, logprobs if run.parts.full_vocab else None)
 
 
-def distillation(mb: Batch, logprobs: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """(B, T) the divergence of the student's distribution from the teacher's, computed on
-    the rows the loss reads (the others, e.g. SDPO's rows without a teacher, stay 0)."""
-    rows = mask.sum(1) > 0
-    div = torch.zeros_like(mask)
-    div[rows] = mb.divergence(logprobs[rows], mb.teacher_logp[rows])
-    return div
+def optimizer_step(run: Run, opt, loss: torch.Tensor) -> float:
+    """One clipped AdamW step on `loss`, refused (Diverged) on a non-finite loss, gradient
+    or weight; returns the gradient norm before clipping."""
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    norm = torch.nn.utils.clip_grad_norm_(run.policy.model.parameters(), run.cfg.max_grad_norm)
+    check_finite(loss, norm, f"step {run.step + 1} (lr {run.lr})")
+    opt.step()
+    run.updates += 1
+    check_weights(run.policy.model, f"step {run.step + 1} (lr {run.lr})")
+    return float(norm)
+
+
+@torch.no_grad()
+def diagnostics(parts, mb: Batch, fwd: Forward) -> dict:
+    """What the minibatch's loss saw, before its step: the clip fractions of a clipped
+    loss, and approx_kl (k3) between the policy and the sampling policy."""
+    m, old_logp = mb.loss_mask, mb.samples.logp
+    stats = {}
+    if parts.clip is not None:
+        low, high = algos.clip_fractions(fwd.logp, old_logp, mb.adv, m, **parts.clip)
+        stats["policy/clipfrac_low"], stats["policy/clipfrac_high"] = low.item(), high.item()
+        stats["policy/clipfrac"] = low.item() + high.item()
+    stats["policy/approx_kl"] = algos.approx_kl(fwd.logp, old_logp, m).item()
+    return stats
 
 
 def loss_mask(algo: Algorithm, batch: Batch) -> torch.Tensor:
     """(B, T) tokens the loss reads: generated ones, less truncated rows (DAPO) and the rows
-    or tokens the reward source left without a signal (`keep`: SDPO's rows without a teacher,
-    the answer tokens in VeriFree's full objective)."""
+    or tokens the objective left without a signal (extras "keep": SDPO's rows without a
+    teacher, the answer tokens in VeriFree's full objective)."""
     mask = batch.mask
     if algo.mask_truncated:
         mask = algos.mask_truncated(mask, batch.samples.truncated)
-    if batch.keep is not None:
-        keep = batch.keep.float()
+    if "keep" in batch.extras:
+        keep = batch.extras["keep"].float()
         mask = mask * (keep[:, None] if keep.dim() == 1 else keep)
     return mask
-
-
-def role_advantages(run: Run, roles: Batch, ref) -> Batch:
-    """GRPO advantages for a role's samples (judge, critic); every token learns."""
-    if ref is not None:
-        with torch.no_grad():
-            roles.ref_logp = sequence_logp(ref, roles.samples, temperature=run.cfg.temperature)[0]
-    roles.adv = algos.ADVANTAGES["grpo"](roles.rewards, roles.group_ids)
-    roles.loss_mask = roles.mask
-    return roles
-
-
-def own_rows(run: Run, rows: Batch, ref) -> Batch:
-    """Rows that bring their own per-token advantages and loss mask (VeriFree's reference
-    answer after each sampled reasoning, weighted by its probability)."""
-    if ref is not None:
-        with torch.no_grad():
-            rows.ref_logp = sequence_logp(ref, rows.samples, temperature=run.cfg.temperature)[0]
-    rows.adv = rows.token_adv
-    return rows

@@ -58,23 +58,26 @@ def test_full_objective_rewards_as_the_reward_only_one_and_masks_the_policys_ans
     assert out.rewards == pytest.approx(plain.rewards, rel=1e-5)
     # the reasoning tokens learn from the policy gradient, not "#9" / "#2" and EOS
     n = len("3+4=7,7-5=9")
-    assert out.keep[0].tolist() == [True] * n + [False] * (samples.mask.shape[1] - n)
-    assert out.keep[2, :5].all() and not out.keep[2, 5:].any()  # no answer: all but EOS
-    extra = out.extra
+    keep = out.extras["keep"]
+    assert keep[0].tolist() == [True] * n + [False] * (samples.mask.shape[1] - n)
+    assert keep[2, :5].all() and not keep[2, 5:].any()  # no answer: all but EOS
+    (rows,) = out.rows  # one per completion, in order: filtered with them
+    assert rows.paired
+    extra = rows.batch
     assert extra.texts == ["3+4=7,7-5=9#2", "3+4=7,7-5=2#2", "3+4=8#2"]
     assert extra.loss_mask.sum(1).tolist() == [3.0, 3.0, 3.0]  # "#", "2", EOS
     r = torch.tensor(out.rewards)
-    assert torch.allclose(extra.token_adv, r[:, None] * extra.loss_mask)
+    assert torch.equal(rows.advantage(extra), r[:, None] * extra.loss_mask)  # sg(R) on y*, EOS
     assert out.metrics["verifree/full"] == 1.0
 
 
 def test_the_reference_answer_terms_gradient_is_r_times_grad_log_pi_of_the_answer():
     policy, problems, samples = _case()
-    extra = _full(policy, problems, samples).extra
-    r = extra.rewards
+    (rows,) = _full(policy, problems, samples).rows
+    extra, r = rows.batch, rows.batch.rewards
     # the update's loss on the extra rows: clipped loss with advantage R, summed per row
     logp = sequence_logp(policy, extra.samples)[0]
-    loss_mat = POLICY_LOSSES["clip"](logp, extra.samples.logp, extra.token_adv)
+    loss_mat = POLICY_LOSSES["clip"](logp, extra.samples.logp, rows.advantage(extra))
     loss = AGGREGATIONS["seq_mean_token_sum"](loss_mat, extra.loss_mask)
     params = [p for p in policy.model.parameters() if p.requires_grad]
     got = torch.autograd.grad(loss, params)
@@ -98,7 +101,7 @@ def test_the_reference_answer_terms_gradient_is_r_times_grad_log_pi_of_the_answe
 
 def test_the_extra_rows_old_log_probs_follow_the_sampling_temperature():
     policy, problems, samples = _case()
-    hot = _full(policy, problems, samples, temperature=0.7).extra
+    hot = _full(policy, problems, samples, temperature=0.7).rows[0].batch
     with torch.no_grad():
         want = sequence_logp(policy, hot.samples, temperature=0.7)[0]
     assert torch.allclose(hot.samples.logp, want, atol=1e-6)

@@ -1,10 +1,12 @@
 """SERL, RARO, SDPO, Delta-Belief: their rewards and advantages against hand-computed values."""
 
 import random
+from types import SimpleNamespace
 
 import pytest
 import torch
 
+from priorlab import algos
 from priorlab.encoding import encode_pairs
 from priorlab.models import build_policy, load_policy
 from priorlab.rewards import belief, get_reward
@@ -60,7 +62,8 @@ def test_delta_belief_step_rewards_and_token_advantages_by_hand(monkeypatch):
     # row 0: steps earn -2 - -3 = 1 and -0.5 - -2 + 1 (right) = 2.5; row 1: -1 and -1 + 0
     assert out.rewards == pytest.approx([3.5, -2.0])
     # per step index the two rows normalise to +-A; returns to go: 2A then A for row 0
-    adv = out.token_adv
+    scored = SimpleNamespace(extras=out.extras, group_ids=torch.tensor([0, 0]), samples=samples)
+    adv, _ = algos.per_step(scored)  # the estimator its Source declares
     n0 = len("3+4=7,")  # character tokens of the first step
     assert torch.allclose(adv[0, :n0], torch.full((n0,), 2 * A), atol=1e-5)
     assert torch.allclose(adv[0, n0 : n0 + 8], torch.full((8,), A), atol=1e-5)  # "7-5=2#2" + EOS
@@ -134,10 +137,12 @@ def test_raro_critic_judges_the_batch_and_as_many_replayed_answers(role_prior):
         return raro(RewardIn(batch.problems, batch.texts, verdicts, policy=policy, rng=rng))
 
     first, second = call(), call()
-    assert len(first.rewards) == 8 and len(first.roles) == 8  # nothing to replay yet
-    assert len(second.roles) == 16  # half of the critic's batch from the buffer
+    first_critic, second_critic = first.rows[0].batch, second.rows[0].batch
+    assert len(first.rewards) == 8 and len(first_critic) == 8  # nothing to replay yet
+    assert len(second_critic) == 16  # half of the critic's batch from the buffer
     assert set(first.rewards) <= {0.0, 0.6, 1.0}
-    assert set(second.roles.rewards.tolist()) <= {0.0, 0.55, 1.0}
+    assert set(second_critic.rewards.tolist()) <= {0.0, 0.55, 1.0}
+    assert not second.rows[0].paired  # the step's critic rows, kept whole by a filter
     assert len(raro.buffer) == 16
 
 
@@ -159,8 +164,8 @@ def test_sdpo_advantage_is_teacher_minus_student_log_prob_on_taught_rows(role_pr
     samples.logp = sequence_logp(policy, samples)[0].detach()
     out = get_reward("sdpo")(_sdpo_given(policy, p, completions, verdicts, samples))
     # row 0 is the only correct one: it has no other correct sibling; rows 1, 2 learn from it
-    assert out.keep.tolist() == [False, True, True]
-    assert torch.all(out.token_adv[0] == 0)
+    assert out.extras["keep"].tolist() == [False, True, True]
+    assert torch.all(out.extras["token_adv"][0] == 0)
     hinted = encode_pairs(
         policy.tokenizer,
         [hint_prompt(True, p.prompt, completions[0])],
@@ -171,7 +176,7 @@ def test_sdpo_advantage_is_teacher_minus_student_log_prob_on_taught_rows(role_pr
         teacher = sequence_logp(policy, hinted)[0][0]
     n = int(samples.lengths[1])
     expected = teacher[:n] - samples.logp[1, :n]
-    assert torch.allclose(out.token_adv[1, :n], expected, atol=1e-5)
+    assert torch.allclose(out.extras["token_adv"][1, :n], expected, atol=1e-5)
     assert out.rewards[1] == pytest.approx(float(expected.mean()), abs=1e-5)
 
 
@@ -199,18 +204,20 @@ def _sdpo_case(policy):
 
 def test_sdpo_jsd_hands_the_update_the_hinted_teachers_full_distribution(role_prior):
     from priorlab.algos.losses import generalized_jsd
-    from priorlab.rewards.distill import next_token_logprobs
+    from priorlab.rewards.distill import terms
+    from priorlab.rollout import next_token_logprobs
 
     policy = load_policy(role_prior)
     p, completions, verdicts, samples = _sdpo_case(policy)
     out = get_reward("sdpo", divergence="jsd", alpha=0.5)(
         _sdpo_given(policy, p, completions, verdicts, samples)
     )
-    assert out.keep.tolist() == [False, True, True]
-    assert torch.all(out.token_adv == 0)  # no advantage: the divergence is the whole signal
+    keep, token_adv, teacher_logp = (out.extras[k] for k in ("keep", "token_adv", "teacher_logp"))
+    assert keep.tolist() == [False, True, True]
+    assert torch.all(token_adv == 0)  # no advantage: the divergence is the whole signal
     V = policy.model.head.weight.shape[0]
-    assert out.teacher_logp.shape == (3, samples.response.shape[1], V)
-    assert torch.all(out.teacher_logp[0] == 0)  # no teacher: an empty slot
+    assert teacher_logp.shape == (3, samples.response.shape[1], V)
+    assert torch.all(teacher_logp[0] == 0)  # no teacher: an empty slot
     hinted = encode_pairs(
         policy.tokenizer,
         [hint_prompt(True, p.prompt, completions[0])],
@@ -223,11 +230,12 @@ def test_sdpo_jsd_hands_the_update_the_hinted_teachers_full_distribution(role_pr
         P, n = hinted.prompt.shape[1], int(samples.lengths[1])
         teacher = torch.log_softmax(logits[0, P - 1 : P - 1 + n], -1)
         student = next_token_logprobs(policy, samples)[0][1, :n]
-    assert torch.allclose(out.teacher_logp[1, :n], teacher, atol=1e-5)
+    assert torch.allclose(teacher_logp[1, :n], teacher, atol=1e-5)
     jsd = generalized_jsd(student, teacher, alpha=0.5)  # (n,)
     assert out.rewards[1] == pytest.approx(-float(jsd.mean()), abs=1e-5)
     assert out.rewards[0] == 0.0 and out.metrics["sdpo/jsd"] > 0
-    assert out.divergence(student, teacher).shape == (n,)
+    (term,) = terms(divergence="jsd", alpha=0.5)  # the loss term its Source declares
+    assert term.full_vocab and terms() == ()
 
 
 @pytest.mark.parametrize(

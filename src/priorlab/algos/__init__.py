@@ -23,8 +23,9 @@ from priorlab.algos.losses import (
     entropy_from_logits,
     truncated_is_weight,
 )
-from priorlab.algos.parts import Parts, bind
+from priorlab.algos.parts import Parts, bind, own, per_step, reward_weighted, role_grpo
 from priorlab.algos.presets import PRESETS, Algorithm, make_algorithm
+from priorlab.algos.terms import Forward, Term, total
 from priorlab.errors import lookup
 
 __all__ = [
@@ -37,6 +38,13 @@ __all__ = [
     "PRESETS",
     "Algorithm",
     "Parts",
+    "Forward",
+    "Term",
+    "own",
+    "per_step",
+    "reward_weighted",
+    "role_grpo",
+    "total",
     "approx_kl",
     "clip_fractions",
     "clipped_value_loss",

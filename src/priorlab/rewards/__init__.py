@@ -1,8 +1,9 @@
 """Reward sources, chosen by name and declared in one table (SOURCES).
 
 A source is `reward(given: RewardIn, *, <parameters>) -> RewardOut` (rewards/base.py): the
-loop hands it the scored batch, it returns one float per completion and whatever else it
-has (per-token advantages, rows to keep, a role batch, ...). Its parameters, set through
+loop hands it the scored batch, it returns one float per completion, its metrics, and what
+its objective adds (per-row `extras` its bound estimator or terms read, further `rows`
+trained alongside; the `Source` declares the estimator and terms). Its parameters, set through
 `reward_params`, are its keyword-only arguments (a class's `__init__`'s for a stateful
 source). The true verifier accuracy is logged beside whichever reward drives training.
 
@@ -32,6 +33,7 @@ import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from priorlab import algos
 from priorlab.errors import ConfigError, lookup
 from priorlab.rewards import distill, polar, verifree
 from priorlab.rewards.adversarial import Adversarial
@@ -53,9 +55,12 @@ class Source:
 
     make: the function (or, for a stateful source, the class: one instance per run);
     role: the policy role it prompts, which a built-in prior must have learned;
-    own_advantages: it returns per-token advantages (RewardOut.token_adv) that replace the
-    algorithm's estimator;
-    online_only: it brings its own advantages or trains a role with GRPO, so it needs an
+    estimator: batch -> (adv, None), the advantage estimator that replaces the algorithm's
+    for its rewards (algos.own: its per-token advantages; algos.per_step: its per-step
+    rewards), bound by `algos.bind`;
+    terms: (**reward_params) -> loss terms its objective adds to the update (SDPO's
+    distillation), each `term(mb, fwd, *, aggregate)` aggregated like the policy loss;
+    online_only: it brings its own advantages or rows trained with GRPO, so it needs an
     online algorithm without a critic;
     check: (**reward_params) -> None, ConfigError naming a parameter whose value is wrong;
     check_files: (**reward_params) -> None, ConfigError naming a parameter whose checkpoint
@@ -67,7 +72,8 @@ class Source:
 
     make: Callable
     role: str | None = None
-    own_advantages: bool = False
+    estimator: Callable | None = None
+    terms: Callable | None = None
     online_only: bool = False
     check: Callable | None = None
     check_files: Callable | None = None
@@ -89,9 +95,14 @@ SOURCES = {
         online_only_if=verifree.trains_extra_rows,
     ),
     "orm": Source(OutcomeRewardModel, reranks=True),  # stateful: one instance per run
-    "delta_belief": Source(delta_belief, own_advantages=True, online_only=True),
+    "delta_belief": Source(delta_belief, estimator=algos.per_step, online_only=True),
     "sdpo": Source(
-        sdpo, role="hint", own_advantages=True, online_only=True, check=distill.check_params
+        sdpo,
+        role="hint",
+        estimator=algos.own,
+        terms=distill.terms,
+        online_only=True,
+        check=distill.check_params,
     ),
     "serl": Source(SelfJudge, role="judge", online_only=True),
     "raro": Source(Adversarial, role="critic", online_only=True),

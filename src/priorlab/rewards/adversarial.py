@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import torch
 
+from priorlab.algos import role_grpo
+from priorlab.batch import Rows
 from priorlab.rewards.base import RewardIn, RewardOut
 from priorlab.roles import ask, critic_prompt, parse_choice
 
@@ -73,7 +75,7 @@ class Adversarial:
         now = outcomes[: len(current)]
         return RewardOut(
             [policy_reward(o, self.tau_pol) for o in now],
-            roles=judged,
+            rows=[Rows(judged, role_grpo)],  # the critic learns with GRPO, in the same update
             metrics={
                 "raro/fooled": sum(o == "policy" for o in now) / len(now),
                 "raro/tie": sum(o == "tie" for o in now) / len(now),

@@ -9,7 +9,6 @@ loop knows about the batch comes in `RewardIn`, so no source names what it ignor
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from torch import Tensor
@@ -41,29 +40,23 @@ class RewardIn:
 
 @dataclass
 class RewardOut:
-    """Rewards plus what the update should use instead of, or beside, them.
+    """A source's rewards, what it reports of itself, and what its objective adds.
 
-    rewards: one float per completion (what the algorithm's estimator reads).
-    token_adv (B, T): advantages that replace the algorithm's estimator (Delta-Belief's
-    per-step credit, SDPO's distillation signal).
-    keep (B,) bool rows, or (B, T) tokens, the update may learn from (SDPO: rows with a
-    teacher; VeriFree's full objective: the reasoning tokens).
-    roles: a Batch of the policy's samples in another role (SERL's judge, RARO's critic),
-    with their rewards, trained with GRPO in the same update.
+    rewards: one float per completion (what the algorithm's estimator reads; for a dense
+    source, their sum over the steps, which is what is logged).
     metrics: what the source reports of itself, logged beside the true accuracy.
-    teacher_logp (B, T, V): a teacher's full next-token log-probs at each response position
-    (SDPO's jsd), to which the update adds `divergence(student_logprobs, teacher_logp)`
-    -> (B, T), aggregated over the loss mask.
-    extra: a Batch of further rows, one per completion and in the same order, with their
-    own per-token advantages (token_adv) and loss mask, trained in the same update
-    (VeriFree's reference-answer term).
+    extras: name -> (B, ...) per-completion tensors that the source's bound estimator or
+    loss terms read (its `Source` declares which): Delta-Belief's per-step rewards
+    ("step_rewards", "step_mask" (B, S), "token_step" (B, T)); SDPO's per-token signal
+    ("token_adv") or its teacher's full log-probs ("teacher_logp", (B, T, V)); "keep", the
+    rows (B,) or tokens (B, T) the policy loss may learn from (SDPO: rows with a teacher;
+    VeriFree's full objective: the reasoning tokens).
+    rows: [Rows] further rows trained in the same update, which get their advantages in
+    the advantage stage (SERL's judge and RARO's critic samples: GRPO on their rewards;
+    VeriFree's reference answers: weighted by their likelihood).
     """
 
     rewards: list[float]
-    token_adv: Tensor | None = None
-    keep: Tensor | None = None
-    roles: object = None
     metrics: dict = field(default_factory=dict)
-    teacher_logp: Tensor | None = None
-    divergence: Callable | None = None
-    extra: object = None
+    extras: dict = field(default_factory=dict)
+    rows: list = field(default_factory=list)

@@ -9,10 +9,11 @@ any, else at ','), and the belief after step k is
 
 the probability of the gold answer y* appended after the first k steps (the probe of
 VeriFree's reference likelihood). Step k earns r_k = log b_k - log b_{k-1}; the last step
-also earns the outcome (the verifier's 0/1). Rewards are GRPO-normalised per step index
-within the group, and each token gets its step's return to go, sum_{k' >= k} A^_{k'}
-(the return to go is our choice, unconfirmed: it lets the outcome reach every step). The
-tokens after the reasoning (the answer, EOS) belong to the last step.
+also earns the outcome (the verifier's 0/1). The source returns these per-step rewards; the
+advantage stage (algos.parts.per_step) GRPO-normalises them per step index within the
+group, and each token gets its step's return to go, sum_{k' >= k} A^_{k'} (the return to
+go is our choice, unconfirmed: it lets the outcome reach every step). The tokens after the
+reasoning (the answer, EOS) belong to the last step.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from bisect import bisect_right
 
 import torch
 
-from priorlab import algos
 from priorlab.rewards.base import RewardIn, RewardOut
 from priorlab.rewards.intrinsic import answer_logp, split_answer
 
@@ -51,7 +51,8 @@ def token_steps(tok, ids: list[int], step_ends: list[int]) -> list[int]:
 def delta_belief(given: RewardIn) -> RewardOut:
     """Delta-Belief: per-step change in the belief in the gold answer, plus the outcome.
 
-    Step rewards log b_k - log b_{k-1} (+ outcome on the last step) become per-token
+    Returns the step rewards log b_k - log b_{k-1} (+ outcome on the last step) and the
+    step of each response token, which the bound `per_step` estimator turns into per-token
     advantages; the logged reward is their sum, log b_S - log b_0 + outcome."""
     problems, verdicts, samples = given.problems, given.verdicts, given.samples
     policy, tok = given.policy, given.policy.tokenizer
@@ -70,16 +71,14 @@ def delta_belief(given: RewardIn) -> RewardOut:
             step_rewards[i, k] = beliefs[k + 1] - beliefs[k]
         step_rewards[i, len(pieces) - 1] += float(verdicts[i].correct)
         present[i, : len(pieces)] = True
-    step_adv = algos.per_step_grpo(step_rewards, present, given.group_ids)
-    token_adv = torch.zeros_like(samples.logp)
+    token_step = torch.full(samples.logp.shape, -1, dtype=torch.long)  # (B, T), -1: no token
     for i, pieces in enumerate(steps):
         n = int(samples.lengths[i])
         ends = torch.tensor([len(p) for p in pieces]).cumsum(0).tolist()
-        which = token_steps(tok, samples.response[i, :n].tolist(), ends)
-        token_adv[i, :n] = step_adv[i, which]
+        token_step[i, :n] = torch.tensor(token_steps(tok, samples.response[i, :n].tolist(), ends))
     totals = step_rewards.sum(1)
     return RewardOut(
         totals.tolist(),
-        token_adv=token_adv,
+        extras={"step_rewards": step_rewards, "step_mask": present, "token_step": token_step},
         metrics={"delta_belief/steps": float(present.sum(1).float().mean())},
     )

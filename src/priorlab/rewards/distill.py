@@ -9,8 +9,8 @@ towards it on the response it sampled. Two divergences (`reward_params.divergenc
   D_alpha(pi_theta || sg(pi_teacher)) over the full next-token distribution at every
   response position (`algos.losses.generalized_jsd`; alpha 0.5 the JSD, 0 the forward and
   1 the reverse KL, the authors' convention). The source returns the teacher's log-probs
-  (B, T, V) and the bound divergence; the update computes the student's full distribution
-  and adds the divergence, aggregated like the policy loss over the loss mask. The per-token
+  (B, T, V); its loss term (`terms`: algos.terms.distill_term) reads the student's full
+  distribution and adds the divergence, aggregated like the policy loss. The per-token
   advantages are 0, so the policy loss carries no signal: the divergence replaces it.
   Memory: B x T x V floats for the teacher (V = 49,152 for SmolLM2).
 - "sampled_reverse_kl" (cheaper, the default for compatibility): reverse KL on the sampled
@@ -31,13 +31,13 @@ from __future__ import annotations
 from functools import partial
 
 import torch
-import torch.nn.functional as F
 
 from priorlab.algos.losses import generalized_jsd
+from priorlab.algos.terms import Term, distill_term
 from priorlab.errors import ConfigError
 from priorlab.rewards.base import RewardIn, RewardOut
 from priorlab.roles import hint_prompt, prompt_rows
-from priorlab.rollout import Samples, sequence_logp
+from priorlab.rollout import Samples, next_token_logprobs, sequence_logp
 
 DIVERGENCES = ("sampled_reverse_kl", "jsd")
 
@@ -63,17 +63,6 @@ def pick_teachers(correct: list[bool], group_ids: list[int], rng) -> list[int | 
         pool = [j for j, h in enumerate(group_ids) if h == g and j != i and correct[j]]
         out.append(rng.choice(pool) if pool else None)
     return out
-
-
-def next_token_logprobs(policy, samples: Samples, *, temperature: float = 1.0, values=False):
-    """log pi(. | prompt, response_<t) at every response position (B, T, V), and the values
-    (B, T) or None: `sequence_logp`'s forward pass before it picks the sampled tokens."""
-    tokens = torch.cat([samples.prompt, samples.response], 1)  # (B, P+T)
-    key_valid = torch.cat([samples.prompt_mask, samples.mask.bool()], 1)
-    T = samples.response.shape[1]
-    logits, v = policy.model(tokens, key_valid, last=T + 1)  # positions P-1 .. P+T-1
-    logprobs = F.log_softmax(logits[:, :T].float() / max(temperature, 1e-8), -1)  # (B, T, V)
-    return logprobs, (v[:, :T] if (values and v is not None) else None)
 
 
 def rows_of(samples: Samples, rows: list[int]) -> Samples:
@@ -127,11 +116,16 @@ def sdpo(given: RewardIn, *, divergence="sampled_reverse_kl", alpha=0.5) -> Rewa
     metrics["sdpo/jsd" if full else "sdpo/sampled_reverse_kl"] = 0.0 - float(
         per_token.sum() / taught_tokens
     )
-    return RewardOut(
-        per_row.tolist(),
-        token_adv=token_adv,
-        keep=keep,
-        metrics=metrics,
-        teacher_logp=teacher_logp,
-        divergence=partial(generalized_jsd, alpha=alpha) if full else None,
-    )
+    extras = {"token_adv": token_adv, "keep": keep}
+    if full:
+        extras["teacher_logp"] = teacher_logp
+    return RewardOut(per_row.tolist(), metrics=metrics, extras=extras)
+
+
+def terms(*, divergence="sampled_reverse_kl", alpha=0.5) -> tuple:
+    """SDPO's own loss term, aggregated like the policy loss: with divergence "jsd", the
+    generalised JSD of the student's full distribution from the teacher's (the per-token
+    advantages are 0 then, so the policy loss carries no signal); none otherwise."""
+    if divergence != "jsd":
+        return ()
+    return (Term(partial(distill_term, divergence=partial(generalized_jsd, alpha=alpha)), True),)

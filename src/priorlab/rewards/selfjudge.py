@@ -18,6 +18,8 @@ import itertools
 
 import torch
 
+from priorlab.algos import role_grpo
+from priorlab.batch import Rows
 from priorlab.rewards.base import RewardIn, RewardOut
 from priorlab.roles import ask, judge_prompt, parse_choice
 
@@ -97,7 +99,9 @@ class SelfJudge:
         judged.rewards = torch.tensor(judge_rewards(pairs, winners, actor))
         judged.parsed = torch.tensor([c is not None for c in picks])
         return RewardOut(
-            actor, roles=judged, metrics=self.metrics(pairs, winners, given.verdicts, judged)
+            actor,
+            metrics=self.metrics(pairs, winners, given.verdicts, judged),
+            rows=[Rows(judged, role_grpo)],  # the judge learns with GRPO, in the same update
         )
 
     @staticmethod

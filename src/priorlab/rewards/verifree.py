@@ -19,7 +19,7 @@ baseline. `reward_params.objective`:
   loss train every sampled token on it, the policy's own answer included.
 - "full": both terms. The first is the algorithm's estimator on R (use algo rloo for the
   paper's baseline) on the reasoning tokens only (`keep` masks the policy's own answer and
-  EOS: the paper never samples them); the second comes as `extra` rows (prompt, z + y* +
+  EOS: the paper never samples them); the second comes as further `rows` (prompt, z + y* +
   EOS) whose loss covers y* and EOS with per-token advantage sg(R), carried by the same
   per-token loss and aggregation (the clipped loss's gradient at ratio 1 is
   -R grad log pi). Needs an online algorithm without a critic.
@@ -31,11 +31,13 @@ import math
 
 import torch
 
+from priorlab.algos import reward_weighted
+from priorlab.batch import Batch, Rows, Samples
 from priorlab.encoding import encode_pairs
 from priorlab.errors import ConfigError
 from priorlab.rewards.base import RewardIn, RewardOut
 from priorlab.rewards.intrinsic import answer_logp, split_answer
-from priorlab.rollout import Batch, Samples, sequence_logp
+from priorlab.rollout import sequence_logp
 
 OBJECTIVES = ("reward_only", "full")
 
@@ -83,7 +85,7 @@ def full_objective(policy, problems, reasonings, samples, group_ids, temperature
     log_r = (logp * answer).sum(1)
     r = log_r.exp()  # (B,)
     rows.logp = logp if temperature == 1.0 else chunked_logp(policy, rows, temperature)
-    extra = Batch(
+    references = Batch(
         rows,
         list(problems),
         group_ids.clone(),
@@ -91,14 +93,13 @@ def full_objective(policy, problems, reasonings, samples, group_ids, temperature
         rewards=r,
         correct=torch.zeros(len(r), dtype=torch.bool),
         parsed=torch.zeros(len(r), dtype=torch.bool),
-        token_adv=r[:, None] * answer,
         loss_mask=answer,
     )
     keep = reasoning_mask(tok, samples, [len(z) for z in reasonings])
     return RewardOut(
         r.tolist(),
-        keep=keep,
-        extra=extra,
+        extras={"keep": keep},
+        rows=[Rows(references, reward_weighted, paired=True)],
         metrics={
             "verifree/full": 1.0,
             "verifree/answer_logp": log_r.mean().item(),
