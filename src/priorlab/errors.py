@@ -46,3 +46,16 @@ def lookup(registry: dict, name: str, kind: str):
     except KeyError:
         valid = ", ".join(sorted(registry))
         raise UnknownName(f"unknown {kind} {name!r}; valid: {valid}") from None
+
+
+class Registry(dict):
+    """A table of named parts (losses, estimators, ...) whose missing names raise
+    UnknownName listing the valid ones. One object per table: registering a name in it
+    (`POLICY_LOSSES["topr"] = topr`) reaches every reader."""
+
+    def __init__(self, kind: str, items: dict):
+        super().__init__(items)
+        self.kind = kind
+
+    def __missing__(self, name):
+        lookup(dict(self), name, self.kind)

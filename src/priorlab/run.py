@@ -30,7 +30,7 @@ from priorlab.metrics import summarize
 from priorlab.models import Policy, load_policy
 from priorlab.models.vllm_engine import logp_mismatch
 from priorlab.progress import MetricsLog
-from priorlab.rewards import get_reward, source
+from priorlab.rewards import get_reward, source, source_terms
 from priorlab.rewards.base import RewardIn, RewardOut
 from priorlab.roles import require_role
 from priorlab.rollout import check_context, rollout
@@ -119,7 +119,7 @@ class Run:
             self.algo,
             max_new_tokens=cfg.max_new_tokens,
             estimator=declared.estimator,
-            terms=declared.terms(**cfg.reward_params) if declared.terms else (),
+            terms=source_terms(cfg.reward, **cfg.reward_params),
             is_cap=cfg.rollout_is_cap,
         )
         self.reward_fn = get_reward(cfg.reward, **cfg.reward_params)

@@ -19,6 +19,7 @@ from priorlab.checks import check_finite, check_weights
 from priorlab.config import TrainConfig
 from priorlab.convergence import plateau, vs_prior
 from priorlab.io import write_json_atomic
+from priorlab.offline import OFFLINE_LOOPS
 from priorlab.optim import make_optimizer
 from priorlab.progress import batch_metrics, progress
 from priorlab.rollout import next_token_logprobs, picked, sequence_logp
@@ -47,8 +48,6 @@ def _train(run, quiet: bool) -> dict:
         if run.algo.kind == "online":
             online(run, after_step)
         else:
-            from priorlab.offline import OFFLINE_LOOPS
-
             OFFLINE_LOOPS[run.algo.kind](run, after_step)
     run.dev_checkpoint(due=False)  # the curve ends where training did
     final = run.evaluate("final") if cfg.test_eval else {}

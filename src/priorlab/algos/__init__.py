@@ -26,7 +26,6 @@ from priorlab.algos.losses import (
 from priorlab.algos.parts import Parts, bind, own, per_step, reward_weighted, role_grpo
 from priorlab.algos.presets import PRESETS, Algorithm, make_algorithm
 from priorlab.algos.terms import Forward, Term, total
-from priorlab.errors import lookup
 
 __all__ = [
     "per_step_grpo",
@@ -61,20 +60,3 @@ __all__ = [
     "truncated_is_weight",
     "varied_groups",
 ]
-
-
-class _Registry(dict):
-    """A dict whose missing keys raise ValueError listing the valid names."""
-
-    def __init__(self, kind: str, items: dict):
-        super().__init__(items)
-        self.kind = kind
-
-    def __missing__(self, name):
-        lookup(dict(self), name, self.kind)
-
-
-ADVANTAGES = _Registry("advantage", ADVANTAGES)
-AGGREGATIONS = _Registry("aggregation", AGGREGATIONS)
-KL_ESTIMATORS = _Registry("KL estimator", KL_ESTIMATORS)
-POLICY_LOSSES = _Registry("policy loss", POLICY_LOSSES)

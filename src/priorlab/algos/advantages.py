@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import torch
 
+from priorlab.errors import Registry
+
 EPS = 1e-6
 
 
@@ -83,15 +85,18 @@ def none(rewards, group_ids, *, tokens=None):
     return rewards.float().clone()
 
 
-ADVANTAGES = {
-    "grpo": grpo,
-    "dr_grpo": dr_grpo,
-    "rloo": rloo,
-    "lite_ppo": lite_ppo,
-    "reinforce_pp": reinforce_pp,
-    "reinforce_pp_baseline": reinforce_pp_baseline,
-    "none": none,
-}
+ADVANTAGES = Registry(
+    "advantage",
+    {
+        "grpo": grpo,
+        "dr_grpo": dr_grpo,
+        "rloo": rloo,
+        "lite_ppo": lite_ppo,
+        "reinforce_pp": reinforce_pp,
+        "reinforce_pp_baseline": reinforce_pp_baseline,
+        "none": none,
+    },
+)
 
 
 def per_step_grpo(step_rewards, present, group_ids):

@@ -7,6 +7,8 @@ import math
 
 import torch
 
+from priorlab.errors import Registry
+
 
 def _per_token(adv: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     """A sequence advantage (B,) broadcast over its tokens; (B, T) passes through."""
@@ -75,13 +77,16 @@ def cispo(logp, old_logp, adv, *, is_eps_low=1.0, is_eps_high=0.28):
     return -weight * _per_token(adv, logp) * logp
 
 
-POLICY_LOSSES = {
-    "clip": clip,
-    "gppo": gppo,
-    "reinforce": reinforce,
-    "nll": nll,
-    "cispo": cispo,
-}
+POLICY_LOSSES = Registry(
+    "policy loss",
+    {
+        "clip": clip,
+        "gppo": gppo,
+        "reinforce": reinforce,
+        "nll": nll,
+        "cispo": cispo,
+    },
+)
 CLIPPED_LOSSES = ("clip", "gppo")  # the losses that take eps_low, eps_high and dual_clip
 
 
@@ -107,12 +112,15 @@ def seq_sum_norm(loss_mat, mask, *, norm_len: int | None = None):
     return (loss_mat * mask).sum() / (B * (norm_len or T))
 
 
-AGGREGATIONS = {
-    "token_mean": token_mean,
-    "seq_mean_token_mean": seq_mean_token_mean,
-    "seq_mean_token_sum": seq_mean_token_sum,
-    "seq_sum_norm": seq_sum_norm,
-}
+AGGREGATIONS = Registry(
+    "aggregation",
+    {
+        "token_mean": token_mean,
+        "seq_mean_token_mean": seq_mean_token_mean,
+        "seq_mean_token_sum": seq_mean_token_sum,
+        "seq_sum_norm": seq_sum_norm,
+    },
+)
 
 
 def clipped_value_loss(values, old_values, returns, mask, clip_range: float = 0.2):
@@ -138,7 +146,7 @@ def kl_k3(logp, ref_logp):
     return torch.exp(-d) + d - 1
 
 
-KL_ESTIMATORS = {"k1": kl_k1, "k2": kl_k2, "k3": kl_k3}
+KL_ESTIMATORS = Registry("KL estimator", {"k1": kl_k1, "k2": kl_k2, "k3": kl_k3})
 
 
 def entropy_from_logits(logits):

@@ -5,8 +5,10 @@ The built-in character transformer and a Hugging Face model both satisfy `Policy
 capabilities and formats rather than which backend it is. The model itself offers
 `forward(tokens, key_valid, cache) -> (logits, values)`, `decode_step(token, key_valid,
 cache) -> logits`, `new_cache(batch, max_len)` and `has_value_head`; the tokenizer
-`encode`, `decode`, `pad_id`, `eos_id`, `return_token`. Log-probs and sampling go through
-`rollout` (`sequence_logp`, `rollout`), which only use those.
+`encode`, `decode`, `pad_id`, `eos_id`, `return_token`. Sampling and log-probs go through
+`rollout`, which only uses those: `rollout` (or a separate engine), and one forward pass
+for log-probs, `next_token_logprobs` (the full vocabulary, (B, T, V)), of which
+`sequence_logp` picks the sampled tokens.
 """
 
 from __future__ import annotations

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from priorlab import algos
@@ -108,7 +108,23 @@ SOURCES = {
     "raro": Source(Adversarial, role="critic", online_only=True),
     "polar": Source(Polar, check_files=polar.check_files),
 }
-REWARDS = {name: source.make for name, source in SOURCES.items()}
+
+
+class _Makes(Mapping):
+    """name -> a source's function (or class), read live from SOURCES: declaring a source
+    there (`SOURCES["mine"] = Source(mine)`) is all it takes to register it."""
+
+    def __getitem__(self, name: str) -> Callable:
+        return SOURCES[name].make
+
+    def __iter__(self):
+        return iter(SOURCES)
+
+    def __len__(self) -> int:
+        return len(SOURCES)
+
+
+REWARDS = _Makes()
 
 
 def source(name: str) -> Source:
@@ -134,6 +150,15 @@ def get_reward(name: str, **params):
     if isinstance(fn, type):
         return fn(**params)
     return functools.wraps(fn)(functools.partial(fn, **params)) if params else fn
+
+
+def source_terms(name: str, **params) -> tuple:
+    """The loss terms reward source `name` adds to the update, given its `params` typed as
+    its reward function's (so that "0.5" reaches both as 0.5)."""
+    declared = source(name)
+    if declared.terms is None:
+        return ()
+    return declared.terms(**typed_params(declared.make, params, path="reward_params"))
 
 
 def reward_params(name: str) -> dict:
