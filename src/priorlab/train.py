@@ -112,8 +112,20 @@ def online(run: Run, tick) -> None:
             }
         )
         tick()
+        if ref is not None and algo.ref_reset_every and run.step % algo.ref_reset_every == 0:
+            ref = reset_reference(policy, opt, clear_optimizer=algo.ref_reset_optimizer)
+            run.record({"ref/reset": 1.0})
         if cfg.eval_every and run.step % cfg.eval_every == 0:
             run.record(run.evaluate(f"step{run.step}"))
+
+
+def reset_reference(policy, opt, *, clear_optimizer: bool):
+    """ProRL's hard reset: the KL reference becomes a frozen copy of the current policy,
+    and with clear_optimizer the optimizer's state (AdamW moments and step counts) starts
+    afresh."""
+    if clear_optimizer:
+        opt.state.clear()
+    return policy.frozen_copy()
 
 
 def collect(run: Run, rows: int) -> Batch:

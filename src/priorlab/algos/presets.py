@@ -76,11 +76,16 @@ class Algorithm:
     """RCRL: learning rate of the return-token embeddings, their own parameter group (None:
     lr). They start as copies of BOS and carry the whole condition, so they learn 100x faster
     than the body, which stays at EI's scale."""
+    ref_reset_every: int = 0
+    """ProRL: every N online steps the KL reference becomes a frozen copy of the current
+    policy (a hard reset; 0 = never). Needs kl_coef > 0."""
+    ref_reset_optimizer: bool = False
+    """ProRL: clear the optimizer's state (AdamW moments) at each reference reset."""
 
 
 # Fields added after job ids were first issued: a job id hashes them only when they are set,
 # so adding such a field keeps the id (and the finished runs) of every existing sweep.
-HASHED_WHEN_SET = ("loss_params", "cond_lr")
+HASHED_WHEN_SET = ("loss_params", "cond_lr", "ref_reset_every", "ref_reset_optimizer")
 
 
 def identity(algo: Algorithm) -> dict:
@@ -149,6 +154,22 @@ PRESETS: dict[str, Algorithm] = {
         aggregation="token_mean",
         kl_coef=0.01,
         kl_estimator="k2",
+    ),
+    # ProRL (Liu et al. 2025, arXiv 2505.24864): GRPO with DAPO's decoupled clip (0.2, 0.4)
+    # and dynamic sampling, a small KL to a reference hard-reset to the current policy with
+    # the optimizer state. Deviations: resets every 16 steps (the paper resets by hand every
+    # few hundred steps of runs thousands long; runs here are tens to hundreds of steps);
+    # its rollout temperature 1.2 is the run's `temperature` field, not part of the preset.
+    "prorl": Algorithm(
+        "prorl",
+        advantage="grpo",
+        aggregation="token_mean",
+        eps_high=0.4,
+        dynamic_sampling=True,
+        kl_coef=1e-4,
+        ref_reset_every=16,
+        ref_reset_optimizer=True,
+        min_group_size=2,
     ),
     # --- the three algorithms of Havrilla et al. 2024 ---
     "ppo": Algorithm(
@@ -227,6 +248,12 @@ def validate(algo: Algorithm) -> None:
         raise ConfigError("algo.lr", f"must be > 0, got {algo.lr}")
     if algo.cond_lr is not None and algo.cond_lr <= 0:
         raise ConfigError("algo.cond_lr", f"must be > 0 or null, got {algo.cond_lr}")
+    if algo.ref_reset_every < 0:
+        raise ConfigError("algo.ref_reset_every", f"must be >= 0, got {algo.ref_reset_every}")
+    if (algo.ref_reset_every or algo.ref_reset_optimizer) and algo.kl_coef <= 0:
+        raise ConfigError("algo.ref_reset_every", "resets a KL reference: needs kl_coef > 0")
+    if algo.ref_reset_optimizer and not algo.ref_reset_every:
+        raise ConfigError("algo.ref_reset_optimizer", "needs ref_reset_every > 0")
     if algo.dual_clip is not None and algo.dual_clip <= 1:
         raise ConfigError("algo.dual_clip", f"must be > 1 or null, got {algo.dual_clip}")
     if not (0 <= algo.gamma <= 1 and 0 <= algo.lam <= 1):
