@@ -86,9 +86,10 @@ def test_unknown_loss_params_are_refused_by_name():
 def test_a_field_added_later_leaves_existing_job_ids_alone():
     from dataclasses import asdict
 
-    from priorlab.algos.presets import identity
+    from priorlab.algos.presets import HASHED_WHEN_SET, identity
 
     grpo = PRESETS["grpo"]
-    later = ("loss_params", "cond_lr")
+    later = ("loss_params", "cond_lr", "ref_reset_every", "ref_reset_optimizer")
+    assert set(later) == set(HASHED_WHEN_SET)
     assert identity(grpo) == {k: v for k, v in asdict(grpo).items() if k not in later}
     assert identity(PRESETS["cispo"])["loss_params"] == {"is_eps_high": 0.28}
