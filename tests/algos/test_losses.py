@@ -216,3 +216,15 @@ def test_truncated_is_weight_by_hand():
     w = truncated_is_weight(old.requires_grad_(), sampler, cap=2.0)
     assert torch.allclose(w, torch.tensor([[1.0, 1.5, 2.0, 0.5]]))
     assert not w.requires_grad
+
+
+def test_approx_kl_is_cleanrls_k3_of_kl_old_to_new():
+    """rho = pi / pi_old = 2 on the real token: (rho - 1) - ln rho = 1 - ln 2 = 0.3069; the
+    padded token (rho = 1/2) is not counted. Before the fix it read KL(pi || pi_old)'s k3,
+    1/rho - 1 + ln rho = 0.1931."""
+    from priorlab.algos import approx_kl
+
+    old = torch.log(torch.tensor([[0.2, 0.4]]))
+    logp = torch.log(torch.tensor([[0.4, 0.2]]))
+    got = approx_kl(logp, old, torch.tensor([[1.0, 0.0]]))
+    assert got.item() == pytest.approx(1 - math.log(2), rel=1e-6)

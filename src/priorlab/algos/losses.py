@@ -200,5 +200,8 @@ def clip_fractions(logp, old_logp, adv, mask, *, eps_low=0.2, eps_high=0.2):
 
 
 def approx_kl(logp, old_logp, mask):
-    """k3 estimate of KL(pi_old || pi) over real tokens (cleanrl's approx_kl)."""
-    return token_mean(kl_k3(logp, old_logp), mask)
+    """k3 estimate of KL(pi_old || pi) on pi_old's samples, over real tokens: (rho - 1) -
+    log rho, rho = pi / pi_old (cleanrl's approx_kl; Schulman 2020, "Approximating KL
+    divergence"). kl_k3 with the arguments swapped: k3(a, b) estimates KL(pi_a || pi_b) on
+    pi_a's samples."""
+    return token_mean(kl_k3(old_logp, logp), mask)
