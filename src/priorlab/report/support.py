@@ -68,12 +68,18 @@ def run_support(run) -> dict:
     final_ids, after, n_final = _right(_sampled(run, "final"))
     if final_ids != ids:
         raise DataError(f"{run.path}: samples_initial and samples_final hold other problems")
-    n = min(n, n_final)
+    return {**run.cell(), **against_prior(ids, prior, after, min(n, n_final))}
+
+
+def against_prior(ids: list, prior: np.ndarray, after: np.ndarray, n: int) -> dict:
+    """A run's support against its prior's from the right samples per problem (out of n)
+    before and after: per k the counts and ratios, the crossover k, the gap, the newly
+    solved problems, and (_a, _b) each problem's pass@n for the bootstrap."""
     by_k = {k: counts(solved(prior, n, k), solved(after, n, k)) for k in ks_for(n)}
     reach = [k for k in ks_for(n) if solved(prior, n, k).mean() >= solved(after, n, k).mean()]
     newly = [{"problem_id": i, "prior": 0, "run": int(c), "n": n}
              for i, c0, c in zip(ids, prior, after) if c0 == 0 and c > 0]  # fmt: skip
-    return {**run.cell(), "n": n, "by_k": by_k, "crossover_k": reach[0] if reach else None,
+    return {"n": n, "by_k": by_k, "crossover_k": reach[0] if reach else None,
             "gap": float(solved(prior, n, n).mean() - (after / n).mean()), "newly": newly,
             "_a": solved(prior, n, n), "_b": solved(after, n, n)}  # fmt: skip
 
@@ -86,28 +92,36 @@ def support(runs, *, seed: int = 0, n_boot: int = 1000) -> dict:
     groups = defaultdict(list)
     for row in rows:
         groups[(row["algo"], row["prior"])].append(row)
-    cells = []
-    for (algo, prior), group in sorted(groups.items()):
-        n_problems = len(group[0]["_a"])
-        weights = rng.multinomial(n_problems, np.full(n_problems, 1 / n_problems), size=n_boot)
-        cell = {"algo": algo, "prior": prior, "runs": len(group), "k": group[0]["n"]}
-        at_n = [row["by_k"][row["n"]] for row in group]
-        for key in ("P", "E", "S"):
-            cell[key] = float(np.mean([c[key] for c in at_n]))
-        for key in RATIOS:
-            values = [c[key] for c in at_n if c[key] is not None]
-            with warnings.catch_warnings():  # a resample where no run has the ratio: NaN
-                warnings.simplefilter("ignore", RuntimeWarning)
-                draws = np.nanmean([_boot(row["_a"], row["_b"], weights, key) for row in group], 0)
-            lo, hi = (np.nanpercentile(draws, [2.5, 97.5]) if np.isfinite(draws).any()
-                      else (np.nan, np.nan))  # fmt: skip
-            cell[key] = {"mean": float(np.mean(values)) if values else None,
-                         "lo": _finite(lo), "hi": _finite(hi)}  # fmt: skip
-        cell["gap"] = float(np.mean([row["gap"] for row in group]))
-        cell["newly"] = sum(len(row["newly"]) for row in group)
-        cells.append(cell)
+    cells = [
+        {"algo": algo, "prior": prior, **cell_summary(group, rng, n_boot)}
+        for (algo, prior), group in sorted(groups.items())
+    ]
     public = [{k: v for k, v in row.items() if not k.startswith("_")} for row in rows]
     return {"runs": public, "cells": cells, "lines": lines(cells)}
+
+
+def cell_summary(group: list[dict], rng: np.random.Generator, n_boot: int = 1000) -> dict:
+    """One algorithm x prior's runs (rows of run_support): P, E, S means at k = n, each
+    ratio's mean with a 95% percentile interval from one bootstrap over problems shared by
+    the runs, the gap and the newly solved count."""
+    n_problems = len(group[0]["_a"])
+    weights = rng.multinomial(n_problems, np.full(n_problems, 1 / n_problems), size=n_boot)
+    cell = {"runs": len(group), "k": group[0]["n"]}
+    at_n = [row["by_k"][row["n"]] for row in group]
+    for key in ("P", "E", "S"):
+        cell[key] = float(np.mean([c[key] for c in at_n]))
+    for key in RATIOS:
+        values = [c[key] for c in at_n if c[key] is not None]
+        with warnings.catch_warnings():  # a resample where no run has the ratio: NaN
+            warnings.simplefilter("ignore", RuntimeWarning)
+            draws = np.nanmean([_boot(row["_a"], row["_b"], weights, key) for row in group], 0)
+        lo, hi = (np.nanpercentile(draws, [2.5, 97.5]) if np.isfinite(draws).any()
+                  else (np.nan, np.nan))  # fmt: skip
+        cell[key] = {"mean": float(np.mean(values)) if values else None,
+                     "lo": _finite(lo), "hi": _finite(hi)}  # fmt: skip
+    cell["gap"] = float(np.mean([row["gap"] for row in group]))
+    cell["newly"] = sum(len(row["newly"]) for row in group)
+    return cell
 
 
 def outcome(cell: dict, margin: float = DISCOVERY_MARGIN) -> str:
