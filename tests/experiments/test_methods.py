@@ -63,3 +63,37 @@ def test_a_sweep_pairing_verifree_full_with_a_critic_is_refused_before_any_job()
     with pytest.raises(ConfigError) as e:
         expand(spec)
     assert e.value.field in ("rewards", "train.reward_params") and "ppo" in e.value.message
+
+
+def test_an_algos_entry_sets_how_its_method_samples_over_the_specs_train():
+    spec = {
+        **BASE,
+        "train": {"group_size": 8, "prompts_per_step": 4},
+        "algos": [
+            "grpo",
+            {"name": "prorl", "train": {"temperature": 1.2}},
+            {"name": "prorl", "label": "brorl", "train": {"group_size": 32, "prompts_per_step": 1}},
+        ],
+    }
+    by_label = {r.labels["algo"]: r.config for r in expand(spec).runs}
+    assert (by_label["grpo"]["temperature"], by_label["prorl"]["temperature"]) == (1.0, 1.2)
+    assert (by_label["brorl"]["group_size"], by_label["brorl"]["prompts_per_step"]) == (32, 1)
+    assert by_label["prorl"]["group_size"] == 8  # the spec's, where the entry says nothing
+    budgets = {c["rollout_budget"] for c in by_label.values()}
+    assert budgets == {256}  # the budget stays the spec's: equal for every method
+    plain = expand({**BASE, "algos": [{"name": "grpo", "train": {}}]}).runs[0]
+    assert plain.id == expand(BASE).runs[0].id  # an empty `train` changes no job
+
+
+@pytest.mark.parametrize(
+    "train, field",
+    [
+        ({"rollout_budget": 512}, "algos[0].train.rollout_budget"),
+        ({"eval_samples": 64}, "algos[0].train.eval_samples"),
+        ([1], "algos[0].train"),
+    ],
+)
+def test_an_algos_entry_cannot_set_what_makes_runs_comparable(train, field):
+    with pytest.raises(ConfigError) as e:
+        expand({**BASE, "algos": [{"name": "grpo", "train": train}]})
+    assert e.value.field == field

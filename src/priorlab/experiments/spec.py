@@ -270,10 +270,11 @@ def _runs(
     jobs: dict[str, Job] = {}
     for level, (algos, rewards) in groups.items():
         factor = factor_of(algos, rewards)
-        for prior, (label, name, params), (rlabel, reward, rparams), seed in itertools.product(
+        for prior, (label, name, params, own), (rlabel, reward, rparams), seed in itertools.product(
             priors, algos, rewards, seeds
         ):
-            cfg = {**shared, "algo": name, "algo_params": params, "reward": reward, "seed": seed}
+            cfg = {**shared, **own, "algo": name, "algo_params": params, "reward": reward}
+            cfg["seed"] = seed
             if rparams:  # this entry's own reward_params, over the shared ones
                 cfg["reward_params"] = {**shared.get("reward_params", {}), **rparams}
             cfg, pool = _polar_pool(cfg, priors, given)
