@@ -10,6 +10,7 @@ from priorlab.errors import ConfigError, Diverged
 from priorlab.models import load_policy
 from priorlab.rewards import REWARDS, source
 from priorlab.train import filter_signal, train
+from priorlab.validate import validate_run
 
 
 def small(prior, out, **kw):
@@ -414,3 +415,22 @@ def test_full_forms_run_a_step_on_smollm2(tmp_path, monkeypatch, reward, params,
     if key == "sdpo/jsd":
         assert step["sdpo/taught_frac"] > 0 and step["loss/distill"] > 0
     print(f"\n{reward} {params}: perf/step_s {step['perf/step_s']:.2f}")
+
+
+def test_support_samples_draw_the_prior_once_more_widely_and_share_it(tiny_prior, tmp_path):
+    from priorlab.samples import load_samples
+
+    a = train(small(tiny_prior, tmp_path / "a", eval_samples=2, support_samples=6), quiet=True)
+    wide = load_samples(tmp_path / "a" / "samples_support.parquet")
+    assert wide.groupby("problem_id").size().eq(6).all() and not wide["greedy"].any()
+    initial = load_samples(tmp_path / "a" / "samples_initial.parquet")
+    assert set(wide["problem_id"]) == set(initial["problem_id"])
+    b = train(
+        small(tiny_prior, tmp_path / "b", eval_samples=2, support_samples=6, algo="rloo"),
+        quiet=True,
+    )
+    again = load_samples(tmp_path / "b" / "samples_support.parquet")
+    assert again.equals(wide)  # one prior, one seed: the same draws, read back
+    assert a["initial"] == b["initial"]  # the test table's draws are untouched by it
+    with pytest.raises(ConfigError, match="support_samples: must be 0 .off. or more than"):
+        validate_run(small(tiny_prior, tmp_path / "c", eval_samples=8, support_samples=8))

@@ -147,6 +147,12 @@ class TrainConfig:
         "its 95% CI, within +-plateau_tol (0.02 = 2 points).",
     )
     eval_require: list = doc([], "Skills every test problem must use (e.g. a withheld one).")
+    support_samples: int = doc(
+        0,
+        "The prior's samples per test problem for the support block's prior side (0: its "
+        "eval_samples): its coverage at this larger k beside the run's at eval_samples, so a "
+        "problem it solves once in a few hundred samples is not read as discovery.",
+    )
     tensorboard: bool = doc(
         True, "Also write TensorBoard event files to <out>/tb (needs the tensorboard extra)."
     )
@@ -302,6 +308,12 @@ def validate_train(cfg: TrainConfig) -> None:
     check(cfg.eval_samples >= 1, "eval_samples", "must be >= 1")
     check(cfg.eval_problems >= 1, "eval_problems", "must be >= 1")
     check(cfg.eval_temperature >= 0, "eval_temperature", "must be >= 0")
+    check(
+        cfg.support_samples == 0 or cfg.support_samples > cfg.eval_samples,
+        "support_samples",
+        f"must be 0 (off) or more than eval_samples ({cfg.eval_samples}), "
+        f"got {cfg.support_samples}",
+    )
     check(cfg.dev_every >= 0, "dev_every", f"must be >= 0 (0: never), got {cfg.dev_every}")
     check(cfg.dev_problems >= 1, "dev_problems", "must be >= 1")
     check(cfg.dev_samples >= 1, "dev_samples", "must be >= 1")

@@ -255,12 +255,26 @@ class Run:
             engine=self.engine,
         )
 
-    def prior_table(self, draw) -> pd.DataFrame:
+    def prior_support(self) -> None:
+        """samples_support.parquet: support_samples of the prior per test problem (its own
+        draws, kept with the prior like its test table), which the support block reads as
+        the prior's coverage at a larger k than the run's."""
+        cfg = self.cfg
+        gen = torch.Generator().manual_seed(cfg.seed + 2 * 7919)
+
+        def draw():
+            return self.draw(self.test, n=cfg.support_samples, generator=gen, greedy=False)
+
+        table = self.prior_table(draw, n=cfg.support_samples, purpose="support")
+        save_samples(table, self.dir / "samples_support.parquet")
+
+    def prior_table(self, draw, *, n: int | None = None, purpose: str = "") -> pd.DataFrame:
         """The prior's test table, drawn once per (weights, problems, n, seed, settings,
         threads) and kept in the prior's directory (evals/): every run of a sweep from one
         prior and seed draws the very same samples, so the others read them back. Built-in
         priors only: a Hugging Face model's directory is the user's, and its samples depend
-        on more (engine, dtype, chat template) than this key holds."""
+        on more (engine, dtype, chat template) than this key holds. `n`: samples per problem
+        (default eval_samples); `purpose`: another table's draws ("support")."""
         cfg = self.cfg
         weights = Path(cfg.model) / "model.safetensors"
         small = weights.is_file() and weights.stat().st_size <= CACHE_MAX_BYTES
@@ -269,11 +283,12 @@ class Run:
         key = {
             "weights": hashlib.sha1(weights.read_bytes()).hexdigest(),
             "problems": [p.id for p in self.test],
-            "n": cfg.eval_samples,
+            "n": n or cfg.eval_samples,
             "max_new_tokens": cfg.max_new_tokens,
             "temperature": cfg.eval_temperature,
             "seed": cfg.seed,
             "threads": torch.get_num_threads(),
+            **({"purpose": purpose} if purpose else {}),  # the test table's key unchanged
         }
         digest = hashlib.sha1(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
         path = Path(cfg.model) / "evals" / f"{digest}.parquet"

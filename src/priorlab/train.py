@@ -37,6 +37,8 @@ def _train(run, quiet: bool) -> dict:
     initial = run.evaluate("initial") if cfg.test_eval else {}
     if initial:
         run.record(initial)
+        if cfg.support_samples:  # the prior's coverage at a larger k, for the support block
+            run.prior_support()
     run.dev_checkpoint()
     with progress(quiet) as bar:
         job = bar.add_task(f"{cfg.algo}", total=cfg.rollout_budget)

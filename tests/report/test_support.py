@@ -3,8 +3,9 @@
 import pandas as pd
 import pytest
 
+from priorlab.errors import DataError
 from priorlab.report.load import Run
-from priorlab.report.support import counts, run_support, support
+from priorlab.report.support import counts, outcome, run_support, support
 
 
 def table(right: dict[str, list[bool]], whole=None) -> pd.DataFrame:
@@ -121,3 +122,23 @@ def test_lines_follow_the_priors_in_numeric_order():
     cells = [_cell("grpo", p, 0.0, 0.0, 0.01) for p in ("10%", "1%", "30%", "3%", "0%")]
     got = [line.split(" (")[0].rsplit(" ", 1)[1] for line in lines(cells)]
     assert got == ["0%", "1%", "3%", "10%", "30%"]
+
+
+def test_the_prior_at_a_larger_k_by_hand(run):
+    """samples_support.parquet: the prior at k = 4 solves p2 once (1 of 4), so the run's p2
+    is preserved there, not expanded. b = [1, 1, 0] at k = 2; a_wide = pass@4 = [1, 1, 1]:
+    P = 2, E = 0, S = 1; NDR 0 where the k = 2 prior gives 0.5; and the outcome reads it."""
+    wide = {"p1": [True] * 4, "p2": [False, False, True, False], "p3": [True, False, False, False]}
+    table(wide).to_parquet(run.path / "samples_support.parquet")
+    got = run_support(run)
+    assert got["by_k"][2]["NDR"] == 0.5  # against the prior at the run's own k, unchanged
+    assert got["wide"] == {"k": 4, "P": 2.0, "E": 0.0, "S": 1.0, "SRR": 2 / 3, "NDR": 0.0,
+                           "NSCR": -1 / 3, "new": 0.0}  # fmt: skip
+    cell = support([run], n_boot=50)["cells"][0]
+    assert cell["wide"]["k"] == 4 and cell["wide"]["NDR"]["mean"] == 0.0
+    assert outcome(cell) == "selected"  # NDR [0, 0] against the wide prior
+    assert "prior at k = 4: NDR 0.00" in support([run], n_boot=50)["lines"][0]
+    other = {"p9": [True] * 4, "p2": [False] * 4, "p3": [False] * 4}
+    table(other).to_parquet(run.path / "samples_support.parquet")
+    with pytest.raises(DataError, match="samples_support.parquet: holds other problems"):
+        run_support(run)

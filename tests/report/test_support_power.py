@@ -11,22 +11,26 @@ same code as a report (against_prior, cell_summary, outcome).
 
 import numpy as np
 
-from priorlab.report.support import against_prior, cell_summary, outcome
+from priorlab.report.support import against_prior, cell_summary, counts, outcome, solved
 
 PROBLEMS, N, SEEDS, FAMILIES = 80, 128, 2, 40
 
 
-def _verdicts(prior_p, run_p, *, seed: int) -> dict:
+def _verdicts(prior_p, run_p, *, seed: int, wide: int = 0) -> dict:
     """outcome per family -> share, for true per-problem success probabilities before
-    (prior_p) and after (run_p) training."""
+    (prior_p) and after (run_p) training; `wide`: the prior also sampled that many times
+    per problem (support_samples), as run_support adds it."""
     rng = np.random.default_rng(seed)
     said = []
     ids = list(range(PROBLEMS))
     for _ in range(FAMILIES):
-        rows = [
-            against_prior(ids, rng.binomial(N, prior_p), rng.binomial(N, run_p), N)
-            for _ in range(SEEDS)
-        ]
+        rows = []
+        for _ in range(SEEDS):
+            row = against_prior(ids, rng.binomial(N, prior_p), rng.binomial(N, run_p), N)
+            if wide:
+                row["_wide"] = solved(rng.binomial(wide, prior_p), wide, wide)
+                row["wide"] = {"k": wide, **counts(row["_wide"], row["_b"])}
+            rows.append(row)
         said.append(outcome(cell_summary(rows, rng, n_boot=400)))
     names = ("selected", "discovered", "inconclusive")
     return {name: said.count(name) / FAMILIES for name in names}
@@ -79,3 +83,17 @@ def test_a_thin_tail_of_true_support_reads_as_discovery_a_known_limit():
     prior[20:32] = rng.uniform(0.001, 0.01, 12)
     share = _verdicts(prior, np.sqrt(prior), seed=6)
     assert share["discovered"] >= 0.5
+
+
+def test_the_prior_sampled_at_a_larger_k_removes_the_thin_tail_blind_spot():
+    """The same thin tail with the prior also sampled 1,024 times per problem
+    (support_samples): the tail is the prior's support at k = 1,024, so sharpening it is
+    not a discovery; a real one (8 problems at p = 0 -> 0.3) still is."""
+    rng = np.random.default_rng(5)
+    prior = _prior(0.25, rng)
+    prior[20:32] = rng.uniform(0.001, 0.01, 12)
+    share = _verdicts(prior, np.sqrt(prior), seed=6, wide=1024)
+    assert share["discovered"] <= 0.05
+    run = np.sqrt(prior)
+    run[:8] = 0.3
+    assert _verdicts(prior, run, seed=7, wide=1024)["discovered"] >= 0.9

@@ -99,15 +99,9 @@ UNHASHED = ("out", "model")
 # Fields that do not change what is computed, so stay out of the hash.
 COSMETIC = ("tensorboard", "device")
 # Run fields added after sweeps were stored: hashed only when set, so old job ids hold.
-HASHED_WHEN_SET = {
-    "engine": "hf",
-    "rollout_is_cap": 0.0,
-    "ft_max_steps": 200,
-    "ft_patience": 3,
-    "ft_min_delta": 1e-3,
-    "ft_val_frac": 0.1,
-    "ft_warmup": 10,
-}
+HASHED_WHEN_SET = {"engine": "hf", "rollout_is_cap": 0.0, "ft_max_steps": 200, "ft_patience": 3,
+                   "ft_min_delta": 1e-3, "ft_val_frac": 0.1, "ft_warmup": 10,
+                   "support_samples": 0}  # fmt: skip
 # Prior fields added after sweeps were stored, likewise.
 PRIOR_HASHED_WHEN_SET = {"exposure": {}}
 # The round loops' fine-tuning changed (issue 24: rounds trained to convergence on a held-out

@@ -29,6 +29,7 @@ import numpy as np
 from priorlab.errors import DataError
 from priorlab.metrics import ks_for, pass_at_k
 from priorlab.report.ceiling import _sampled
+from priorlab.samples import load_samples
 
 RATIOS = ("SRR", "NDR", "NSCR", "new")  # new: E / N, the share of problems newly solved
 DISCOVERY_MARGIN = 0.03  # NDR within this of 0: discovery ruled out
@@ -68,7 +69,15 @@ def run_support(run) -> dict:
     final_ids, after, n_final = _right(_sampled(run, "final"))
     if final_ids != ids:
         raise DataError(f"{run.path}: samples_initial and samples_final hold other problems")
-    return {**run.cell(), **against_prior(ids, prior, after, min(n, n_final))}
+    row = {**run.cell(), **against_prior(ids, prior, after, min(n, n_final))}
+    wide = run.path / "samples_support.parquet"  # the prior at a larger k (support_samples)
+    if wide.is_file():
+        wide_ids, wide_prior, n_wide = _right(load_samples(wide))  # all sampled: no greedy row
+        if wide_ids != ids:
+            raise DataError(f"{wide}: holds other problems than samples_initial")
+        row["_wide"] = solved(wide_prior, n_wide, n_wide)
+        row["wide"] = {"k": n_wide, **counts(row["_wide"], row["_b"])}
+    return row
 
 
 def against_prior(ids: list, prior: np.ndarray, after: np.ndarray, n: int) -> dict:
@@ -121,6 +130,19 @@ def cell_summary(group: list[dict], rng: np.random.Generator, n_boot: int = 1000
                      "lo": _finite(lo), "hi": _finite(hi)}  # fmt: skip
     cell["gap"] = float(np.mean([row["gap"] for row in group]))
     cell["newly"] = sum(len(row["newly"]) for row in group)
+    if all("_wide" in row for row in group):  # the run at k = n against the prior at k_wide
+        wide = {"k": group[0]["wide"]["k"], "P": float(np.mean([r["wide"]["P"] for r in group])),
+                "S": float(np.mean([r["wide"]["S"] for r in group]))}  # fmt: skip
+        for key in ("NDR", "new"):
+            with warnings.catch_warnings():  # a resample where no run has the ratio: NaN
+                warnings.simplefilter("ignore", RuntimeWarning)
+                draws = np.nanmean([_boot(r["_wide"], r["_b"], weights, key) for r in group], 0)
+            values = [r["wide"][key] for r in group if r["wide"][key] is not None]
+            lo, hi = (np.nanpercentile(draws, [2.5, 97.5]) if np.isfinite(draws).any()
+                      else (np.nan, np.nan))  # fmt: skip
+            wide[key] = {"mean": float(np.mean(values)) if values else None,
+                         "lo": _finite(lo), "hi": _finite(hi)}  # fmt: skip
+        cell["wide"] = wide
     return cell
 
 
@@ -128,7 +150,10 @@ def outcome(cell: dict, margin: float = DISCOVERY_MARGIN) -> str:
     """ "selected" when NDR's 95% interval lies within [0, margin] (discovery ruled out),
     "discovered" when it lies above margin, else "inconclusive". Where the prior solves
     nothing (P + S = 0), NDR is 1 as soon as the run solves one problem, or undefined: the
-    share of problems newly solved, E / N, is read the same way instead."""
+    share of problems newly solved, E / N, is read the same way instead. When the prior was
+    also sampled at a larger k (support_samples), the run is judged against that: a problem
+    the prior solves once in a few hundred samples is not a discovery."""
+    cell = cell.get("wide", cell)
     usable = cell["P"] + cell["S"] > 0 and cell["NDR"]["lo"] is not None
     ndr = cell["NDR"] if usable else cell["new"]
     if ndr["lo"] is None or ndr["hi"] is None:
@@ -147,6 +172,8 @@ def lines(cells: list[dict], margin: float = DISCOVERY_MARGIN) -> list[str]:
         control = None
         for c in here:
             text = f"{c['algo']} {_ci(c, 'NDR')}, {_ci(c, 'new')}"
+            if "wide" in c:
+                text += f" (prior at k = {c['wide']['k']}: {_ci(c['wide'], 'NDR')})"
             if c["algo"] == CONTROL:
                 control = (c, text)
             else:
@@ -221,4 +248,9 @@ def table(report: dict) -> list[tuple[str, list[str], list[list[str]]]]:
     )
     header = ["algo", "prior", "runs", "k", "P / E / S", "SRR", "NDR", "NSCR", "gap",
               "newly solved"]  # fmt: skip
+    if any("wide" in c for c in block["cells"]):  # the prior also sampled at a larger k
+        header.append("NDR, prior at k_wide")
+        for row, c in zip(rows, block["cells"]):
+            row.append(f"{ci(c['wide']['NDR'])} (k_wide {c['wide']['k']})" if "wide" in c else "")
+        title += "; and NDR against the prior sampled at the larger k_wide (support_samples)"
     return [(title, header, rows)]
