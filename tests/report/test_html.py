@@ -8,7 +8,7 @@ from pathlib import Path
 import matplotlib.image
 import pytest
 
-from priorlab.report import FIGURES
+from priorlab.report import FIGURES, support_figures
 
 CHROMIUM = Path("/usr/bin/chromium")
 FLAGS = [
@@ -43,7 +43,9 @@ def chromium(tmp_path, name: str, *args: str) -> str:
 def test_html_is_self_contained(sweep, report):
     page = (sweep / "report.html").read_text()
     ids = re.findall(r'<img id="([^"]+)" alt="[^"]+" src="data:image/png;base64,', page)
-    assert ids == [fig_id for fig_id, _ in FIGURES]
+    expected = [fig_id for fig_id, _ in FIGURES]
+    expected.insert(-1, support_figures.CURVES[0])  # every sweep has support; variance last
+    assert ids == expected
     assert not re.search(r'(src|href)="(https?:|//)', page)
     assert report["verdict"] in page
 
@@ -58,7 +60,7 @@ def test_chromium_screenshot_and_figures_load(tmp_path, sweep, report):
 
     dom = chromium(tmp_path, "dom", "--virtual-time-budget=5000", "--dump-dom", url)
     n_images = len(re.findall(r"<img\b", (sweep / "report.html").read_text()))
-    assert n_images == len(FIGURES)
+    assert n_images == len(FIGURES) + 1  # + the support curves
     loaded = re.search(r'data-images-loaded="(\d+)"', dom)
     assert loaded, "the page's load script did not run"
     assert int(loaded.group(1)) == n_images
@@ -69,5 +71,5 @@ def test_chromium_loads_the_protocol_report(tmp_path, protocol_sweep, protocol_r
     url = (protocol_sweep / "report.html").as_uri()
     dom = chromium(tmp_path, "protocol", "--virtual-time-budget=5000", "--dump-dom", url)
     loaded = re.search(r'data-images-loaded="(\d+)"', dom)
-    assert loaded and int(loaded.group(1)) == len(FIGURES) + 2  # + fig-budget, ceiling curves
+    assert loaded and int(loaded.group(1)) == len(FIGURES) + 3  # + budget, ceiling, support
     assert '<ul class="protocol" id="protocol">' in dom and 'id="collapsed"' in dom

@@ -142,3 +142,11 @@ def test_the_prior_at_a_larger_k_by_hand(run):
     table(other).to_parquet(run.path / "samples_support.parquet")
     with pytest.raises(DataError, match="samples_support.parquet: holds other problems"):
         run_support(run)
+
+
+def test_the_support_figure_draws_each_prior_or_nothing(run):
+    from priorlab.report import support_figures
+
+    png = support_figures.curves(support([run], n_boot=20))
+    assert png and len(png) > 1000  # a base64 PNG of one panel
+    assert support_figures.curves({"runs": [], "cells": [], "lines": []}) is None

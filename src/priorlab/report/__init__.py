@@ -150,6 +150,7 @@ from priorlab.report import (
     render_md,
     sections,
     support,
+    support_figures,
     sweep_spec,
     wording,
 )
@@ -343,6 +344,7 @@ def build_report(
         for caption, png in [
             (ceiling_figures.CURVES, ceiling_figures.curves(report["ceiling"], dev)),
             (ceiling_figures.SCATTER, ceiling_figures.scatter(report["ceiling"])),
+            (support_figures.CURVES, support_figures.curves(report["support"])),
         ]:
             if png is not None:
                 pictures.insert(-1, (*caption, png))
