@@ -99,7 +99,8 @@ def test_verdict_at_a_glance_opens_the_page(sweep, report):
     page = (sweep / "report.html").read_text()
     ids = re.findall(r'<img id="([^"]+)"', page)
     assert ids[:2] == ["fig-equivalence", "fig-gain-by-prior"]
-    assert sorted(ids) == sorted(fig_id for fig_id, _ in FIGURES)
+    support = ["fig-support-curves"]  # every sweep with initial and final tables has support
+    assert sorted(ids) == sorted([fig_id for fig_id, _ in FIGURES] + support)
     table = page.index("<table>")
     assert page.index('id="fig-equivalence"') < table
     assert page.index('id="fig-gain-by-prior"') < table

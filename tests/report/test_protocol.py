@@ -206,7 +206,7 @@ def test_verdict_vs_budget_is_the_variance_anova_on_dev_pass1(protocol_sweep, pr
     assert section["points"][-1]["shares"]["algo"] > 0.2
     page = (protocol_sweep / "report.html").read_text()
     ids = re.findall(r'<img id="([^"]+)" alt="[^"]+" src="data:image/png;base64,', page)
-    extra = ["fig-budget", "fig-ceiling-curves"]  # the ceiling figure: runs with dev curves
+    extra = ["fig-budget", "fig-ceiling-curves", "fig-support-curves"]  # ceiling: dev curves
     assert ids == [fig_id for fig_id, _ in FIGURES[:-1]] + extra + ["fig-variance"]
     assert "## Verdict against the budget" in (protocol_sweep / "report.md").read_text()
 

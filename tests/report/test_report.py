@@ -165,8 +165,9 @@ def test_degenerate_sweep_degrades_gracefully(tmp_path):
     ]
     assert report["entropy"] == {}
     page = (tmp_path / "report.html").read_text()
-    # no pair to draw in fig-equivalence (one method), no entropy or learning curves
-    assert page.count("<img ") == 4 and page.count("no data.") == 3
+    # no pair to draw in fig-equivalence (one method), no entropy or learning curves; the
+    # support curves are drawn (the runs have initial and final tables)
+    assert page.count("<img ") == 5 and page.count("no data.") == 3
 
 
 def test_run_metrics_without_a_greedy_column(tmp_path):
