@@ -5,12 +5,13 @@ import pytest
 
 from priorlab.errors import DataError
 from priorlab.report.load import Run
-from priorlab.report.support import counts, outcome, run_support, support
+from priorlab.report.support import counts, newly_table, outcome, run_support, support
 
 
 def table(right: dict[str, list[bool]], whole=None) -> pd.DataFrame:
     rows = [{"problem_id": p, "sample": i, "correct": ok, "greedy": False,
-             "whole": None if whole is None else whole[p][i]}
+             "whole": None if whole is None else whole[p][i],
+             "gold": f"{p}-gold", "completion": f"{p}-{i}-{'right' if ok else 'wrong'}"}
             for p, oks in right.items() for i, ok in enumerate(oks)]  # fmt: skip
     return pd.DataFrame(rows)
 
@@ -45,7 +46,8 @@ def test_a_run_against_its_prior_by_hand(run):
     assert (one["SRR"], one["NDR"], one["NSCR"]) == pytest.approx((1 / 3, 0.5, -0.25))
     assert got["crossover_k"] == 1  # the prior's pass@1 (1/2) already >= the run's (1/3)
     assert got["gap"] == pytest.approx(2 / 3 - 1 / 3)  # pass@2(prior) - pass@1(run)
-    assert got["newly"] == [{"problem_id": "p2", "prior": 0, "run": 1, "n": 2}]
+    assert got["newly"] == [{"problem_id": "p2", "prior": 0, "run": 1, "n": 2,
+                             "gold": "p2-gold", "example": "p2-1-right"}]  # fmt: skip
 
 
 def test_whole_solutions_count_where_the_task_checks_steps(tmp_path):
@@ -138,6 +140,9 @@ def test_the_prior_at_a_larger_k_by_hand(run):
     assert cell["wide"]["k"] == 4 and cell["wide"]["NDR"]["mean"] == 0.0
     assert outcome(cell) == "selected"  # NDR [0, 0] against the wide prior
     assert "prior at k = 4: NDR 0.00" in support([run], n_boot=50)["lines"][0]
+    assert got["newly"][0] == {"problem_id": "p2", "prior": 0, "run": 1, "n": 2,
+                                    "gold": "p2-gold", "example": "p2-1-right",
+                                    "prior_wide": 1, "n_wide": 4}  # fmt: skip
     other = {"p9": [True] * 4, "p2": [False] * 4, "p3": [False] * 4}
     table(other).to_parquet(run.path / "samples_support.parquet")
     with pytest.raises(DataError, match="samples_support.parquet: holds other problems"):
@@ -150,3 +155,29 @@ def test_the_support_figure_draws_each_prior_or_nothing(run):
     png = support_figures.curves(support([run], n_boot=20))
     assert png and len(png) > 1000  # a base64 PNG of one panel
     assert support_figures.curves({"runs": [], "cells": [], "lines": []}) is None
+
+
+def test_newly_solved_problems_are_listed_rl_first_with_the_prior_and_runs_counts(tmp_path):
+    """Two priors' runs: each problem a run solved where its prior's samples were all wrong
+    gets a row (the prior's 0 of n, gold, which runs with how many right, a right sample);
+    per prior, problems an RL run solved come before those only the control solved."""
+    runs = []
+    for i, (algo, prior, after) in enumerate([
+        ("sft", "0%", {"p1": [True, True], "p2": [True, False], "p3": [False, False]}),
+        ("grpo", "0%", {"p1": [False, False], "p2": [False, True], "p3": [False, False]}),
+        ("grpo", "1%", {"p1": [False, False], "p2": [False, False], "p3": [True, True]}),
+    ]):  # fmt: skip
+        path = tmp_path / f"r{i}"
+        path.mkdir()
+        table({"p1": [False, False], "p2": [False, False], "p3": [False, True]}).to_parquet(
+            path / "samples_initial.parquet")  # fmt: skip
+        table(after).to_parquet(path / "samples_final.parquet")
+        runs.append(Run(algo, prior, i, f"r{i}", path))
+    block = support(runs, n_boot=20)
+    ((title, header, rows),) = newly_table(block)
+    assert header[:5] == ["prior", "problem", "prior right", "gold", "runs (right / n)"]
+    assert rows == [
+        ["0%", "p2", "0 of 2", "p2-gold", "sft s0 1/2, grpo s1 1/2", "p2-0-right"],
+        ["0%", "p1", "0 of 2", "p1-gold", "sft s0 2/2", "p1-0-right"],
+    ]  # p3: the prior solved it once; the 1% run's p3 is not new
+    assert newly_table({"runs": [block["runs"][2]], "cells": []}) == []

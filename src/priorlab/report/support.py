@@ -66,18 +66,35 @@ def run_support(run) -> dict:
     """One run against its prior (the run's own initial table): per k, the ratios; gap,
     crossover and the newly solved problems."""
     ids, prior, n = _right(_sampled(run, "initial"))
-    final_ids, after, n_final = _right(_sampled(run, "final"))
+    final = _sampled(run, "final")
+    final_ids, after, n_final = _right(final)
     if final_ids != ids:
         raise DataError(f"{run.path}: samples_initial and samples_final hold other problems")
     row = {**run.cell(), **against_prior(ids, prior, after, min(n, n_final))}
+    _show(row["newly"], final)
     wide = run.path / "samples_support.parquet"  # the prior at a larger k (support_samples)
     if wide.is_file():
         wide_ids, wide_prior, n_wide = _right(load_samples(wide))  # all sampled: no greedy row
         if wide_ids != ids:
             raise DataError(f"{wide}: holds other problems than samples_initial")
         row["_wide"] = solved(wide_prior, n_wide, n_wide)
+        at = dict(zip(wide_ids, wide_prior))
+        for item in row["newly"]:
+            item |= {"prior_wide": int(at[item["problem_id"]]), "n_wide": n_wide}
         row["wide"] = {"k": n_wide, **counts(row["_wide"], row["_b"])}
     return row
+
+
+def _show(newly: list[dict], final) -> None:
+    """Each newly solved problem's gold answer and one of the run's right completions (where
+    the table holds those columns)."""
+    column = "whole" if "whole" in final and final["whole"].notna().any() else "correct"
+    right = final[final[column].fillna(False).astype(bool)].drop_duplicates("problem_id")
+    by_id = right.set_index("problem_id")
+    for item in newly:
+        for key, name in (("gold", "gold"), ("example", "completion")):
+            if name in by_id:
+                item[key] = str(by_id.at[item["problem_id"], name])
 
 
 def against_prior(ids: list, prior: np.ndarray, after: np.ndarray, n: int) -> dict:
@@ -253,4 +270,48 @@ def table(report: dict) -> list[tuple[str, list[str], list[list[str]]]]:
         for row, c in zip(rows, block["cells"]):
             row.append(f"{ci(c['wide']['NDR'])} (k_wide {c['wide']['k']})" if "wide" in c else "")
         title += "; and NDR against the prior sampled at the larger k_wide (support_samples)"
+    return [(title, header, rows), *newly_table(block)]
+
+
+NEWLY_SHOWN = 30  # problems listed per prior in the table; report.json keeps every one
+
+
+def newly_table(block: dict) -> list[tuple[str, list[str], list[list[str]]]]:
+    """Every problem some run newly solved (its prior's samples all wrong), per prior: the
+    prior's right samples (and at k_wide), the gold answer, which runs solved it with how
+    many right samples, and one right completion. Per prior, the problems an RL run solved
+    come first, then those only the positive control solved; NEWLY_SHOWN per prior."""
+    found = defaultdict(list)  # (prior, problem) -> the runs' entries
+    for run in block["runs"]:
+        for item in run["newly"]:
+            found[(run["prior"], item["problem_id"])].append((run, item))
+    if not found:
+        return []
+    rows, shown = [], defaultdict(int)
+
+    def order(item):  # per prior: problems RL solved first, then the control's own
+        (prior, problem), entries = item
+        only_control = all(run["algo"] == CONTROL for run, _ in entries)
+        return _natural(prior), only_control, -len(entries), problem
+
+    for (prior, problem), entries in sorted(found.items(), key=order):
+        shown[prior] += 1
+        if shown[prior] > NEWLY_SHOWN:
+            continue
+        first = entries[0][1]
+        before = f"0 of {first['n']}"
+        if "n_wide" in first:
+            before += f"; {first['prior_wide']} of {first['n_wide']}"
+        runs = ", ".join(f"{r['algo']} s{r['seed']} {i['run']}/{i['n']}" for r, i in entries)
+        rows.append([prior, problem, before, first.get("gold", ""), runs, first.get("example", "")])
+    cut = {p: n - NEWLY_SHOWN for p, n in shown.items() if n > NEWLY_SHOWN}
+    title = (
+        "Newly solved problems: every test problem a run solves whole that its prior's samples "
+        "all got wrong (0 of n: a prior probability below about 3/n), with the prior's count at "
+        "k_wide where it was sampled wider, and each run that solved it (right samples / n)"
+    )
+    if cut:
+        title += "; not listed here (see report.json): " + ", ".join(
+            f"{n} more at prior {p}" for p, n in cut.items())  # fmt: skip
+    header = ["prior", "problem", "prior right", "gold", "runs (right / n)", "a right sample"]
     return [(title, header, rows)]
