@@ -81,6 +81,9 @@ def test_an_algos_entry_sets_how_its_method_samples_over_the_specs_train():
     assert by_label["prorl"]["group_size"] == 8  # the spec's, where the entry says nothing
     budgets = {c["rollout_budget"] for c in by_label.values()}
     assert budgets == {256}  # the budget stays the spec's: equal for every method
+    offline = {"name": "rcrl", "train": {"minibatch_size": 64, "ft_patience": 30}}
+    (rcrl,) = expand({**BASE, "algos": [offline]}).runs
+    assert (rcrl.config["minibatch_size"], rcrl.config["ft_patience"]) == (64, 30)
     plain = expand({**BASE, "algos": [{"name": "grpo", "train": {}}]}).runs[0]
     assert plain.id == expand(BASE).runs[0].id  # an empty `train` changes no job
 

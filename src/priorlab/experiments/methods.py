@@ -12,7 +12,8 @@ A reward's `params` are its `reward_params` for those runs only (on top of any s
 `train.reward_params`), so one sweep can hold several variants of a source, each under its
 own label; the label is what the report shows. An algorithm's `train` sets how that method
 samples and steps (METHOD_TRAIN_FIELDS: its rollout temperature, group size, prompts per
-step, minibatches, epochs) over the spec's `train:`; what makes runs comparable (the
+step, minibatches, epochs; an offline method's rows per step and round schedule) over the
+spec's `train:`; what makes runs comparable (the
 budget, the evaluation, the problems, the seeds) stays the spec's, the same for every
 method.
 """
@@ -31,7 +32,8 @@ Method = tuple
 # The train fields an `algos` entry may set for its own runs: how the method samples and
 # steps. Budget, evaluation, problems and seeds stay shared, so runs remain comparable.
 METHOD_TRAIN_FIELDS = ("temperature", "top_p", "group_size", "prompts_per_step", "minibatches",
-                       "epochs")  # fmt: skip
+                       "epochs", "minibatch_size", "ft_epochs", "ft_patience", "ft_max_steps",
+                       "ft_min_delta")  # fmt: skip
 
 
 def methods_of(block: dict, prefix: str = "") -> tuple[list[Method], list[Method]]:
