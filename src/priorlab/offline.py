@@ -79,7 +79,7 @@ def return_conditioned(run: Run, tick) -> None:
         return {"rcrl/separation": label_separation(run, held)}
 
     labelled: list[tuple] = []
-    for _ in range(cfg.rounds):
+    for r in range(cfg.rounds):
         batch = _sample_round(run, cfg.rollout_budget // cfg.rounds, prefix=best)
         good = algos.experts(batch.rewards, threshold=run.algo.expert_threshold).tolist()
         labelled += [
@@ -88,7 +88,27 @@ def return_conditioned(run: Run, tick) -> None:
         ]
         run.policy.model.load_state_dict(initial)
         fit = fit_round(run, labelled, optimizer, judged=lambda x: x[2] == best, measure=separation)
-        _end_round(run, batch, fit, {"rcrl/labelled": len(labelled)}, tick)
+        learnt = condition_gap(run) if r == cfg.rounds - 1 else {}
+        _end_round(run, batch, fit, {"rcrl/labelled": len(labelled), **learnt}, tick)
+
+
+def condition_gap(run: Run) -> dict:
+    """Whether the condition was learnt, in accuracy: the dev problems sampled dev_samples
+    times under `<r1>` and under `<r0>` (the same seeded generator for both; its own, so no
+    other draw moves), the mean over problems of the accuracy difference and its standard
+    error (paired over problems). Empty without at least two dev problems."""
+    cfg, tok = run.cfg, run.policy.tokenizer
+    if len(run.dev) < 2:
+        return {}
+    acc = []
+    for good in (True, False):
+        gen = torch.Generator().manual_seed(cfg.seed + 3 * 7919)
+        table = run.draw(run.dev, n=cfg.dev_samples, generator=gen, greedy=False,
+                         prefix=[tok.return_token(good)])  # fmt: skip
+        acc.append(table.groupby("problem_id")["correct"].mean().sort_index().to_numpy())
+    diff = acc[0] - acc[1]
+    se = float(diff.std(ddof=1) / math.sqrt(len(diff)))
+    return {"rcrl/condition_gap": float(diff.mean()), "rcrl/condition_se": se}
 
 
 # --- a round's fine-tuning -----------------------------------------------------------------

@@ -239,9 +239,12 @@ class Run:
         self.tables[tag] = table
         return summarize(table, seed=cfg.seed)
 
-    def draw(self, problems: list, *, n: int, generator, greedy: bool = True) -> pd.DataFrame:
+    def draw(
+        self, problems: list, *, n: int, generator, greedy: bool = True, prefix=None
+    ) -> pd.DataFrame:
         """The per-sample table of n samples per problem (and one greedy decode), at the
-        evaluation temperature, conditioned like the policy is evaluated (RCRL's prefix)."""
+        evaluation temperature, conditioned like the policy is evaluated (RCRL's prefix,
+        unless `prefix` says otherwise)."""
         return sample_table(
             self.policy,
             self.task,
@@ -251,7 +254,7 @@ class Run:
             generator=generator,
             temperature=self.cfg.eval_temperature,
             greedy=greedy,
-            prefix=self.prefix,
+            prefix=self.prefix if prefix is None else prefix,
             engine=self.engine,
         )
 

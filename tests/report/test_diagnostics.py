@@ -118,7 +118,7 @@ def _rounds(path, ends: list[str], updates: int) -> None:
 
 
 def test_the_mechanism_check_passes_on_converged_rounds_and_fails_on_a_capped_one(tmp_path):
-    from priorlab.report.diagnostics import mechanism, mechanism_check, mechanism_table
+    from priorlab.report.mechanism import mechanism, mechanism_check, mechanism_table
 
     _rounds(tmp_path / "ei-0", ["converged", "converged"], 20)
     _rounds(tmp_path / "ei-1", ["converged", "converged"], 20)

@@ -165,6 +165,7 @@ from priorlab.report.load import (
     training_rows,
     tuning_runs,
 )
+from priorlab.report.mechanism import mechanism as mechanism_section
 
 __all__ = ["Run", "build_report", "finished_runs", "run_metrics", "training_rows", "tuning_runs"]
 
@@ -239,7 +240,7 @@ def build_report(
     clipping = diagnostics.clipping(runs)
     run_status = _with_collapses(diagnostics.run_status(runs, summaries), collapses)
     convergence_cells = diagnostics.convergence_cells(runs, summaries)
-    mechanism = diagnostics.mechanism(runs, summaries)
+    mechanism = mechanism_section(runs, summaries)
     ceiling = ceiling_report.ceiling(runs, summaries, baseline=sections.BASELINE)
     tuning = protocol.tuning(runs)
     metric = sweep_spec.read_metric(sweep_dir)

@@ -10,6 +10,7 @@ import numpy as np
 
 from priorlab.convergence import RISE, cell_plateau, plateau
 from priorlab.report.load import Run, number, training_rows
+from priorlab.report.mechanism import mechanism_table
 from priorlab.report.stats import TERMS, anova_point
 
 # report name -> metrics.jsonl key; the fractions are logged only by clipped losses
@@ -267,110 +268,6 @@ def cells_table(cells: list[dict]) -> tuple[str, list[str], list[list[str]]]:
     header = ["algo", "reward", "prior", "runs", "status", "change", "power flat / rise",
               "limited by"]  # fmt: skip
     return title, header, rows
-
-
-# --- Did each method's mechanism act? Optimiser steps, and offline rounds run to convergence
-
-
-def mechanism(runs: list[Run], summaries: dict[str, dict]) -> list[dict]:
-    """Per algo x prior (sorted): mean completions and optimiser steps per run (`updates`,
-    from summary.json or the last metrics row), and for the offline loops (rows with
-    ft/steps) the rounds their stopping rule ended (converged), the cap ended (capped) or a
-    fixed ft_epochs ended (fixed), with the mean steps per round."""
-    cells: dict[tuple, dict] = defaultdict(lambda: defaultdict(list))
-    for run in runs:
-        rows = training_rows(run.path)
-        summary = summaries.get(run.run_id, {})
-        cell = cells[(run.algo, run.prior)]
-        last = rows[-1] if rows else {}
-        cell["samples"].append(number(summary.get("samples", last.get("samples"))))
-        cell["updates"].append(number(summary.get("updates", last.get("updates"))))
-        for row in rows:
-            if number(row.get("ft/steps")) is None:
-                if any(key in row for key in ROUND_KEYS):  # a round logged before ft/*
-                    cell["rounds"].append("unrecorded")
-                continue
-            converged, capped = number(row.get("ft/converged")), number(row.get("ft/capped"))
-            cell["rounds"].append("converged" if converged else "capped" if capped else "fixed")
-            cell["round_steps"].append(number(row["ft/steps"]))
-    out = []
-    for (algo, prior), cell in sorted(cells.items()):
-        rounds = Counter(cell["rounds"])
-        known = [v for v in cell["samples"] if v is not None]
-        steps = [v for v in cell["updates"] if v is not None]
-        out.append(
-            {
-                "algo": algo,
-                "prior": prior,
-                "runs": len(cell["samples"]),
-                "samples": _mean_or_none(known),
-                "updates": _mean_or_none(steps),
-                "rounds": len(cell["rounds"]),
-                **{status: rounds[status] for status in ROUND_ENDS},
-                "steps_per_round": _mean_or_none(cell["round_steps"]),
-            }
-        )
-    return out
-
-
-ROUND_ENDS = ("converged", "capped", "fixed", "unrecorded")  # what ended a round's fine-tuning
-ROUND_KEYS = ("ei/kept", "rcrl/labelled")  # the offline rounds' own records
-
-
-def mechanism_check(rows: list[dict]) -> dict:
-    """ok when every offline round (EI, RCRL) ended by its stopping rule, not its step cap;
-    None when some ran a fixed number of epochs (no rule read); True with no offline runs."""
-    offline = [row for row in rows if row["rounds"]]
-    if not offline:
-        return _mechanism(True, "no algorithm fine-tunes in rounds")
-    capped = [row for row in offline if row["capped"]]
-    fixed = [row for row in offline if row["fixed"]]
-    done = sum(row["converged"] for row in offline)
-    total = sum(row["rounds"] for row in offline)
-    detail = f"{done} of {total} offline rounds ended by their stopping rule"
-    if capped:
-        cut = ", ".join(
-            f"{r['algo']} on {r['prior']} {r['capped']} of {r['rounds']}" for r in capped
-        )
-        advice = "raise ft_max_steps or the learning rate"
-        return _mechanism(False, f"{detail}; CAPPED (cut short before converging): {cut}; {advice}")
-    if fixed:
-        names = ", ".join(sorted({row["algo"] for row in fixed}))
-        return _mechanism(None, f"{detail}; {names} ran fixed epochs (ft_epochs): no rule read")
-    old = [row for row in offline if row["unrecorded"]]
-    if old:
-        names = ", ".join(sorted({row["algo"] for row in old}))
-        return _mechanism(None, f"{detail}; {names} logged rounds without their fine-tunings' end")
-    return _mechanism(True, detail)
-
-
-def _mechanism(ok: bool | None, detail: str) -> dict:
-    return {"name": "mechanism acted", "ok": ok, "detail": detail}
-
-
-def mechanism_table(rows: list[dict]) -> tuple[str, list[str], list[list[str]]]:
-    """(title, header, rows) of `mechanism` for report.md / .html."""
-    table = [
-        [
-            row["algo"],
-            row["prior"],
-            str(row["runs"]),
-            "n/a" if row["samples"] is None else f"{row['samples']:,.0f}",
-            "n/a" if row["updates"] is None else f"{row['updates']:,.0f}",
-            " / ".join(str(row[end]) for end in ROUND_ENDS) if row["rounds"] else "",
-            "" if row["steps_per_round"] is None else f"{row['steps_per_round']:.0f}",
-        ]
-        for row in rows
-    ]
-    title = (
-        "Optimiser steps beside completions, per method x prior (mean per run): a method "
-        "with few steps for its completions was starved; offline rounds ended by their "
-        "stopping rule (converged) / the step cap (capped) / a fixed ft_epochs (fixed) / "
-        "unrecorded (a run from before rounds logged their end)"
-    )
-    header = ["algo", "prior", "runs", "completions", "optimiser steps",
-              "rounds converged / capped / fixed / unrecorded", "steps per round"]  # fmt: skip
-    return title, header, table
 
 
 def run_tables(report: dict) -> list[tuple[str, list[str], list[list[str]]]]:

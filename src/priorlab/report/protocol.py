@@ -6,8 +6,9 @@ from __future__ import annotations
 import json
 from collections import Counter
 
-from priorlab.report.diagnostics import converged_check, mechanism_check
+from priorlab.report.diagnostics import converged_check
 from priorlab.report.load import Run, number, run_selection
+from priorlab.report.mechanism import mechanism_check
 
 MIN_SEEDS = 5  # seeds per algo x prior cell for a confirmatory verdict
 MIN_K = 256  # samples per problem: the regime of the pass@k crossover (Yue et al. 2025)
