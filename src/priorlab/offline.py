@@ -152,8 +152,9 @@ def fit_round(run: Run, examples: list[tuple], optimizer, judged=None, measure=N
     `judged`: which held-out examples the loss reads (RCRL: those labelled `<r1>`, the
     condition the policy is sampled and evaluated on). Measured (issue 24): that NLL rises
     for ~100 steps before the condition separates, so RCRL's rounds end near their first
-    checks; stopping on the label separation instead ran rounds to the cap and sampled worse
-    (the learning test's RCRL: 0.540 -> 0.618 pass@1, not >= 0.64), so it is only logged.
+    checks with the condition not learnt; so do rounds stopped on the loss of both labels
+    or on the label separation (noisy on a few held-out problems). Rounds of 40 fixed
+    epochs learn it (docs/methods/algorithms.md); condition_gap measures it per run.
     `measure(held)`: more of the round's record, read on all held-out examples at its end
     (RCRL: its label separation)."""
     cfg = run.cfg
