@@ -93,17 +93,19 @@ def return_conditioned(run: Run, tick) -> None:
 
 
 def condition_gap(run: Run) -> dict:
-    """Whether the condition was learnt, in accuracy: the dev problems sampled dev_samples
+    """Whether the condition was learnt, in accuracy: the dev problems (the test problems
+    when the run has no dev split: a diagnostic, read by no verdict) sampled dev_samples
     times under `<r1>` and under `<r0>` (the same seeded generator for both; its own, so no
     other draw moves), the mean over problems of the accuracy difference and its standard
-    error (paired over problems). Empty without at least two dev problems."""
+    error (paired over problems). Empty with fewer than two problems."""
     cfg, tok = run.cfg, run.policy.tokenizer
-    if len(run.dev) < 2:
+    problems = run.dev or run.test
+    if len(problems) < 2:
         return {}
     acc = []
     for good in (True, False):
         gen = torch.Generator().manual_seed(cfg.seed + 3 * 7919)
-        table = run.draw(run.dev, n=cfg.dev_samples, generator=gen, greedy=False,
+        table = run.draw(problems, n=cfg.dev_samples, generator=gen, greedy=False,
                          prefix=[tok.return_token(good)])  # fmt: skip
         acc.append(table.groupby("problem_id")["correct"].mean().sort_index().to_numpy())
     diff = acc[0] - acc[1]
