@@ -178,12 +178,18 @@ def test_tuning_is_read_from_selection_json(protocol_sweep, protocol_report):
     assert grpo_b["rule"] == RULE
     assert grpo_b["candidates"][2] == {
         "run_id": "tune-grpo-B-lr2", "params": {"lr": 1e-3}, "seed": 0, "score": None,
-        "status": "failed",
+        "se": None, "status": "failed",
     }  # fmt: skip
     assert [c["score"] for c in grpo_b["candidates"][:2]] == [0.4, 0.5]
+    # the se of a score: its tune run's dev points in the window (the fixture's: 0.02)
+    assert [c["se"] for c in grpo_b["candidates"][:2]] == [pytest.approx(0.02)] * 2
+    # ei on B and grpo on A chose an end of the grid, 10 points above its neighbour
+    assert [[e["side"] for e in t["edges"]] for t in tuning] == [[], ["top"], ["bottom"], []]
+    assert [e["beyond"] for t in tuning for e in t["edges"]] == [True, True]
     md = (protocol_sweep / "report.md").read_text()
-    assert "| grpo | B | verifier | lr=0.0003 | 0 | 0.500 | done | chosen |" in md
-    assert "| grpo | B | verifier | lr=0.001 | 0 | n/a | failed |  |" in md
+    assert "| grpo | B | verifier | lr=0.0003 | 0 | 0.500 | 0.020 | done | chosen |" in md
+    assert "| grpo | B | verifier | lr=0.001 | 0 | n/a | n/a | failed |  |" in md
+    assert "| 0.500 | 0.020 | done | chosen; lr top edge, beyond noise |" in md
 
 
 def test_verdict_vs_budget_is_the_variance_anova_on_dev_pass1(protocol_sweep, protocol_report):
@@ -238,14 +244,22 @@ def test_verdict_vs_budget_hand_computed(tmp_path):
 def test_protocol_checklist_of_an_exploratory_sweep(protocol_sweep, protocol_report):
     checklist = protocol_report["protocol"]
     assert [c["name"] for c in checklist["checks"]] == CHECKS
-    oks = [True, False, True, True, False, False, False, False]
+    oks = [False, False, True, True, False, False, False, False]
     assert [c["ok"] for c in checklist["checks"]] == oks
     # the fixture's ei logs no rounds: nothing fine-tunes in rounds
     mechanism = check(protocol_report, "mechanism acted")
     assert mechanism["detail"] == "no algorithm fine-tunes in rounds"
-    assert check(protocol_report, "tuned")["detail"].startswith(
+    tuned = check(protocol_report, "tuned")["detail"]
+    assert tuned.startswith(
         "lr over 3 values, 1 seed per candidate, 4 algo x prior x reward cells, "
         "1 candidate failed (rule: "
+    )
+    # the fixture's tune runs: se 0.02 each, so a 10-point lead is z = 3.5 (Holm over 8 ends)
+    assert tuned.endswith(
+        "the best value lies at the grid's edge and beats its neighbour beyond noise "
+        "(one-sided z on dev, Holm across the 8 grid ends): ei/B lr 0.001 (top of 3, +10.0 "
+        "points over 0.0003, se 2.8, p_holm 0.002), grpo/A lr 0.0001 (bottom of 3, +10.0 "
+        "points over 0.0003, se 2.8, p_holm 0.002): widen the grid past it"
     )
     # grpo and ei rise over their 5-point windows, sft has 4 dev points
     assert check(protocol_report, "converged")["detail"].startswith(
@@ -261,13 +275,13 @@ def test_protocol_checklist_of_an_exploratory_sweep(protocol_sweep, protocol_rep
     assert checklist["exploratory"] is True
     verdict = protocol_report["verdict"]
     assert verdict.startswith("1 of 1 pairs ") and verdict.endswith("(80% needed)")
-    prefix = "exploratory (fails: converged, seeds, no collapse, large k, powered): "
+    prefix = "exploratory (fails: tuned, converged, seeds, no collapse, large k, powered): "
     assert protocol_report["verdict_line"] == prefix + verdict
     md = (protocol_sweep / "report.md").read_text()
     page = (protocol_sweep / "report.html").read_text()
     assert f"**Verdict:** {prefix}{verdict}." in md and f"{ADVICE}." in md
     assert "- [ ] **seeds** (FAIL): 2 seeds per cell" in md
-    assert "- [x] **tuned** (ok): lr over 3 values" in md
+    assert "- [ ] **tuned** (FAIL): lr over 3 values" in md
     assert md.index("**Verdict:**") < md.index("- [ ] **seeds**") < md.index("## Headline")
     assert "## Convergence per method x prior" in md
     assert f'id="verdict">{prefix}' in page and '<ul class="protocol" id="protocol">' in page

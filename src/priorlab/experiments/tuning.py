@@ -110,14 +110,19 @@ def apply(point: dict, cfg: dict) -> dict:
     return out
 
 
-def score(summary: dict) -> float | None:
-    """Mean dev pass@1 over the last third of the run's completions; None without a curve."""
+def window(summary: dict) -> list[dict]:
+    """The dev points a candidate is scored on: the last third of its completions."""
     curve = (summary.get("dev") or {}).get("curve") or []
     if not curve:
-        return None
+        return []
     start = 2 * curve[-1]["samples"] / 3
-    window = [p["pass@1"] for p in curve if p["samples"] >= start]
-    return sum(window) / len(window)
+    return [p for p in curve if p["samples"] >= start]
+
+
+def score(summary: dict) -> float | None:
+    """Mean dev pass@1 over the last third of the run's completions; None without a curve."""
+    points = window(summary)
+    return sum(p["pass@1"] for p in points) / len(points) if points else None
 
 
 def choose(candidates: list[dict], dirs: dict[str, str]) -> dict:

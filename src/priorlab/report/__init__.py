@@ -29,8 +29,9 @@ variance, variance_rl, pairwise, levels.
 - verdict_line: the verdict as printed: prefixed "exploratory (fails: converged, seeds, ...): "
   when protocol.exploratory, else equal to verdict.
 - protocol: {checks [{name, ok (true, false, or null: not measured), detail}], exploratory}
-  with checks, in order: "tuned" (the sweep had tuning runs; detail: the fields varied and
-  seeds per candidate), "converged" (every run's convergence status is "converged"), "clipping
+  with checks, in order: "tuned" (the sweep had tuning runs and no chosen value sits at its
+  grid's edge with a lead beyond noise, tuning_edges; detail: the fields varied, seeds per
+  candidate, the edges), "converged" (every run's convergence status is "converged"), "clipping
   active" (every algo that logs clip fractions has active true), "seeds" (>= 5 seeds in every
   algo x prior cell), "no collapse" (no run's vs_prior is "collapsed"), "large k" (n_samples
   >= 256, the pass@k crossover regime of Yue et al. 2025), "powered" (every family's minimum
@@ -69,8 +70,9 @@ variance, variance_rl, pairwise, levels.
   pass@1, paired per problem, with its 95% CI; null when the run did not measure it.
 - status_counts: {algo: {status: runs}} over both statuses of run_status (0s included).
 - tuning: null for an untuned sweep; else [{algo, prior, reward, rule, candidates [{run_id,
-  params, seed, score, status}], chosen, score}], one per algo x prior x reward, read from its
-  final runs' selection.json.
+  params, seed, score, se, status}], chosen, score, edges [{field, value, side, n_values,
+  neighbour, lead, se, p, p_holm, beyond}]}], one per algo x prior x reward, read from its
+  final runs' selection.json (se from each candidate's dev curve; edges: tuning_edges).
 - learning_curves: [{algo, prior, points [{samples, accuracy, n_seeds}]}]: task/accuracy
   against completions consumed, mean over the seeds that log that samples value.
 - reward_vs_accuracy: [{algo, n_runs, reward_first, reward_last, accuracy_first,

@@ -9,6 +9,7 @@ from collections import Counter
 from priorlab.report.diagnostics import converged_check
 from priorlab.report.load import Run, number, run_selection
 from priorlab.report.mechanism import mechanism_check
+from priorlab.report.tuning_edges import candidate_se, describe, flag
 
 MIN_SEEDS = 5  # seeds per algo x prior cell for a confirmatory verdict
 MIN_K = 256  # samples per problem: the regime of the pass@k crossover (Yue et al. 2025)
@@ -20,7 +21,9 @@ ADVICE = (
 
 def tuning(runs: list[Run]) -> list[dict] | None:
     """One entry per algo x prior x reward from its final runs' selection.json (all seeds of
-    a cell share one selection: the first seed's is read), sorted; None for an untuned sweep."""
+    a cell share one selection: the first seed's is read), sorted, each candidate with the se
+    of its score and each entry with the chosen point's grid edges (tuning_edges); None for
+    an untuned sweep."""
     found = {}
     for run in runs:
         key = (run.algo, run.prior, run.reward or "")
@@ -33,6 +36,7 @@ def tuning(runs: list[Run]) -> list[dict] | None:
                 "params": c["params"] if isinstance(c.get("params"), dict) else {},
                 "seed": int(c["seed"]) if number(c.get("seed")) is not None else None,
                 "score": number(c.get("score")),
+                "se": candidate_se(run.path.parent / str(c.get("run_id"))),
                 "status": str(c.get("status", "done")),
             }
             for c in selection.get("candidates", [])
@@ -48,7 +52,9 @@ def tuning(runs: list[Run]) -> list[dict] | None:
             "chosen": chosen if isinstance(chosen, dict) else run.params,
             "score": number(selection.get("score")),
         }
-    return [found[key] for key in sorted(found)] or None
+    entries = [found[key] for key in sorted(found)]
+    flag(entries)
+    return entries or None
 
 
 def _key(params: dict) -> str:
@@ -87,7 +93,9 @@ def _tuned(tuning: list[dict] | None, tune_runs: list[Run]) -> dict:
     detail += f", {len(groups)} algo x prior x reward cells"
     failed = sum(status != "done" for group in groups for _, _, status in group)
     detail += f", {failed} candidate{'s' * (failed != 1)} failed" if failed else ""
-    return _check("tuned", True, detail + (f" (rule: {'; '.join(rules)})" if rules else ""))
+    detail += f" (rule: {'; '.join(rules)})" if rules else ""
+    ok, edges = describe(tuning)
+    return _check("tuned", ok, detail + (f"; {edges}" if edges else ""))
 
 
 def _clipping_active(clipping: list[dict]) -> dict:

@@ -269,8 +269,9 @@ def protocol_tables(report: dict) -> list[tuple[str, list[str], list[list[str]]]
                 _params(c["params"]),
                 "" if c["seed"] is None else str(c["seed"]),
                 _num(c["score"]),
+                _num(c.get("se")),
                 c["status"],
-                "chosen" if c["params"] == t["chosen"] else "",
+                _chosen(t) if c["params"] == t["chosen"] else "",
             ]
             for t in report["tuning"]
             for c in t["candidates"]
@@ -278,9 +279,18 @@ def protocol_tables(report: dict) -> list[tuple[str, list[str], list[list[str]]]
         rules = sorted({t["rule"] for t in report["tuning"] if t["rule"]})
         title = "Tuning: hyper-parameter candidates and their dev score"
         title += f" (rule: {'; '.join(rules)})" if rules else ""
-        header = ["algo", "prior", "reward", "candidate", "seed", "score", "status", "chosen"]
+        header = ["algo", "prior", "reward", "candidate", "seed", "score", "se", "status", "chosen"]
         out.append((title, header, rows))
     return out + completeness.tables(report.get("completeness"))
+
+
+def _chosen(entry: dict) -> str:
+    """'chosen', with the grid edges it sits on ('chosen; lr top edge, beyond noise')."""
+    edges = [
+        f"{e['field']} {e['side']} edge" + (", beyond noise" if e["beyond"] else "")
+        for e in entry.get("edges", [])
+    ]
+    return "; ".join(["chosen", *edges])
 
 
 def _collapsed(report: dict) -> list[dict]:
