@@ -25,6 +25,7 @@ import warnings
 from collections import defaultdict
 
 import numpy as np
+import pandas as pd
 
 from priorlab.errors import DataError
 from priorlab.metrics import ks_for, pass_at_k
@@ -53,12 +54,15 @@ def solved(per_problem: np.ndarray, n: int, k: int) -> np.ndarray:
     return np.array([pass_at_k(n, int(c), k) for c in per_problem])
 
 
-def _right(table) -> tuple[list[str], np.ndarray, int]:
-    """(problem ids, right samples per problem, n) counted on whole solutions when the task
-    checks them, else on answers."""
+def _is_right(table) -> pd.Series:
+    """Per sample: right on the whole solution when the task checks it, else on the answer."""
     column = "whole" if "whole" in table and table["whole"].notna().any() else "correct"
-    right = table[column].fillna(False).astype(bool)
-    grouped = right.groupby(table["problem_id"])
+    return table[column].fillna(False).astype(bool)
+
+
+def _right(table) -> tuple[list[str], np.ndarray, int]:
+    """(problem ids, right samples per problem, n), each sample judged by _is_right."""
+    grouped = _is_right(table).groupby(table["problem_id"])
     return list(grouped.sum().index), grouped.sum().to_numpy(), int(grouped.size().min())
 
 
@@ -88,9 +92,7 @@ def run_support(run) -> dict:
 def _show(newly: list[dict], final) -> None:
     """Each newly solved problem's gold answer and one of the run's right completions (where
     the table holds those columns)."""
-    column = "whole" if "whole" in final and final["whole"].notna().any() else "correct"
-    right = final[final[column].fillna(False).astype(bool)].drop_duplicates("problem_id")
-    by_id = right.set_index("problem_id")
+    by_id = final[_is_right(final)].drop_duplicates("problem_id").set_index("problem_id")
     for item in newly:
         for key, name in (("gold", "gold"), ("example", "completion")):
             if name in by_id:
