@@ -40,10 +40,24 @@ def test_the_mechanism_check_fails_where_rcrl_did_not_learn_its_condition(tmp_pa
     assert learnt["ok"] is True and "condition learnt" in learnt["detail"]
     assert "rcrl on weak +9.0 [+5.1, +12.9]" in learnt["detail"]
     not_learnt = mechanism_check(rows)
-    assert not_learnt["ok"] is False and "NOT LEARNT" in not_learnt["detail"]
+    assert not_learnt["ok"] is False
+    # each cell on its side: the one that missed, then the one that learnt
+    assert not_learnt["detail"].startswith(
+        "2 of 2 offline rounds ended by their stopping rule; RCRL's condition NOT LEARNT in 1 "
+        "of 2 cells (dev accuracy under <r1> minus <r0>, points, 95% CI): rcrl on strong +1.0 "
+        "[-2.9, +4.9]; there it ran"
+    )
+    assert not_learnt["detail"].endswith(
+        "RCRL's condition learnt (dev accuracy under <r1> minus <r0>): rcrl on weak +9.0 "
+        "[+5.1, +12.9]"
+    )
     _rcrl(tmp_path / "c", 0.09, 0.02, converged=0.0)  # fixed epochs: judged by its condition
     fixed = mechanism(runs[:1] + [Run("rcrl", "weak", 1, "c", tmp_path / "c")], {})
     assert fixed[0]["fixed"] == 1 and mechanism_check(fixed)["ok"] is True
+    assert mechanism_check(fixed)["detail"].startswith(
+        "1 of 1 offline rounds ended by their stopping rule (1 more ran fixed epochs, judged "
+        "by the condition they train)"
+    )
     title, header, table = mechanism_table(rows)
     assert header[-1] == "condition gap" and table[1][-1] == "+9.0 [+5.1, +12.9]"
 

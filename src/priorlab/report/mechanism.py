@@ -86,9 +86,14 @@ def mechanism_check(rows: list[dict]) -> dict:
         return _mechanism(True, "no algorithm fine-tunes in rounds")
     capped = [row for row in offline if row["capped"]]
     fixed = [row for row in offline if row["fixed"] and not row.get("condition")]
+    judged = sum(row["fixed"] for row in offline if row.get("condition"))
+    total = sum(row["rounds"] for row in offline) - judged
     done = sum(row["converged"] for row in offline)
-    total = sum(row["rounds"] for row in offline)
-    detail = f"{done} of {total} offline rounds ended by their stopping rule"
+    detail = f"{done} of {total} offline rounds ended by their stopping rule" if total else ""
+    if judged:
+        more = f"{judged} {'more ' if total else 'offline '}ran fixed epochs, judged by the "
+        more += "condition they train"
+        detail = f"{detail} ({more})" if total else more
     old = [row for row in offline if row["unrecorded"]]
     ok, notes = True, []
     if capped:
@@ -105,16 +110,23 @@ def mechanism_check(rows: list[dict]) -> dict:
         ok = None
         notes.append(f"{_names(old)} logged rounds without their fine-tunings' end")
     measured = [row for row in offline if row.get("condition")]
-    said = "; ".join(f"{r['algo']} on {r['prior']} {_gap(r['condition'])}" for r in measured)
-    if any(not r["condition"]["learnt"] for r in measured):
+    missed = [row for row in measured if not row["condition"]["learnt"]]
+    learnt = [row for row in measured if row["condition"]["learnt"]]
+    if missed:
         ok = False
-        notes.append(f"RCRL's condition NOT LEARNT in every cell (dev accuracy under <r1> "
-                     f"minus <r0>, points, 95% CI): {said}; it ran as fine-tuning on its own "
-                     "samples: give its rounds more steps (minibatch_size, ft_patience, "
-                     "ft_max_steps)")  # fmt: skip
-    elif measured:
-        notes.append(f"RCRL's condition learnt (dev accuracy under <r1> minus <r0>): {said}")
+        notes.append(f"RCRL's condition NOT LEARNT in {len(missed)} of {len(measured)} cells "
+                     f"(dev accuracy under <r1> minus <r0>, points, 95% CI): {_said(missed)}; "
+                     "there it ran as fine-tuning on its own samples: more steps per round "
+                     "(minibatch_size, ft_epochs, ft_max_steps) may help, a prior that cannot "
+                     "tell its right samples from its wrong ones cannot learn it")  # fmt: skip
+    if learnt:
+        notes.append(f"RCRL's condition learnt (dev accuracy under <r1> minus <r0>): "
+                     f"{_said(learnt)}")  # fmt: skip
     return _mechanism(ok, "; ".join([detail, *notes]))
+
+
+def _said(rows: list[dict]) -> str:
+    return "; ".join(f"{r['algo']} on {r['prior']} {_gap(r['condition'])}" for r in rows)
 
 
 def _names(rows: list[dict]) -> str:
