@@ -57,6 +57,13 @@ def test_rerun_skips_done_runs(local_sweep, tiny_spec):
     assert {p: p.stat().st_mtime for p in (root / "runs").glob("*/summary.json")} == mtimes
 
 
+def test_a_resumed_sweep_counts_its_runs_not_its_priors(local_sweep, tiny_spec, capsys):
+    root, _ = local_sweep
+    run_sweep(tiny_spec, root, workers=2, report=False)
+    n = len(expand(tiny_spec).runs)  # 12 runs; with the 2 priors, 14 jobs done
+    assert f"{n} runs, {n} already done ->" in " ".join(capsys.readouterr().err.split())
+
+
 def test_report_cell_recomputes_from_the_parquet_files(local_sweep):
     root, _ = local_sweep
     report = json.loads((root / "report.json").read_text())

@@ -157,10 +157,11 @@ def test_a_collapsed_run_is_flagged_in_md_and_html(protocol_sweep, protocol_repo
     status = md[md.index("## Run status") :]  # the ceiling fits list runs by id too
     line = next(line for line in status.splitlines() if line.startswith("| sft-B-s1 |"))
     assert line.endswith(f"| collapsed | {gain} | COLLAPSED below its prior |")
-    warning = f"COLLAPSED below its prior:** sft-B-s1 (gain {gain})"
+    warning = f"COLLAPSED below its prior:** sft on B, seed 1 (sft-B-s1; gain {gain})"
     assert f"**{warning}" in md and md.index(warning) < md.index("## Headline")
     assert "Holm across the sweep's 12 runs" in md
-    assert '<p class="alert" id="collapsed">COLLAPSED below its prior: sft-B-s1' in page
+    alert = '<p class="alert" id="collapsed">COLLAPSED below its prior: sft on B, seed 1 (sft-B-s1'
+    assert alert in page
     assert '<td class="alert">COLLAPSED below its prior</td>' in page
     assert page.count("COLLAPSED below its prior</td>") == 1
 

@@ -66,7 +66,7 @@ def run_sweep(
     if any(reset.values()):
         console.print(f"recovered: {', '.join(f'{n} {k}' for k, n in reset.items() if n)}")
     ids = {j.id for j in sweep.jobs}
-    start = registry.counts(ids)
+    start = registry.counts({j.id for j in sweep.runs})  # runs only, like the count beside it
     held = f", {start['running']} running elsewhere" if start["running"] else ""
     console.print(
         f"[bold]{escape(sweep.name)}[/]: {escape(_priors(sweep))}, {len(sweep.runs)} runs, "

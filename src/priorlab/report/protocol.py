@@ -145,7 +145,8 @@ def _no_collapse(collapses: list[dict], margin: float) -> dict:
 
 
 def collapse_list(rows: list[dict], most: int = 6) -> str:
-    """'grpo-A-s1 (gain -0.080 [-0.120, -0.040])', comma separated; more than `most` runs
+    """'grpo on A, seed 1 (r-1a2b3c4d5e6f; gain -0.080 [-0.120, -0.040])', comma separated
+    (the run's id as in the run status table); more than `most` runs
     are counted per algorithm and prior instead ('42 runs: rcrl 9 (weak 4, ...), ...')."""
     if len(rows) > most:
         by_algo: dict[str, Counter] = {}
@@ -162,7 +163,8 @@ def collapse_list(rows: list[dict], most: int = 6) -> str:
         ci = row.get("gain_ci") or (None if row.get("lo") is None else [row["lo"], row["hi"]])
         gain = "n/a" if row["gain"] is None else f"{row['gain']:+.3f}"
         interval = "" if ci is None else f" [{ci[0]:+.3f}, {ci[1]:+.3f}]"
-        out.append(f"{row['run_id']} (gain {gain}{interval})")
+        who = f"{row['algo']} on {row['prior']}, seed {row['seed']} ({row['run_id']}; "
+        out.append(f"{who}gain {gain}{interval})")
     return ", ".join(out)
 
 
