@@ -10,14 +10,15 @@ from priorlab.rollout import Samples, left_pad
 def encode_pairs(
     tok,
     prompts: list[str],
-    completions: list[str],
+    completions: list[str | list[int]],
     *,
     max_len: int,
     prefixes: list[list[int]] | None = None,
 ) -> Samples:
     """Teacher-forcing batch: left-padded prompts, right-padded completions + EOS.
 
-    Completions are cut so that prompt + completion fits in `max_len` tokens.
+    Completions are cut so that prompt + completion fits in `max_len` tokens; a completion
+    given as ids (RCRL's step-labelled ones) is taken as is.
     """
     prompt_ids = []
     for i, p in enumerate(prompts):
@@ -27,7 +28,9 @@ def encode_pairs(
         prompt_ids.append(ids)
     prompt, prompt_mask = left_pad(prompt_ids, tok.pad_id)
     resp = [
-        (tok.encode(c, bos=False) + [tok.eos_id])[: max(1, max_len - len(p))]
+        ([*(c if isinstance(c, list) else tok.encode(c, bos=False)), tok.eos_id])[
+            : max(1, max_len - len(p))
+        ]
         for p, c in zip(prompt_ids, completions)
     ]
     T = max(len(r) for r in resp)

@@ -17,6 +17,7 @@ import torch
 from priorlab import algos
 from priorlab.batch import cat_batches
 from priorlab.encoding import encode_pairs
+from priorlab.errors import PriorlabError
 from priorlab.optim import make_optimizer, warm_up
 from priorlab.run import Run
 from priorlab.supervised import lm_loss, sft_step
@@ -63,10 +64,15 @@ def return_conditioned(run: Run, tick) -> None:
     conditions the policy exactly like the prior. The return-token embeddings are their own
     parameter group (algo.cond_lr; the body at lr, EI's scale). Rounds as EI's: the initial
     weights fine-tuned afresh on the union of labelled samples until converged. Samples are
-    drawn conditioned on `<r1>`, the best return, and so is evaluation.
+    drawn conditioned on `<r1>`, the best return, and so is evaluation. With
+    algo.step_labels a return token also opens every step (step_labelled), and sampling
+    repeats the prompt's token at each step (rollout.sample).
     """
     cfg, tok = run.cfg, run.policy.tokenizer
     best = run.prefix = [tok.return_token(True)]  # dev evaluations condition on it too
+    if run.algo.step_labels:
+        marks = tok.encode(step_marks(run.task), bos=False)
+        run.policy.meta = {**run.policy.meta, "condition_steps": marks}
     rows = list(tok.return_ids)
     run.policy.init_tokens_like(rows, tok.bos_id)
     initial = _snapshot(run.policy.model)
@@ -82,14 +88,50 @@ def return_conditioned(run: Run, tick) -> None:
     for r in range(cfg.rounds):
         batch = _sample_round(run, cfg.rollout_budget // cfg.rounds, prefix=best)
         good = algos.experts(batch.rewards, threshold=run.algo.expert_threshold).tolist()
+        texts = batch.texts
+        if run.algo.step_labels:
+            right = batch.correct.tolist()
+            texts = [step_labelled(tok, run.task, *x) for x in zip(batch.problems, texts, right)]
         labelled += [
             (p, text, [tok.return_token(expert)])
-            for p, text, expert in zip(batch.problems, batch.texts, good)
+            for p, text, expert in zip(batch.problems, texts, good)
         ]
         run.policy.model.load_state_dict(initial)
         fit = fit_round(run, labelled, optimizer, judged=lambda x: x[2] == best, measure=separation)
         learnt = condition_gap(run) if r == cfg.rounds - 1 else {}
         _end_round(run, batch, fit, {"rcrl/labelled": len(labelled), **learnt}, tick)
+
+
+def step_marks(task) -> str:
+    """The characters that end a step of `task`'s solutions (the last one opens the answer);
+    PriorlabError when the task marks no steps, so no step can be labelled."""
+    marks = getattr(task, "step_marks", "")
+    if not marks:
+        raise PriorlabError(
+            f"algo.step_labels: task {task.name} marks no steps in its solutions; tasks that "
+            "do: arith"
+        )
+    return marks
+
+
+def step_labelled(tok, task, problem, text: str, correct: bool) -> list[int]:
+    """The completion's ids with a return token opening each step (RCRL's per-step labels
+    for a dense signal, Havrilla et al. 2024): `<r1>` where the step's result is the gold
+    solution's at that position, else `<r0>`; the answer (after the last mark) by `correct`.
+    arith: "3+4=7,7*2=15#15" -> <r1>3+4=7,<r0>7*2=15#<r0>15 (gold 3+4=7,7*2=14#14)."""
+    marks, gold = step_marks(task), task.steps(problem.solution)
+    pieces, start = [], 0
+    for i, ch in enumerate(text):
+        if ch in marks:
+            pieces.append(text[start : i + 1])
+            start = i + 1
+    pieces.append(text[start:])  # what follows the last mark, maybe empty: sampling opens it too
+    ids = []
+    for k, piece in enumerate(pieces):
+        answer = k > 0 and pieces[k - 1].endswith(marks[-1])
+        good = correct if answer else task.steps(piece) == gold[k : k + 1]
+        ids += [tok.return_token(good), *tok.encode(piece, bos=False)]
+    return ids
 
 
 def condition_gap(run: Run) -> dict:

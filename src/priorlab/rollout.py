@@ -43,6 +43,11 @@ def sample(
     Deterministic for a given generator state. Rows stop at EOS; once a quarter of the
     rows still decoded have stopped, they leave the batch and the cache. The loop ends when
     all rows have stopped or after `max_new_tokens`.
+
+    A policy trained with RCRL's step labels (`policy.meta["condition_steps"]`: the ids of
+    its task's step marks) opens every step with the prompt's return token: the first new
+    token, and each token after a mark, is that token instead of a draw (its log-prob is
+    recorded like a drawn one's; decoding skips it).
     """
     model, tok = policy.model, policy.tokenizer
     was_training = model.training
@@ -68,6 +73,8 @@ def sample(
     truncated = torch.zeros(B, dtype=torch.bool, device=device)
     rows = torch.arange(B, device=device)  # original index of each row still decoded
     alive = torch.ones(B, dtype=torch.bool, device=device)
+    opens, marks = _step_condition(policy, prompts, device)
+    force = torch.ones(B, dtype=torch.bool, device=device)  # a completion starts with a step
     steps = 0
     for t in range(max_new_tokens):
         logprobs = F.log_softmax(logits.float() / max(temperature, 1e-8), dim=-1)  # (b, V)
@@ -81,6 +88,9 @@ def sample(
             nxt = logits.argmax(-1)
         else:
             nxt = _draw(_top_p(probs, top_p), generator)
+        if opens is not None:
+            nxt = torch.where(force, opens, nxt)
+            force = torch.isin(nxt, marks)
         nxt = torch.where(alive, nxt, tok.pad_id)
         tokens[rows, t] = nxt
         logps[rows, t] = logprobs.gather(1, nxt[:, None]).squeeze(1) * alive
@@ -97,6 +107,8 @@ def sample(
         if alive.sum() <= 0.75 * len(rows):  # drop finished rows from the batch and cache
             keep = alive.nonzero().squeeze(1)
             rows, nxt, alive, key_valid = rows[keep], nxt[keep], alive[keep], key_valid[keep]
+            if opens is not None:
+                opens, force = opens[keep], force[keep]
             cache.select(keep)
         logits = model.decode_step(nxt, key_valid[:, : P + t + 1], cache)
 
@@ -112,6 +124,18 @@ def sample(
         lengths=mask.sum(1).long(),
         truncated=truncated,
     )
+
+
+def _step_condition(policy: Policy, prompts: list[list[int]], device):
+    """(B,) the return token each row's steps open with (its prompt's first token), and the
+    step marks' ids; (None, None) unless the policy labels steps and every prompt starts with
+    a return token (an unconditioned prompt samples freely)."""
+    marks = policy.meta.get("condition_steps")
+    returns = set(getattr(policy.tokenizer, "return_ids", ()))
+    if not marks or not all(p and p[0] in returns for p in prompts):
+        return None, None
+    opens = torch.tensor([p[0] for p in prompts], device=device)
+    return opens, torch.tensor(marks, device=device)
 
 
 def _distinct(prompts: list[list[int]], device) -> tuple[torch.Tensor, torch.Tensor]:

@@ -28,6 +28,8 @@ def validate_run(cfg: TrainConfig, *, on_disk: bool = True) -> Algorithm:
     if on_disk and files is not None:
         files(**cfg.reward_params)
     check_pairing(cfg.reward, algo, params=cfg.reward_params)
+    if algo.step_labels:
+        check_step_marks(cfg.task)
     need = max(algo.min_group_size, algo.keep_top)
     check(
         cfg.group_size >= need,
@@ -57,6 +59,19 @@ def check_task(task: str, params: dict) -> None:
         make_task(task, **params) if params else lookup(TASKS, task, "task")
     except (ValueError, TypeError) as e:
         raise ConfigError("task_params" if params else "task", str(e)) from None
+
+
+def check_step_marks(task: str) -> None:
+    """RCRL's step labels need a task that marks its steps (`step_marks`): ConfigError
+    naming algo.step_labels and the tasks that do, otherwise."""
+    from priorlab.tasks import TASKS
+
+    marked = [name for name, cls in TASKS.items() if getattr(cls, "step_marks", "")]
+    check(
+        task in marked,
+        "algo.step_labels",
+        f"task {task} marks no steps in its solutions; tasks that do: {', '.join(marked)}",
+    )
 
 
 def learning_rate(cfg: TrainConfig, algo: Algorithm) -> float:

@@ -89,7 +89,7 @@ def test_a_field_added_later_leaves_existing_job_ids_alone():
     from priorlab.algos.presets import HASHED_WHEN_SET, identity
 
     grpo = PRESETS["grpo"]
-    later = ("loss_params", "cond_lr", "ref_reset_every", "ref_reset_optimizer")
+    later = ("loss_params", "cond_lr", "ref_reset_every", "ref_reset_optimizer", "step_labels")
     assert set(later) == set(HASHED_WHEN_SET)
     assert identity(grpo) == {k: v for k, v in asdict(grpo).items() if k not in later}
     assert identity(PRESETS["cispo"])["loss_params"] == {"is_eps_high": 0.28}

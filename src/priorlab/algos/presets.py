@@ -81,11 +81,18 @@ class Algorithm:
     policy (a hard reset; 0 = never). Needs kl_coef > 0."""
     ref_reset_optimizer: bool = False
     """ProRL: clear the optimizer's state (AdamW moments) at each reference reset."""
+    step_labels: bool = False
+    """RCRL with a dense signal (Havrilla et al. 2024): a return token also opens every step
+    of a completion, `<r1>` where that step's result is the gold one (the answer: where it is
+    right), else `<r0>`; sampling repeats the prompt's token at every step. Needs a task
+    whose steps are marked (arith)."""
 
 
 # Fields added after job ids were first issued: a job id hashes them only when they are set,
 # so adding such a field keeps the id (and the finished runs) of every existing sweep.
-HASHED_WHEN_SET = ("loss_params", "cond_lr", "ref_reset_every", "ref_reset_optimizer")
+HASHED_WHEN_SET = (
+    "loss_params", "cond_lr", "ref_reset_every", "ref_reset_optimizer", "step_labels"
+)  # fmt: skip
 
 
 def identity(algo: Algorithm) -> dict:
@@ -254,6 +261,8 @@ def validate(algo: Algorithm) -> None:
         raise ConfigError("algo.ref_reset_every", "resets a KL reference: needs kl_coef > 0")
     if algo.ref_reset_optimizer and not algo.ref_reset_every:
         raise ConfigError("algo.ref_reset_optimizer", "needs ref_reset_every > 0")
+    if algo.step_labels and algo.kind != "return_conditioned":
+        raise ConfigError("algo.step_labels", f"labels RCRL's steps; {algo.name} is {algo.kind}")
     if algo.dual_clip is not None and algo.dual_clip <= 1:
         raise ConfigError("algo.dual_clip", f"must be > 1 or null, got {algo.dual_clip}")
     if not (0 <= algo.gamma <= 1 and 0 <= algo.lam <= 1):

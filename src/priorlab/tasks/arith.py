@@ -87,6 +87,7 @@ class Arith:
     """
 
     name = "arith"
+    step_marks = ",#"  # a step ends at ',' and the last one at '#', before the answer
 
     def __init__(
         self,

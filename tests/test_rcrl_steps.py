@@ -1,0 +1,113 @@
+"""RCRL's per-step labels (Havrilla et al. 2024, dense signal): a return token opens each
+step in training, and sampling repeats the prompt's token at every step."""
+
+import json
+
+import pytest
+import torch
+
+from priorlab.errors import ConfigError
+from priorlab.models import load_policy
+from priorlab.models.tokenizer import CharTokenizer
+from priorlab.tasks import make_task
+from priorlab.tasks.base import Problem
+from priorlab.train import train
+from tests.test_train import small
+
+TOK = CharTokenizer()
+R0, R1 = TOK.return_ids
+
+
+def _problem():
+    task = make_task("arith", steps=2, ops=["+", "*"])
+    return task, Problem("p", "3+4*2=", "14", "3+4=7,7*2=14#14", ("*", "+"))
+
+
+def _ids(*parts):
+    """Return tokens (ints) and text pieces, as one list of ids."""
+    out = []
+    for part in parts:
+        out += [part] if isinstance(part, int) else TOK.encode(part, bos=False)
+    return out
+
+
+@pytest.mark.parametrize(
+    "text, correct, expected",
+    [
+        ("3+4=7,7*2=14#14", True, (R1, "3+4=7,", R1, "7*2=14#", R1, "14")),
+        ("3+4=7,7*2=15#15", False, (R1, "3+4=7,", R0, "7*2=15#", R0, "15")),
+        ("3+4=8,8*2=16#14", True, (R0, "3+4=8,", R0, "8*2=16#", R1, "14")),  # a lucky answer
+        ("3+4=7,7*2=14#", False, (R1, "3+4=7,", R1, "7*2=14#", R0, "")),  # no answer written
+        ("3+4=7,7*", False, (R1, "3+4=7,", R0, "7*")),  # cut short: the open step is not right
+        ("3+4=7,7*2=14,1+1=2#2", False, (R1, "3+4=7,", R1, "7*2=14,", R0, "1+1=2#", R0, "2")),
+    ],
+)
+def test_each_step_is_labelled_by_its_result_and_the_answer_by_the_verdict(text, correct, expected):
+    from priorlab.offline import step_labelled
+
+    task, problem = _problem()
+    assert step_labelled(TOK, task, problem, text, correct) == _ids(*expected)
+
+
+def test_a_task_without_step_marks_is_refused_by_name(tiny_prior, tmp_path):
+    from priorlab.validate import validate_run
+
+    with pytest.raises(ConfigError, match="algo.step_labels.*countdown.*tasks that do: arith"):
+        validate_run(small(tiny_prior, tmp_path / "c", algo="rcrl", task="countdown",
+                           algo_params={"step_labels": True}))  # fmt: skip
+    with pytest.raises(ConfigError, match="algo.step_labels.*grpo is online"):
+        validate_run(small(tiny_prior, tmp_path / "g", algo="grpo",
+                           algo_params={"step_labels": True}))  # fmt: skip
+
+
+def _draw(policy, first: int, n=24):
+    from priorlab.rollout import sample
+
+    prompt = [first, *TOK.encode("3+4*2=", bos=False)]
+    out = sample(
+        policy, [prompt] * n, max_new_tokens=24, generator=torch.Generator().manual_seed(0)
+    )
+    return [row[: int(length)] for row, length in zip(out.response.tolist(), out.lengths)]
+
+
+def test_sampling_opens_every_step_with_the_prompts_return_token(tiny_prior):
+    policy = load_policy(tiny_prior)
+    marks = TOK.encode(",#", bos=False)
+    free = _draw(policy, R1)  # no step labels: nothing forced
+    assert not any(t in (R0, R1) for row in free for t in row)
+    policy.meta = {**policy.meta, "condition_steps": marks}
+    for token in (R1, R0):
+        rows = _draw(policy, token)
+        assert all(row[0] == token for row in rows)
+        after_mark = [row[i + 1] for row in rows for i in range(len(row) - 1) if row[i] in marks]
+        assert len(after_mark) >= len(rows) and set(after_mark) == {token}
+        for row in rows:
+            opened = [i for i, t in enumerate(row) if t in (R0, R1)]
+            assert all(i == 0 or row[i - 1] in marks for i in opened)  # nowhere else
+    assert not any(t in (R0, R1) for row in _draw(policy, TOK.bos_id) for t in row)
+
+
+def test_a_step_labelled_run_trains_on_labelled_steps_and_saves_its_condition(
+    tiny_prior, tmp_path, monkeypatch
+):
+    from priorlab import offline
+
+    seen = []
+    fit_round = offline.fit_round
+
+    def spy(run, examples, *args, **kwargs):
+        seen.append(examples)
+        return fit_round(run, examples, *args, **kwargs)
+
+    monkeypatch.setattr(offline, "fit_round", spy)
+    out = tmp_path / "run"
+    cfg = small(tiny_prior, out, algo="rcrl", reward="verifier",
+                algo_params={"step_labels": True})  # fmt: skip
+    train(cfg, quiet=True)
+    examples = seen[-1]
+    assert all(isinstance(ids, list) and ids[0] in (R0, R1) for _, ids, _ in examples)
+    policy = load_policy(out / "policy")
+    assert policy.meta["condition_steps"] == TOK.encode(",#", bos=False)
+    assert policy.meta["condition_prefix"] == [R1]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["updates"] > 0
