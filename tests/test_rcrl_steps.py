@@ -92,22 +92,29 @@ def test_a_step_labelled_run_trains_on_labelled_steps_and_saves_its_condition(
 ):
     from priorlab import offline
 
-    seen = []
-    fit_round = offline.fit_round
+    seen, forced = [], []
+    fit_round, sample_round = offline.fit_round, offline._sample_round
 
     def spy(run, examples, *args, **kwargs):
         seen.append(examples)
         return fit_round(run, examples, *args, **kwargs)
 
+    def spy_sampling(run, *args, **kwargs):
+        forced.append(run.policy.meta.get("condition_steps"))
+        return sample_round(run, *args, **kwargs)
+
     monkeypatch.setattr(offline, "fit_round", spy)
+    monkeypatch.setattr(offline, "_sample_round", spy_sampling)
     out = tmp_path / "run"
     cfg = small(tiny_prior, out, algo="rcrl", reward="verifier",
                 algo_params={"step_labels": True})  # fmt: skip
     train(cfg, quiet=True)
+    marks = TOK.encode(",#", bos=False)
+    assert forced == [None, marks]  # the untrained first round samples as the prior does
     examples = seen[-1]
     assert all(isinstance(ids, list) and ids[0] in (R0, R1) for _, ids, _ in examples)
     policy = load_policy(out / "policy")
-    assert policy.meta["condition_steps"] == TOK.encode(",#", bos=False)
+    assert policy.meta["condition_steps"] == marks
     assert policy.meta["condition_prefix"] == [R1]
     summary = json.loads((out / "summary.json").read_text())
     assert summary["updates"] > 0
