@@ -118,3 +118,24 @@ def test_a_step_labelled_run_trains_on_labelled_steps_and_saves_its_condition(
     assert policy.meta["condition_prefix"] == [R1]
     summary = json.loads((out / "summary.json").read_text())
     assert summary["updates"] > 0
+
+
+def test_forced_return_tokens_condition_the_loss_but_are_not_its_targets(tiny_prior):
+    """lm_loss with `forced`: the token-mean NLL over the other completion tokens only, by hand
+    from the teacher-forced log-probs; the forced tokens still sit in the context."""
+    from priorlab.encoding import encode_pairs
+    from priorlab.rollout import next_token_logprobs
+    from priorlab.supervised import lm_loss
+
+    policy = load_policy(tiny_prior)
+    completion = _ids(R1, "3+4=7,", R0, "7*2=15#", R0, "15")
+    samples = encode_pairs(TOK, ["3+4*2="], [completion], max_len=64, prefixes=[[R1]])
+    logp = next_token_logprobs(policy, samples)[0][0]  # (T, V)
+    targets = samples.response[0]
+    picked = logp.gather(1, targets[:, None]).squeeze(1)
+    kept = [i for i, t in enumerate(targets.tolist()) if t not in (R0, R1)]
+    assert len(kept) == len(completion) + 1 - 3  # the EOS is a target, the 3 tokens are not
+    expected = -picked[kept].mean()
+    got = lm_loss(policy, samples, include_prompt=False, forced=(R0, R1))
+    assert torch.allclose(got, expected, atol=1e-5)
+    assert not torch.allclose(lm_loss(policy, samples, include_prompt=False), expected, atol=1e-3)

@@ -268,7 +268,7 @@ def train_step(run: Run, chunk: list[tuple], opt) -> float:
     where = f"fine-tuning in step {run.step + 1} (lr {run.lr})"
     loss = sft_step(
         run.policy, opt, _encode(run, chunk), max_grad_norm=run.cfg.max_grad_norm,
-        where=where, parts=run.parts,
+        where=where, parts=run.parts, forced=_forced(run),
     )  # fmt: skip
     run.updates += 1
     return loss
@@ -277,11 +277,13 @@ def train_step(run: Run, chunk: list[tuple], opt) -> float:
 def validation_loss(run: Run, examples: list[tuple]) -> float:
     """Token-mean NLL of the examples' completions, in minibatches, without gradients."""
     total = tokens = 0.0
+    forced = _forced(run)
     with torch.no_grad():
         for start in range(0, len(examples), run.cfg.minibatch_size):
             samples = _encode(run, examples[start : start + run.cfg.minibatch_size])
-            n = float(samples.mask.sum())
-            total += lm_loss(run.policy, samples, include_prompt=False).item() * n
+            kept = ~torch.isin(samples.response, torch.tensor(forced, dtype=torch.long))
+            n = float((samples.mask.bool() & kept).sum())
+            total += lm_loss(run.policy, samples, include_prompt=False, forced=forced).item() * n
             tokens += n
     return total / tokens
 
@@ -306,12 +308,19 @@ def sequence_nll(run: Run, examples: list[tuple]) -> torch.Tensor:
     with torch.no_grad():
         for start in range(0, len(examples), run.cfg.minibatch_size):
             samples = _encode(run, examples[start : start + run.cfg.minibatch_size])
-            out.append(lm_loss(run.policy, samples, include_prompt=False, aggregate=_per_row))
+            out.append(lm_loss(run.policy, samples, include_prompt=False, aggregate=_per_row,
+                               forced=_forced(run)))  # fmt: skip
     return torch.cat(out)
 
 
 def _per_row(loss_mat: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return (loss_mat * mask).sum(1)
+
+
+def _forced(run: Run) -> tuple[int, ...]:
+    """The ids the sampler writes instead of drawing (RCRL's per-step return tokens): in a
+    completion they condition the policy and are no target of its loss."""
+    return tuple(run.policy.tokenizer.return_ids) if run.algo.step_labels else ()
 
 
 def _encode(run: Run, chunk: list[tuple]):
