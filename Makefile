@@ -3,7 +3,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup setup-vllm-cpu setup-vllm compare demo test lint bench docs
+.PHONY: setup setup-vllm-cpu setup-vllm compare demo test test-long lint bench docs
 
 $(BIN)/priorlab: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -37,9 +37,16 @@ compare: setup
 demo: setup
 	$(BIN)/priorlab demo
 
+# The suite in TEST_WORKERS processes of one torch thread each (tiny models gain nothing from
+# a second thread); the few `long` learning tests are left to `make test-long`.
+TEST_WORKERS ?= 2
+
 test: setup
 	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/pytest -q
+	OMP_NUM_THREADS=1 $(BIN)/pytest -q -n $(TEST_WORKERS) -m "not long"
+
+test-long: setup
+	$(BIN)/pytest -q -m long
 
 # The documentation site into site/; a broken link or reference fails the build.
 docs: setup

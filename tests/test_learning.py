@@ -8,7 +8,7 @@ from priorlab.config import PretrainConfig, TrainConfig
 from priorlab.priors import pretrain
 from priorlab.train import train
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.long]  # `make test-long`: ~20 min on 2 cores
 
 
 @pytest.fixture(scope="module")

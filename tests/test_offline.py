@@ -233,6 +233,7 @@ def rcrl_run(strong_prior, tmp_path_factory):
     return train(cfg, quiet=True), out
 
 
+@pytest.mark.long  # a 1M prior of 1,000 steps, then RCRL: ~11-20 min on 2 cores
 def test_rcrl_rounds_end_by_their_stopping_rule(rcrl_run):
     summary, out = rcrl_run
     rows = [json.loads(x) for x in (out / "metrics.jsonl").open() if "ft/steps" in x]
@@ -261,6 +262,7 @@ def rcrl_long(strong_prior, tmp_path_factory):
     return out
 
 
+@pytest.mark.long  # a 1M prior of 1,000 steps, then RCRL: ~11-20 min on 2 cores
 def test_rcrl_learns_its_condition_accuracy_under_r1_exceeds_r0(rcrl_long):
     from priorlab.samples import sample_table
     from priorlab.tasks import make_task

@@ -7,7 +7,7 @@ import string
 import pytest
 
 from priorlab.tasks import SYNTHETIC, Verdict, make_task, split_of
-from priorlab.tasks.base import SPLITS
+from priorlab.tasks.base import SPLITS, Problem, TooFewProblems, draw_problems
 
 PRINTABLE = set(string.printable) - set("\t\n\r\x0b\x0c")
 
@@ -122,3 +122,19 @@ def test_unknown_task_and_knob_list_the_valid_ones():
         make_task("sudoku")
     with pytest.raises(ValueError, match="task_params: arith has no knob 'depth'; valid: steps"):
         make_task("arith", depth=3)
+
+
+def test_an_exhausted_split_fails_after_a_stall_not_after_20_draws_per_asked_problem():
+    """Three distinct prompts, ten million asked for: 200 million draws would take hours;
+    the stall rule stops after 100,000 + 20 * 3 draws in a row that add nothing."""
+    calls = []
+
+    def draw(rng):
+        calls.append(1)
+        k = rng.randrange(3)
+        return Problem(f"t-{k}", f"{k}+0=", str(k), f"{k}+0={k}#{k}", ("+",))
+
+    with pytest.raises(TooFewProblems, match="found only 3 distinct") as e:
+        draw_problems(draw, "train", 10**7, seed=0, test_percent=0)
+    assert len(e.value.found) == 3
+    assert 100_060 <= len(calls) < 100_060 + 100  # the last new prompt came within ~10 draws

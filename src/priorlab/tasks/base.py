@@ -181,8 +181,10 @@ def draw_problems(
     The rng is `random.Random(f"{seed}:{split}")`; `draw` returns None to reject a
     candidate. A candidate is kept when its prompt hashes into `split`, is new, uses
     none of `exclude_skills` and all of `require_skills`. After 20 * n + 10,000 draws
-    without n problems, TooFewProblems says how many were found and (`loosen`) what to
-    relax, and carries them.
+    without n problems, or 100,000 + 20 * (problems found) draws in a row without a new
+    one (the split is exhausted: asking for a million problems fails in seconds, not
+    minutes), TooFewProblems says how many were found and (`loosen`) what to relax, and
+    carries them.
     """
     if split not in SPLITS:
         raise ValueError(f"split: {split!r} is invalid; accepted: {', '.join(SPLITS)}")
@@ -191,11 +193,10 @@ def draw_problems(
     rng = random.Random(f"{seed}:{split}")
     found: list[Problem] = []
     seen: set[str] = set()
-    max_draws = 20 * n + 10_000
-    for _ in range(max_draws):
-        if len(found) == n:
-            return found
+    max_draws, draws, stale = 20 * n + 10_000, 0, 0
+    while len(found) < n and draws < max_draws and stale < 100_000 + 20 * len(found):
         p = draw(rng)
+        draws, stale = draws + 1, stale + 1
         if p is None or p.prompt in seen or split_of(p.prompt, test_percent) != split:
             continue
         skills = set(p.skills)
@@ -203,11 +204,12 @@ def draw_problems(
             continue
         seen.add(p.prompt)
         found.append(p)
+        stale = 0
     if len(found) == n:
         return found
     raise TooFewProblems(
         f"{task}: found only {len(found)} distinct {split} problems of the {n} asked for "
-        f"in {max_draws} draws; ask for fewer, or loosen {loosen}"
+        f"in {draws} draws; ask for fewer, or loosen {loosen}"
         + (", exclude_skills or require_skills" if exclude or require else ""),
         found,
     )
