@@ -38,12 +38,14 @@ demo: setup
 	$(BIN)/priorlab demo
 
 # The suite in TEST_WORKERS processes of one torch thread each (tiny models gain nothing from
-# a second thread); the few `long` learning tests are left to `make test-long`.
+# a second thread), idle workers stealing queued tests (the default `load` split left one
+# worker ~12 minutes alone with the SmolLM2 and vLLM tests); the few `long` learning tests
+# are left to `make test-long`.
 TEST_WORKERS ?= 2
 
 test: setup
 	$(BIN)/ruff check src tests benchmarks
-	OMP_NUM_THREADS=1 $(BIN)/pytest -q -n $(TEST_WORKERS) -m "not long"
+	OMP_NUM_THREADS=1 $(BIN)/pytest -q -n $(TEST_WORKERS) --dist worksteal -m "not long"
 
 test-long: setup
 	$(BIN)/pytest -q -m long
