@@ -139,3 +139,42 @@ def test_forced_return_tokens_condition_the_loss_but_are_not_its_targets(tiny_pr
     got = lm_loss(policy, samples, include_prompt=False, forced=(R0, R1))
     assert torch.allclose(got, expected, atol=1e-5)
     assert not torch.allclose(lm_loss(policy, samples, include_prompt=False), expected, atol=1e-3)
+
+
+def test_step_return_tokens_take_no_position_so_the_steps_keep_the_priors():
+    """TinyGPT's positions by hand: left padding and a return token inside a row take none
+    (the token sits at the position before it); a row's first token, <r1> for BOS, takes 0;
+    computed in one pass or chunk by chunk through the placed count, the same."""
+    from priorlab.models.transformer import place
+
+    a, b, comma = _ids("3+,")
+    tokens = torch.tensor([[0, 0, R1, a, comma, R0, b, comma], [R1, a, b, comma, R1, R1, a, b]])
+    valid = torch.tensor([[0, 0, 1, 1, 1, 1, 1, 1], [1, 1, 1, 1, 1, 1, 1, 0]], dtype=torch.bool)
+    pos, placed = place(tokens, valid, None, (R0, R1))
+    assert pos.tolist() == [[0, 0, 0, 1, 2, 2, 3, 4], [0, 1, 2, 3, 3, 3, 4, 4]]
+    assert placed.tolist() == [5, 5]
+    head, n = place(tokens[:, :5], valid[:, :5], None, (R0, R1))
+    assert torch.equal(head, pos[:, :5])
+    for t in range(5, 8):  # as the sampler feeds them, one token at a time
+        one, n = place(tokens[:, t : t + 1], valid[:, : t + 1], n, (R0, R1))
+        assert torch.equal(one[:, 0], pos[:, t])
+    assert n.tolist() == [5, 5]
+    plain, _ = place(tokens, valid, None, ())  # no unplaced ids: every real token counts
+    assert torch.equal(plain, (valid.long().cumsum(1) - 1).clamp(min=0))
+
+
+def test_sampled_log_probs_of_a_step_labelled_policy_equal_the_teacher_forced_ones(tiny_prior):
+    """The sampler (KV cache, one token at a time) and a full forward pass place the forced
+    return tokens alike: each drawn token's log-prob is the same both ways."""
+    from priorlab.rollout import sample, sequence_logp
+
+    policy = load_policy(tiny_prior)
+    policy.meta = {**policy.meta, "condition_steps": TOK.encode(",#", bos=False)}
+    prompt = [R1, *TOK.encode("3+4*2=", bos=False)]
+    out = sample(
+        policy, [prompt] * 6, max_new_tokens=24, generator=torch.Generator().manual_seed(0)
+    )
+    assert any(t in (R0, R1) for t in out.response[:, 1:].flatten().tolist())
+    logp, _, _ = sequence_logp(policy, out)
+    on = out.mask.bool()
+    assert torch.allclose(logp[on], out.logp[on], atol=1e-5)

@@ -67,9 +67,10 @@ def return_conditioned(run: Run, tick) -> None:
     drawn conditioned on `<r1>`, the best return, and so is evaluation. With
     algo.step_labels a return token also opens every step (step_labelled), and once the
     first round has trained on such rows sampling repeats the prompt's token at each step
-    (rollout.sample). The first round samples as the prior does: measured on
-    algorithm-level's strong prior, forcing BOS-like tokens into the untrained prior's
-    completions dropped its round-1 accuracy from 0.52 to 0.05, and the run never recovered.
+    (rollout.sample); inside a completion these tokens take no position of their own
+    (models.transformer.place), so the steps keep the prior's positions. The first round
+    samples as the prior does: forcing the untrained, BOS-like tokens into the prior's
+    completions drops its greedy accuracy from 0.97 to 0.06 (algorithm-level's strong prior).
     """
     cfg, tok = run.cfg, run.policy.tokenizer
     best = run.prefix = [tok.return_token(True)]  # dev evaluations condition on it too

@@ -47,7 +47,7 @@ def sample(
     A policy trained with RCRL's step labels (`policy.meta["condition_steps"]`: the ids of
     its task's step marks) opens every step with the prompt's return token: the first new
     token, and each token after a mark, is that token instead of a draw (its log-prob is
-    recorded like a drawn one's; decoding skips it).
+    recorded like a drawn one's; decoding skips it; it takes no position, as in training).
     """
     model, tok = policy.model, policy.tokenizer
     was_training = model.training

@@ -38,6 +38,10 @@ class Policy:
     tokenizer: CharTokenizer | HFTokenizer
     meta: dict
 
+    def __post_init__(self) -> None:
+        if self.is_builtin:  # RCRL's step return tokens take no position (TinyGPT's `place`)
+            self.model.unplaced = tuple(self.tokenizer.return_ids)
+
     # -- which model, and what it can do --------------------------------------------
 
     @property

@@ -49,6 +49,7 @@ class KVCache:
         self.k = torch.empty(shape, device=device, dtype=dtype)
         self.v = torch.empty(shape, device=device, dtype=dtype)
         self.length = 0
+        self.placed: torch.Tensor | None = None  # (B,) tokens that took a position so far
 
     def select(self, keep: torch.Tensor) -> None:
         """Keep rows `keep` (B',) of the batch, in that order (repeats copy a row).
@@ -57,6 +58,30 @@ class KVCache:
         """
         self.k = select_rows(self.k, keep, self.length)
         self.v = select_rows(self.v, keep, self.length)
+        if self.placed is not None:
+            self.placed = self.placed[keep]
+
+
+def place(tokens, key_valid, placed, unplaced: tuple[int, ...]):
+    """Positions (B, T) of `tokens`, the newest T of the S keys `key_valid` (B, S) marks as
+    real, and the count of placed tokens after them (B,), given the count before them
+    `placed` (B,) (None: every earlier real key took a position).
+
+    Only real tokens take a position, so left padding shifts nothing; and so do not the
+    `unplaced` ids after a row's first token (RCRL's per-step return tokens): such a token
+    sits at the position of the token before it and conditions what follows without moving
+    it, so a step-labelled completion keeps the prior's positions. A row's first token,
+    where a return token stands for BOS, takes position 0."""
+    T = tokens.shape[1]
+    earlier, valid = key_valid[:, : key_valid.shape[1] - T], key_valid[:, key_valid.shape[1] - T :]
+    before = earlier.sum(1, dtype=torch.long) if placed is None else placed
+    takes = valid
+    if unplaced:
+        first = valid & (before[:, None] + valid.long().cumsum(1) == 1)
+        ids = torch.tensor(unplaced, device=tokens.device)
+        takes = valid & (first | ~torch.isin(tokens, ids))
+    counts = before[:, None] + takes.long().cumsum(1)  # (B, T)
+    return (counts - 1).clamp(min=0), counts[:, -1]
 
 
 def select_rows(buffer: torch.Tensor, keep: torch.Tensor, filled: int) -> torch.Tensor:
@@ -96,6 +121,8 @@ class Block(nn.Module):
 class TinyGPT(nn.Module):
     """Decoder-only transformer; left-padded batches are handled by `key_valid` and `pos`."""
 
+    unplaced: tuple[int, ...] = ()  # ids that take no position inside a row (see `place`)
+
     def __init__(self, cfg: ModelConfig):
         super().__init__()
         assert cfg.d_model % cfg.n_head == 0, "n_head must divide d_model"
@@ -123,12 +150,16 @@ class TinyGPT(nn.Module):
         """Logits (B, T, V) and values (B, T) or None for `tokens` (B, T).
 
         key_valid: (B, S) bool, which keys are real tokens, S = cache length + T (or T).
-        Positions count real tokens only, so left padding does not shift them. `last`: only
-        the last positions get logits and values (B, last, V), saving the output layer.
+        Positions count placed tokens only (`place`), so left padding does not shift them.
+        `last`: only the last positions get logits and values (B, last, V), saving the output
+        layer.
         """
         B, T = tokens.shape
         S = key_valid.shape[1]
-        pos = (key_valid.long().cumsum(1) - 1).clamp(min=0)[:, S - T :]  # (B, T)
+        before = cache.placed if cache is not None else None
+        pos, placed = place(tokens, key_valid, before, self.unplaced)
+        if cache is not None:
+            cache.placed = placed
         x = self.tok_emb(tokens) + self.pos_emb(pos)
         causal = torch.ones(T, S, dtype=torch.bool, device=tokens.device).tril(S - T)
         own = torch.zeros_like(causal)
@@ -151,7 +182,8 @@ class TinyGPT(nn.Module):
         """
         B, C, nh = token.shape[0], self.cfg.d_model, self.cfg.n_head
         hs, t = C // nh, cache.length
-        pos = key_valid.sum(1, dtype=torch.long) - 1  # (B,)
+        pos, cache.placed = place(token[:, None], key_valid, cache.placed, self.unplaced)
+        pos = pos[:, 0]  # (B,)
         x = F.embedding(token, self.tok_emb.weight) + F.embedding(pos, self.pos_emb.weight)
         bias = torch.zeros(key_valid.shape, dtype=x.dtype).masked_fill_(~key_valid, -torch.inf)
         bias = bias[:, None, None, :]  # (B, 1, 1, S)
